@@ -1,0 +1,3 @@
+"""wikiart: model art styles in paintings (classify, cluster, re-render)."""
+
+__version__ = "0.1.0"

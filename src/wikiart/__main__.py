@@ -1,0 +1,3 @@
+from wikiart.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""Safe image decoding: any file in, an RGB image or a `BadImageError` with a reason out.
+
+Handles grayscale, palette (with transparency), RGBA/LA, CMYK, 16-bit and float images and EXIF
+orientation; rejects empty, non-image, truncated and over-large (decompression-bomb) files. Uses
+JPEG draft mode to decode large JPEGs at a reduced scale when only a small output is needed.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Literal
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from wikiart.errors import BadImageError
+
+Fit = Literal["crop", "pad"]
+FITS: tuple[str, ...] = ("crop", "pad")
+#: Pillow's own decompression-bomb threshold (about 89 megapixels).
+DEFAULT_MAX_PIXELS: int = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
+PAD_COLOR = (0, 0, 0)
+
+
+def _scaled_size(w: int, h: int, size: int, fit: Fit) -> tuple[int, int]:
+    scale = size / (min(w, h) if fit == "crop" else max(w, h))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def open_image(
+    data: bytes,
+    *,
+    target: int | None = None,
+    fit: Fit = "crop",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Image.Image:
+    """Decode ``data`` to an RGB image. With ``target``, a JPEG may be decoded at reduced scale
+    (draft mode) as long as the later ``fit_image(img, target, fit)`` loses nothing."""
+    if not data:
+        raise BadImageError("empty", "file has 0 bytes")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            w, h = im.size
+            if w <= 0 or h <= 0:
+                raise BadImageError("unreadable", f"bad size {w}x{h}")
+            if w * h > max_pixels:
+                raise BadImageError("too_large", f"{w}x{h} pixels exceeds the limit of {max_pixels}")
+            if target is not None and im.format == "JPEG":
+                im.draft("RGB", _scaled_size(w, h, target, fit))
+            im.load()
+    except BadImageError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise BadImageError("too_large", str(exc)) from None
+    except UnidentifiedImageError:
+        raise BadImageError("not_an_image", "not a recognised image format") from None
+    except OSError as exc:
+        reason = "truncated" if "truncated" in str(exc).lower() else "unreadable"
+        raise BadImageError(reason, str(exc)) from None
+    except Exception as exc:  # Pillow raises many kinds on corrupt headers
+        raise BadImageError("unreadable", f"{type(exc).__name__}: {exc}") from None
+    try:
+        im = ImageOps.exif_transpose(im) or im
+    except Exception:  # a broken EXIF block should not lose the picture
+        pass
+    return to_rgb(im)
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB; transparency is composited onto white."""
+    mode = im.mode
+    if mode == "RGB":
+        return im
+    if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = arr.max(initial=0.0)
+        if mode == "F" and top <= 1.0:
+            arr = arr * 255.0
+        elif top > 255:
+            arr = arr / 257.0  # 16-bit range onto 8 bits
+        gray = np.clip(arr, 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, mode="L").convert("RGB")
+    if mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def fit_image(im: Image.Image, size: int, fit: Fit = "crop") -> Image.Image:
+    """Aspect-preserving resize to ``size`` x ``size``: centre crop or pad (black)."""
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    if fit == "crop":
+        return ImageOps.fit(im, (size, size), method=Image.Resampling.BICUBIC, reducing_gap=3.0)
+    return ImageOps.pad(im, (size, size), method=Image.Resampling.BICUBIC, color=PAD_COLOR)
+
+
+def decode_fitted(
+    data: bytes, size: int, fit: Fit = "crop", max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """Bytes to a ``size x size x 3`` uint8 array, decoded and resized once."""
+    im = open_image(data, target=size, fit=fit, max_pixels=max_pixels)
+    return np.asarray(fit_image(im, size, fit), dtype=np.uint8)
