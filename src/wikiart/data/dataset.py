@@ -88,7 +88,9 @@ def open_dataset(
     )
 
 
-def open_eval_split(data: str | os.PathLike[str], split: str = "test") -> tuple[Path, list[ImageRef]]:
+def open_eval_split(
+    data: str | os.PathLike[str], split: str = "test"
+) -> tuple[Path, list[ImageRef]]:
     """For commands that work on one split: ``data`` is a split folder (``<Style>/<image>``) or a
     dataset root, whose ``split`` (default ``test/``) is then used."""
     root = Path(data)

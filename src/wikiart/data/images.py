@@ -7,6 +7,7 @@ JPEG draft mode to decode large JPEGs at a reduced scale when only a small outpu
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 from typing import Literal
@@ -47,7 +48,9 @@ def open_image(
             if w <= 0 or h <= 0:
                 raise BadImageError("unreadable", f"bad size {w}x{h}")
             if w * h > max_pixels:
-                raise BadImageError("too_large", f"{w}x{h} pixels exceeds the limit of {max_pixels}")
+                raise BadImageError(
+                    "too_large", f"{w}x{h} pixels exceeds the limit of {max_pixels}"
+                )
             if target is not None and im.format == "JPEG":
                 im.draft("RGB", _scaled_size(w, h, target, fit))
             im.load()
@@ -62,10 +65,8 @@ def open_image(
         raise BadImageError(reason, str(exc)) from None
     except Exception as exc:  # Pillow raises many kinds on corrupt headers
         raise BadImageError("unreadable", f"{type(exc).__name__}: {exc}") from None
-    try:
+    with contextlib.suppress(Exception):  # a broken EXIF block should not lose the picture
         im = ImageOps.exif_transpose(im) or im
-    except Exception:  # a broken EXIF block should not lose the picture
-        pass
     return to_rgb(im)
 
 
@@ -97,9 +98,16 @@ def fit_image(im: Image.Image, size: int, fit: Fit = "crop") -> Image.Image:
     """Aspect-preserving resize to ``size`` x ``size``: centre crop or pad (black)."""
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    w, h = _scaled_size(*im.size, size, fit)
+    if (w, h) != im.size:
+        # reducing_gap: a fast box pre-reduction, then bicubic; visually the same as plain bicubic.
+        im = im.resize((w, h), Image.Resampling.BICUBIC, reducing_gap=3.0)
     if fit == "crop":
-        return ImageOps.fit(im, (size, size), method=Image.Resampling.BICUBIC, reducing_gap=3.0)
-    return ImageOps.pad(im, (size, size), method=Image.Resampling.BICUBIC, color=PAD_COLOR)
+        left, top = (w - size) // 2, (h - size) // 2
+        return im.crop((left, top, left + size, top + size))
+    canvas = Image.new("RGB", (size, size), PAD_COLOR)
+    canvas.paste(im, ((size - w) // 2, (size - h) // 2))
+    return canvas
 
 
 def decode_fitted(

@@ -27,7 +27,11 @@ class ImageRef:
 
     @property
     def name(self) -> str:
-        return os.path.basename(self.path) if self.row < 0 else f"{os.path.basename(self.path)}#{self.row}"
+        return (
+            os.path.basename(self.path)
+            if self.row < 0
+            else f"{os.path.basename(self.path)}#{self.row}"
+        )
 
     def read_bytes(self) -> bytes:
         if self.row < 0:

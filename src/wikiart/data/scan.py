@@ -28,7 +28,7 @@ def is_ignored(name: str) -> bool:
 
 @dataclass
 class SplitScan:
-    """What one split folder holds: refs sorted by (style, path), plus what did not fit the layout."""
+    """One split folder: refs sorted by (style, path), plus what did not fit the layout."""
 
     folder: Path
     refs: list[ImageRef] = field(default_factory=list)
