@@ -1,0 +1,164 @@
+"""Job configurations: one dataclass per job. TOML file in, command-line flags over it, and the
+result saved as ``config.json`` in the run folder (so every run records exactly what it did)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from wikiart.errors import WikiartError
+
+C = TypeVar("C")
+
+
+@dataclass
+class DataConfig:
+    """Where images come from and how they are cached."""
+
+    data: str | None = None
+    split_csv: list[str] | None = None
+    image_size: int = 128
+    fit: str = "crop"
+    cache_dir: str | None = None
+    decode_workers: int | None = None
+    val_fraction: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    """What every training command shares (the contract's common flags and a few more)."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    device: str = "auto"
+    seed: int = 0
+    resume: bool = False
+    amp: bool = True
+    loader_workers: int | None = None
+    grad_clip: float | None = None
+    patience: int | None = None
+    deterministic: bool = False
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _coerce(name: str, value: Any, tp: Any) -> Any:
+    """Check (and gently convert) one TOML/flag value against the field's type."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(name, value, args[0])
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        if not isinstance(value, list):
+            raise WikiartError(f"config {name!r}: expected a list, got {value!r}")
+        return [_coerce(name, v, item) for v in value]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise WikiartError(f"config {name!r}: expected true or false, got {value!r}")
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    wrong_type = tp in (int, float, str) and not isinstance(value, tp)
+    if wrong_type or (isinstance(value, bool) and tp in (int, float)):
+        raise WikiartError(f"config {name!r}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(cls: type[C], values: dict[str, Any], where: str = "config") -> C:
+    """Build ``cls`` from a (possibly nested) dict; unknown keys are an error naming valid ones."""
+    types_ = _field_types(cls)
+    kwargs: dict[str, Any] = {}
+    for raw_key, value in values.items():
+        key = raw_key.replace("-", "_")
+        if key not in types_:
+            raise WikiartError(
+                f"{where}: unknown setting {raw_key!r}; valid settings: {sorted(types_)}"
+            )
+        tp = types_[key]
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(value, dict):
+                raise WikiartError(f"{where}: [{key}] must be a table")
+            kwargs[key] = from_dict(tp, value, f"{where} [{key}]")
+        else:
+            kwargs[key] = _coerce(key, value, tp)
+    return cls(**kwargs)
+
+
+def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise WikiartError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise WikiartError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        key = key.replace("-", "_")
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def build_config(
+    cls: type[C],
+    config_file: str | os.PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> C:
+    """Defaults <- TOML file <- flags. ``overrides`` holds only the flags the user actually gave
+    (``None`` values are dropped) and may nest (``{"data": {"image_size": 64}}``)."""
+    values: dict[str, Any] = {}
+    if config_file:
+        values = {k.replace("-", "_"): v for k, v in load_toml(config_file).items()}
+    clean = _drop_none(overrides or {})
+    return from_dict(cls, _merge(values, clean), str(config_file or "flags"))
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            v = _drop_none(v)
+            if v:
+                out[k] = v
+        elif v is not None:
+            out[k] = v
+    return out
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def save_config(cfg: Any, run_dir: str | os.PathLike[str]) -> Path:
+    """Write ``config.json`` atomically into ``run_dir``."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "config.json"
+    tmp = path.with_name("config.json.tmp")
+    tmp.write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
