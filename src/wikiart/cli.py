@@ -1,0 +1,194 @@
+"""Command line: parse flags, build a config, call one library function. Nothing else lives here.
+
+Exit codes: 0 success; 1 the job ran and found problems; 2 bad usage or bad input (one clear line
+on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from wikiart import __version__
+from wikiart.errors import WikiartError
+
+log = logging.getLogger("wikiart")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage already; keep its message to one line plus usage."""
+
+
+def _add_data_source(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "data", help="dataset root (train/, test/, valid/ of <Style>/<image>) or parquet folder"
+    )
+    p.add_argument(
+        "--split-csv",
+        help="ArtGAN split CSVs: train.csv,test.csv[,valid.csv]; DATA is then the image root",
+    )
+    p.add_argument(
+        "--style-names",
+        help="comma-separated style names for parquet shards without names in their metadata",
+    )
+
+
+def _csv_list(value: str | None) -> list[str] | None:
+    return [v for v in value.split(",") if v] if value else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="wikiart", description="Model art styles in paintings.")
+    parser.add_argument("--version", action="version", version=f"wikiart {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bars (default: only on a terminal)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    data = sub.add_parser("data", help="inspect, check, cache or generate datasets")
+    dsub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+
+    p = dsub.add_parser("stats", help="per-style image counts per split, with imbalance ratios")
+    _add_data_source(p)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = dsub.add_parser(
+        "check", help="unreadable files, exact/near duplicates, train/test leakage, missing styles"
+    )
+    _add_data_source(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--near-threshold",
+        type=int,
+        default=4,
+        help="max Hamming distance (of 64 bits) between perceptual hashes of near duplicates",
+    )
+    p.add_argument(
+        "--workers", type=int, default=None, help="decode processes (default: all cores)"
+    )
+
+    p = dsub.add_parser("cache", help="decode and resize every image once into the on-disk cache")
+    _add_data_source(p)
+    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--fit", choices=("crop", "pad"), default="crop")
+    p.add_argument("--cache-dir", help="cache root (default: $WIKIART_CACHE or ~/.cache/wikiart)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="decode processes (default: all cores)"
+    )
+
+    p = dsub.add_parser("synth", help="write the built-in procedural dataset")
+    p.add_argument("--out", required=True, help="output folder (new, or a previous synth output)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--train-max", type=int, default=300, help="train images of the largest style")
+    p.add_argument("--imbalance", type=float, default=12.0, help="largest/smallest train ratio")
+    p.add_argument("--test-per-style", type=int, default=40)
+    p.add_argument("--workers", type=int, default=None)
+
+    p = sub.add_parser("demo", help="run every stage on the built-in data and write report.html")
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--data", help="use this dataset instead of the built-in one")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--image-size", type=int, default=96)
+    return parser
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="wikiart: %(levelname)s: %(message)s", force=True)
+
+
+def _open(args: argparse.Namespace):
+    from wikiart.data.dataset import open_dataset
+
+    return open_dataset(
+        args.data, split_csv=_csv_list(args.split_csv), style_names=_csv_list(args.style_names)
+    )
+
+
+def _cmd_data(args: argparse.Namespace, progress: bool) -> int:
+    if args.data_command == "synth":
+        from wikiart.data.synth import generate
+
+        counts = generate(
+            args.out,
+            seed=args.seed,
+            image_size=args.image_size,
+            train_max=args.train_max,
+            imbalance=args.imbalance,
+            test_per_style=args.test_per_style,
+            workers=args.workers,
+            progress=progress,
+        )
+        total = sum(sum(c.values()) for c in counts.values())
+        print(f"wrote {total} images in {len(counts['train'])} styles to {args.out}")
+        return 0
+    ds = _open(args)
+    if args.data_command == "stats":
+        from wikiart.data.stats import dataset_stats, format_stats
+
+        stats = dataset_stats(ds)
+        print(json.dumps(stats, indent=2) if args.json else format_stats(stats))
+        return 0
+    if args.data_command == "check":
+        from wikiart.data.check import check_dataset
+
+        report = check_dataset(
+            ds, near_threshold=args.near_threshold, workers=args.workers, progress=progress
+        )
+        print(json.dumps(report.to_dict(), indent=2) if args.json else report.format_text())
+        return report.exit_code
+    if args.data_command == "cache":
+        from wikiart.data.cache import ImageStore
+
+        store = ImageStore.for_source(ds.root, args.image_size, args.fit, args.cache_dir)
+        refs = [r for name in ds.splits for r in ds.splits[name]]
+        rep = store.build(refs, workers=args.workers, progress=progress)
+        print(
+            f"cache {store.dir}: {rep.total} images, {rep.reused} reused, {rep.decoded} decoded "
+            f"in {rep.seconds:.1f}s ({rep.images_per_s:.0f} img/s), {len(rep.bad)} unusable"
+        )
+        return 0
+    raise AssertionError(args.data_command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")  # file names need not be valid UTF-8
+        sys.stderr.reconfigure(errors="backslashreplace")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose, args.quiet)
+    progress = not args.no_progress and sys.stderr.isatty()
+    try:
+        if args.command == "data":
+            return _cmd_data(args, progress)
+        if args.command == "demo":
+            from wikiart.demo import run_demo
+
+            report = run_demo(
+                Path(args.out),
+                data=args.data,
+                seed=args.seed,
+                image_size=args.image_size,
+                progress=progress,
+            )
+            print(f"report: {report}")
+            return 0
+    except WikiartError as exc:
+        print(f"wikiart: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("wikiart: interrupted", file=sys.stderr)
+        return 130
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
