@@ -75,9 +75,10 @@ class CachedImageDataset(Dataset):
         return img, int(self.labels[i])
 
     def __del__(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
+        fd = getattr(self, "_fd", None)
+        if fd is not None and self._pid == os.getpid():
             with contextlib.suppress(OSError):
-                os.close(self._fd)
+                os.close(fd)
 
 
 def prepare_split(

@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny image folders made in tmp_path, and the optional ../shared data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SAMPLE = SHARED_DATA / "wikiart-sample"
+
+
+def write_image(
+    path: str | os.PathLike[str] | bytes,
+    *,
+    seed: int = 0,
+    size: tuple[int, int] = (40, 30),
+    mode: str = "RGB",
+    fmt: str = "JPEG",
+) -> None:
+    """A small random image (deterministic by seed) in the given mode and format."""
+    rng = np.random.default_rng(seed)
+    arr = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    im = Image.fromarray(arr, "RGB")
+    if mode != "RGB":
+        im = im.convert(mode)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    im.save(path, fmt)
+
+
+@pytest.fixture
+def tiny_root(tmp_path: Path) -> Path:
+    """train/ with 3 imbalanced styles (4, 2, 1 images) and test/ with 1 image per style."""
+    root = tmp_path / "ds"
+    seed = 0
+    for split, counts in (("train", (4, 2, 1)), ("test", (1, 1, 1))):
+        for style, n in zip(("Baroque", "Cubism", "Ukiyo_e"), counts, strict=True):
+            for i in range(n):
+                seed += 1
+                write_image(root / split / style / f"img{i}.jpg", seed=seed)
+    return root
+
+
+@pytest.fixture
+def sample_root() -> Path:
+    if not SAMPLE.is_dir():
+        pytest.skip("../shared/data/wikiart-sample is not present")
+    return SAMPLE
