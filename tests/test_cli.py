@@ -82,3 +82,30 @@ def test_subprocess_error_has_no_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "wikiart: error:" in proc.stderr
+
+
+def test_check_clean_dataset_exits_0(tiny_root, capsys):
+    assert main(["data", "check", str(tiny_root), "--workers", "1"]) == 0
+
+
+def test_check_names_every_bad_file_and_exits_1(tiny_root):
+    bad = {
+        "empty.jpg": b"",
+        "text.jpg": b"not an image at all\n" * 5,
+        "random.png": os.urandom(300),
+    }
+    for name, data in bad.items():
+        (tiny_root / "train" / "Cubism" / name).write_bytes(data)
+    good = (tiny_root / "train" / "Baroque" / "img0.jpg").read_bytes()
+    (tiny_root / "train" / "Cubism" / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    proc = subprocess.run(
+        [sys.executable, "-m", "wikiart", "data", "check", str(tiny_root), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    report = json.loads(proc.stdout)
+    named = {os.path.basename(b["path"]) for b in report["bad_files"]}
+    assert named == {*bad, "truncated.jpg"}

@@ -151,7 +151,9 @@ def make_loader(
         num_workers=num_workers,
         generator=gen,
         worker_init_fn=seed_worker,
-        persistent_workers=num_workers > 0,
+        # Not persistent: workers re-created each epoch take their seeds from the generator the
+        # training loop reseeds per epoch, so augmentation is identical after a resume.
+        persistent_workers=False,
         pin_memory=torch.device(device).type == "cuda",
         drop_last=drop_last,
     )
