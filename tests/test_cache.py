@@ -182,3 +182,30 @@ def test_cached_dataset_rejects_mismatched_lengths(tiny_root, tmp_path):
     store = ImageStore(tmp_path / "c", 16)
     with pytest.raises(ValueError):
         CachedImageDataset(store, np.arange(3), np.arange(2))
+
+
+def test_worker_augmentation_repeats_after_reseed(tiny_root, tmp_path):
+    """What a resumed run relies on: reseeding the loader reproduces augmented batches exactly,
+    also with worker processes (they are re-created each epoch from the loader's generator)."""
+    from wikiart.data.transforms import train_transform
+    from wikiart.train.loop import reseed_epoch
+
+    ds = open_dataset(tiny_root)
+    train = prepare_split(
+        ds.split("train"),
+        ds.class_map(),
+        source=tiny_root,
+        image_size=16,
+        cache_root=tmp_path,
+        transform=train_transform(12),
+    )
+    loader = make_loader(train, batch_size=4, shuffle=True, num_workers=2, seed=0)
+
+    def epoch(e):
+        reseed_epoch(5, e, loader)
+        return torch.cat([x for x, _ in loader])
+
+    first = epoch(3)
+    epoch(4)
+    assert torch.equal(epoch(3), first)
+    assert not torch.equal(epoch(4), first)

@@ -6,9 +6,9 @@ scheduler, a progress bar, evaluation, ``history.csv``, checkpoints (``last.pt``
 
 Resuming is bit-for-bit on CPU: every epoch starts by reseeding python, numpy, torch and the
 train loader's generators from ``(seed, epoch)``, so epoch ``e`` sees the same shuffling and
-dropout masks whether or not the process was restarted before it. (Loader workers with
-``persistent_workers=True`` keep their own RNG streams from their first epoch, so augmentation
-done inside workers is reproducible per run but not across a resume; ``num_workers=0`` is.)
+dropout masks whether or not the process was restarted before it. Loader workers must not be
+persistent (``make_loader`` never makes them so): workers started each epoch take their seeds from
+the reseeded generator, so augmentation inside workers is identical after a resume too.
 """
 
 from __future__ import annotations
