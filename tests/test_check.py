@@ -18,12 +18,11 @@ from wikiart.data.check import (
     CheckReport,
     check_dataset,
     hamming,
-    jpeg_structure_problem,
     near_duplicate_pairs,
     phash,
 )
 from wikiart.data.dataset import open_dataset
-from wikiart.data.images import open_image
+from wikiart.data.images import jpeg_structure_problem, open_image
 from wikiart.errors import BadImageError, WikiartError
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wikiart-sample"

@@ -143,3 +143,13 @@ def test_fit_keeps_aspect(fit):
 def test_unknown_fit():
     with pytest.raises(ValueError):
         fit_image(Image.new("RGB", (8, 8)), 4, "stretch")
+
+
+def test_jpeg_with_garbage_body_is_rejected_everywhere():
+    """libjpeg only warns on corrupt entropy data and returns grey; the marker walk catches it,
+    so neither the cache nor training ever sees such a file."""
+    good = encode(rgb(200, 150), "JPEG")
+    garbage = good[:700] + np.random.default_rng(0).bytes(len(good) - 700)
+    with pytest.raises(BadImageError, match="corrupt JPEG"):
+        decode_fitted(garbage, 32)
+    assert decode_fitted(good, 32).shape == (32, 32, 3)

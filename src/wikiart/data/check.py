@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -141,45 +140,6 @@ def near_duplicate_pairs(hashes: Sequence[int], threshold: int) -> list[tuple[in
 # -- per-file work (runs in worker processes) -------------------------------------------------
 #: In entropy-coded JPEG data, 0xFF is followed by 0x00 (stuffing), RSTn or more 0xFF (fill);
 #: anything else ends the scan with a marker.
-_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
-
-
-def jpeg_structure_problem(data: bytes) -> str | None:
-    """Why a JPEG's marker structure is broken, or None when it is sound up to its end marker.
-
-    libjpeg (and so Pillow) only warns about corrupt entropy data, fills in grey and returns an
-    image, so a JPEG with garbage in its body decodes "fine". Walking the markers from start of
-    image to end of image catches garbage that breaks the segment chain (a body overwritten or a
-    tail replaced), though not every flipped bit.
-    """
-    n, pos = len(data), 2
-    while pos < n:
-        if data[pos] != 0xFF:
-            return f"corrupt JPEG data: no marker at byte {pos}"
-        while pos < n and data[pos] == 0xFF:  # fill bytes
-            pos += 1
-        if pos >= n:
-            break
-        marker = data[pos]
-        pos += 1
-        if marker == 0xD9:  # end of image; anything after it is not our business
-            return None
-        if 0xD0 <= marker <= 0xD7 or marker in (0x01, 0xD8):  # markers without a length
-            if marker == 0xD8:
-                return "corrupt JPEG data: a second start-of-image marker"
-            continue
-        if pos + 2 > n:
-            break
-        length = int.from_bytes(data[pos : pos + 2], "big")
-        if length < 2:
-            return f"corrupt JPEG data: segment length {length} at byte {pos}"
-        pos += length
-        if marker == 0xDA:  # start of scan: skip the entropy-coded data
-            found = _NEXT_MARKER.search(data, pos)
-            if found is None:
-                break
-            pos = found.start()
-    return "corrupt JPEG data: no end-of-image marker"
 
 
 def _inspect(ref: ImageRef, max_pixels: int) -> _Result:
@@ -193,8 +153,6 @@ def _inspect(ref: ImageRef, max_pixels: int) -> _Result:
     digest = hashlib.blake2b(data, digest_size=16).digest()
     try:
         im = open_image(data, target=DECODE_TARGET, max_pixels=max_pixels)
-        if data[:2] == b"\xff\xd8" and (problem := jpeg_structure_problem(data)):
-            return digest, -1, "unreadable", problem
         return digest, phash(im), None, ""
     except BadImageError as exc:
         return digest, -1, exc.reason, exc.detail

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import warnings
 from typing import Literal
 
@@ -22,6 +23,47 @@ FITS: tuple[str, ...] = ("crop", "pad")
 #: Pillow's own decompression-bomb threshold (about 89 megapixels).
 DEFAULT_MAX_PIXELS: int = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
 PAD_COLOR = (0, 0, 0)
+
+
+_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
+
+def jpeg_structure_problem(data: bytes) -> str | None:
+    """Why a JPEG's marker structure is broken, or None when it is sound up to its end marker.
+
+    libjpeg (and so Pillow) only warns about corrupt entropy data, fills in grey and returns an
+    image, so a JPEG with garbage in its body decodes "fine". Walking the markers from start of
+    image to end of image catches garbage that breaks the segment chain (a body overwritten or a
+    tail replaced), though not every flipped bit.
+    """
+    n, pos = len(data), 2
+    while pos < n:
+        if data[pos] != 0xFF:
+            return f"corrupt JPEG data: no marker at byte {pos}"
+        while pos < n and data[pos] == 0xFF:  # fill bytes
+            pos += 1
+        if pos >= n:
+            break
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:  # end of image; anything after it is not our business
+            return None
+        if 0xD0 <= marker <= 0xD7 or marker in (0x01, 0xD8):  # markers without a length
+            if marker == 0xD8:
+                return "corrupt JPEG data: a second start-of-image marker"
+            continue
+        if pos + 2 > n:
+            break
+        length = int.from_bytes(data[pos : pos + 2], "big")
+        if length < 2:
+            return f"corrupt JPEG data: segment length {length} at byte {pos}"
+        pos += length
+        if marker == 0xDA:  # start of scan: skip the entropy-coded data
+            found = _NEXT_MARKER.search(data, pos)
+            if found is None:
+                break
+            pos = found.start()
+    return "corrupt JPEG data: no end-of-image marker"
 
 
 def _scaled_size(w: int, h: int, size: int, fit: Fit) -> tuple[int, int]:
@@ -54,6 +96,8 @@ def open_image(
             if target is not None and im.format == "JPEG":
                 im.draft("RGB", _scaled_size(w, h, target, fit))
             im.load()
+            if im.format == "JPEG" and (problem := jpeg_structure_problem(data)):
+                raise BadImageError("unreadable", problem)
     except BadImageError:
         raise
     except Image.DecompressionBombError as exc:
