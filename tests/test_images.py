@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wikiart.data.images import decode_fitted, fit_image, open_image
+from wikiart.data.images import decode_fitted, fit_image, jpeg_structure_problem, open_image
 from wikiart.errors import BadImageError
 
 
@@ -150,6 +150,8 @@ def test_jpeg_with_garbage_body_is_rejected_everywhere():
     so neither the cache nor training ever sees such a file."""
     good = encode(rgb(200, 150), "JPEG")
     garbage = good[:700] + np.random.default_rng(0).bytes(len(good) - 700)
-    with pytest.raises(BadImageError, match="corrupt JPEG"):
+    assert jpeg_structure_problem(garbage) is not None
+    with pytest.raises(BadImageError) as info:
         decode_fitted(garbage, 32)
+    assert info.value.reason == "unreadable"
     assert decode_fitted(good, 32).shape == (32, 32, 3)
