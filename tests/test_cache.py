@@ -209,3 +209,14 @@ def test_worker_augmentation_repeats_after_reseed(tiny_root, tmp_path):
     epoch(4)
     assert torch.equal(epoch(3), first)
     assert not torch.equal(epoch(4), first)
+
+
+def test_batched_reads_equal_item_reads(tiny_root, tmp_path):
+    ds = open_dataset(tiny_root)
+    train = prepare_split(
+        ds.split("train"), ds.class_map(), source=tiny_root, image_size=16, cache_root=tmp_path
+    )
+    items = train.__getitems__([5, 0, 3])
+    for (img, label), i in zip(items, [5, 0, 3], strict=True):
+        ref_img, ref_label = train[i]
+        assert torch.equal(img, ref_img) and label == ref_label
