@@ -74,6 +74,16 @@ def measure_build(data: str, size: int, cache_root: str, workers: int) -> dict:
     }
 
 
+def _result(n: int, secs: float) -> dict:
+    return {
+        "images": n,
+        "seconds": secs,
+        "img_per_s": n / secs if secs else 0.0,
+        "rss_mb": peak_rss_mb(),
+        "worker_rss_mb": children_peak_rss_mb(),
+    }
+
+
 def _epoch(loader, limit: int | None = None) -> tuple[int, float]:
     """Images and seconds after the first batch (worker start-up is not throughput)."""
     it = iter(loader)
@@ -112,13 +122,7 @@ def measure_cached_epoch(
     _epoch(loader)  # a first pass warms the page cache and the allocator
     runs = sorted((_epoch(loader) for _ in range(3)), key=lambda r: r[0] / r[1])
     n, secs = runs[1]  # the median of three passes
-    return {
-        "images": n,
-        "seconds": secs,
-        "img_per_s": n / secs,
-        "rss_mb": peak_rss_mb(),
-        "worker_rss_mb": children_peak_rss_mb(),
-    }
+    return _result(n, secs)
 
 
 class NaiveDataset:
@@ -163,13 +167,7 @@ def measure_naive_epoch(
     naive = NaiveDataset(ds.split("train"), ds.class_map(), size, seed_float)
     loader = make_loader(naive, batch_size=64, shuffle=True, num_workers=workers)
     n, secs = _epoch(loader, limit)
-    return {
-        "images": n,
-        "seconds": secs,
-        "img_per_s": n / secs,
-        "rss_mb": peak_rss_mb(),
-        "worker_rss_mb": children_peak_rss_mb(),
-    }
+    return _result(n, secs)
 
 
 def measure_baseline() -> dict:
@@ -178,13 +176,7 @@ def measure_baseline() -> dict:
 
     import wikiart.data.loader  # noqa: F401
 
-    return {
-        "images": 0,
-        "seconds": 0.0,
-        "img_per_s": 0.0,
-        "rss_mb": peak_rss_mb(),
-        "worker_rss_mb": 0.0,
-    }
+    return _result(0, 0.0)
 
 
 def run_child(kind: str, **kw) -> dict:

@@ -47,6 +47,7 @@ def run_demo(
         data_dir, cache_root, source = Path(data), None, f"`{data}`"
     timings.append(("dataset", time.perf_counter() - t0))
     ds = open_dataset(data_dir)
+    ds.class_map().save(out / "classes.json")  # the class order every later stage maps through
 
     t0 = time.perf_counter()
     stats = dataset_stats(ds)
