@@ -42,12 +42,30 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     resume: bool = False
-    amp: bool = True
+    precision: str = "auto"
     loader_workers: int | None = None
     grad_clip: float | None = None
     patience: int | None = None
     deterministic: bool = False
     data: DataConfig = field(default_factory=DataConfig)
+
+
+@dataclass
+class ClassifierConfig(TrainConfig):
+    """`wikiart train classifier`. Architecture presets fill what the user leaves unset."""
+
+    arch: str = "small-resnet"
+    pretrained: str | None = None  # "auto": the offline weights where an arch has them; or a path
+    features: str = "pool"  # embedding of pretrained backbones: "pool" or "stats" (style stats)
+    mode: str = "finetune"  # "finetune", "frozen" (cached features, head only), "probe+finetune"
+    imbalance: str = "none"
+    label_smoothing: float = 0.1
+    schedule: str = "onecycle"  # "onecycle", "cosine" or "constant"
+    backbone_lr_mult: float = 1.0
+    head_epochs: int = 30  # epochs of head training on cached features (frozen / probe modes)
+    dropout: float | None = None
+    tta: bool = True  # average logits over the image and its mirror at evaluation
+    channels_last: bool = True
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -127,14 +145,26 @@ def build_config(
     cls: type[C],
     config_file: str | os.PathLike[str] | None = None,
     overrides: dict[str, Any] | None = None,
+    presets: dict[str, Any] | None = None,
 ) -> C:
-    """Defaults <- TOML file <- flags. ``overrides`` holds only the flags the user actually gave
-    (``None`` values are dropped) and may nest (``{"data": {"image_size": 64}}``)."""
+    """Defaults <- ``presets`` <- TOML file <- flags. ``overrides`` holds only the flags the user
+    actually gave (``None`` values are dropped) and may nest (``{"data": {"image_size": 64}}``).
+    ``presets`` are defaults that depend on another choice (e.g. the architecture)."""
     values: dict[str, Any] = {}
     if config_file:
         values = {k.replace("-", "_"): v for k, v in load_toml(config_file).items()}
-    clean = _drop_none(overrides or {})
-    return from_dict(cls, _merge(values, clean), str(config_file or "flags"))
+    merged = _merge(_merge(presets or {}, values), _drop_none(overrides or {}))
+    return from_dict(cls, merged, str(config_file or "flags"))
+
+
+def peek(config_file: str | os.PathLike[str] | None, overrides: dict[str, Any], key: str) -> Any:
+    """The value of ``key`` from flags, else the TOML file, else None (to choose presets)."""
+    if overrides.get(key) is not None:
+        return overrides[key]
+    if config_file:
+        data = {k.replace("-", "_"): v for k, v in load_toml(config_file).items()}
+        return data.get(key)
+    return None
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:

@@ -35,17 +35,44 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def autocast(device: torch.device, enabled: bool = True) -> AbstractContextManager:
-    """bf16 autocast on CUDA (fp16 where bf16 is unsupported) and MPS; nothing on CPU by default,
-    where fp32 keeps resumed runs bit-for-bit identical."""
-    if not enabled or device.type == "cpu":
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def cpu_supports_bf16() -> bool:
+    """True where oneDNN has native bf16 kernels (AVX512-BF16 / AMX): there bf16 autocast is
+    several times faster than fp32 (EfficientNet-Lite0 inference: 19 -> 77+ img/s)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def amp_dtype(device: torch.device, precision: bool | str = "auto") -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device`` (None: plain fp32).
+
+    ``auto``: bf16 on CUDA (fp16 where bf16 is unsupported), fp16 on MPS, fp32 on CPU (exact and
+    bit-for-bit resumable; ask for ``bf16`` explicitly on a CPU that supports it)."""
+    if precision is True:
+        precision = "auto"
+    if precision is False or precision == "fp32":
+        return None
+    if precision not in PRECISIONS:
+        raise WikiartError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
+    if precision == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.type == "mps":
+            return torch.float16
+        return None
+    return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def autocast(device: torch.device, precision: bool | str = "auto") -> AbstractContextManager:
+    """Mixed precision per `amp_dtype`; a no-op context for fp32."""
+    dtype = amp_dtype(device, precision)
+    if dtype is None:
         return nullcontext()
-    if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    if device.type == "mps":
-        return torch.autocast("mps", dtype=torch.float16)
-    return nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:

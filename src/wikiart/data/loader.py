@@ -7,6 +7,7 @@ cache build (only what changed) -> a `CachedImageDataset` reading uint8 rows wit
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -49,6 +50,20 @@ class CachedImageDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.slots)
+
+    def subset(
+        self,
+        indices: Sequence[int] | np.ndarray,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> CachedImageDataset:
+        """The items at ``indices`` (repeats allowed: resampling), with their own transform."""
+        out = copy.copy(self)
+        idx = np.asarray(indices, dtype=np.int64)
+        out.slots, out.labels = self.slots[idx], self.labels[idx]
+        out.refs = [self.refs[i] for i in idx] if self.refs else []
+        out.transform = transform
+        out._fd, out._pid = None, -1
+        return out
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from wikiart.device import autocast
+from wikiart.device import amp_dtype, autocast
 from wikiart.errors import WikiartError
 from wikiart.train.checkpoint import (
     capture_rng,
@@ -79,7 +79,9 @@ class LoopConfig:
     device: torch.device
     run_dir: Path
     seed: int = 0
-    amp: bool = True
+    amp: bool | str = (
+        True  # see wikiart.device.amp_dtype: True/'auto', False/'fp32', 'bf16', 'fp16'
+    )
     grad_clip: float | None = None
     monitor: str | None = None
     mode: Literal["max", "min"] = "max"
@@ -198,10 +200,9 @@ def reseed_epoch(seed: int, epoch: int, loader: Any = None) -> None:
         gen.manual_seed(s)
 
 
-def _make_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler | None:
-    """A GradScaler only where autocast runs in fp16 (CUDA without bf16; mirrors
-    `wikiart.device.autocast`): bf16 and fp32 need no loss scaling."""
-    if amp and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+def _make_scaler(device: torch.device, amp: bool | str) -> torch.amp.GradScaler | None:
+    """A GradScaler only where autocast runs in fp16 on CUDA: bf16 and fp32 need no scaling."""
+    if device.type == "cuda" and amp_dtype(device, amp) == torch.float16:
         return torch.amp.GradScaler("cuda")
     return None
 

@@ -1,0 +1,26 @@
+"""Carving a validation split out of the training split (never out of test)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def stratified_split(
+    labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, val)``: about ``fraction`` of every class goes to validation, at least
+    one image of every class with two or more, never a class's last image. Deterministic."""
+    labels = np.asarray(labels)
+    if not 0 <= fraction < 1:
+        raise ValueError(f"validation fraction must be in [0, 1), got {fraction}")
+    rng = np.random.default_rng([seed, 0x5EED])
+    train, val = [], []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        idx = idx[rng.permutation(len(idx))]
+        n_val = 0
+        if fraction > 0 and len(idx) >= 2:
+            n_val = min(max(round(fraction * len(idx)), 1), len(idx) - 1)
+        val.append(idx[:n_val])
+        train.append(idx[n_val:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))

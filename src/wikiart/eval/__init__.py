@@ -1,0 +1,1 @@
+"""Evaluation: metrics in the ``metrics.json`` schema, clustering and projections of embeddings."""
