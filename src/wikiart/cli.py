@@ -91,12 +91,94 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-per-style", type=int, default=40)
     p.add_argument("--workers", type=int, default=None)
 
+    train = sub.add_parser("train", help="train a model")
+    tsub = train.add_subparsers(dest="model", required=True, parser_class=_Parser)
+    p = tsub.add_parser("classifier", help="a style classifier (see --arch, --imbalance)")
+    _add_train_flags(p)
+    p.add_argument(
+        "--arch",
+        help="seed-cnn, small-resnet, resnet18, efficientnet-lite0/1/2, "
+        "torchvision:NAME or timm:NAME (default small-resnet)",
+    )
+    p.add_argument("--imbalance", choices=IMBALANCE_CHOICES, help="class imbalance strategy")
+    p.add_argument("--pretrained", help="'auto' (offline weights), 'none', or a local weights file")
+    p.add_argument("--features", choices=("pool", "stats"), help="embedding of pretrained nets")
+    p.add_argument("--mode", choices=("finetune", "frozen", "probe+finetune"))
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--schedule", choices=("onecycle", "cosine", "constant"))
+    p.add_argument("--backbone-lr-mult", type=float, help="backbone LR = lr x this")
+    p.add_argument("--head-epochs", type=int, help="epochs of the head on cached features")
+    p.add_argument(
+        "--no-tta",
+        dest="tta",
+        action="store_false",
+        default=None,
+        help="no mirror-image averaging at evaluation",
+    )
+
+    p = sub.add_parser("evaluate", help="metrics of a checkpoint on a split folder or dataset")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", required=True, help="split folder (<Style>/<image>) or dataset root")
+    p.add_argument("--out", required=True)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--cache-dir")
+    p.add_argument("--no-tta", dest="tta", action="store_false")
+
+    p = sub.add_parser("predict", help="top-k styles of image files")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("images", nargs="+")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-tta", dest="tta", action="store_false")
+
     p = sub.add_parser("demo", help="run every stage on the built-in data and write report.html")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--data", help="use this dataset instead of the built-in one")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--image-size", type=int, default=96)
     return parser
+
+
+IMBALANCE_CHOICES = ("none", "resample", "sampler", "weighted-loss", "logit-adjust")
+
+
+def _add_train_flags(p: argparse.ArgumentParser) -> None:
+    """The contract's common training flags (unset flags leave the config file's values)."""
+    p.add_argument("--data", help="dataset root (train/, test/[, valid/])")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--config", help="TOML file; flags override it")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--seed", type=int)
+    p.add_argument("--resume", action="store_true", default=None, help="continue RUN/last.pt")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"))
+    p.add_argument("--patience", type=int, help="early stopping after N epochs without gain")
+    p.add_argument("--workers", type=int, help="DataLoader worker processes")
+    p.add_argument("--split-csv", help="ArtGAN CSVs train.csv,test.csv; --data is the image root")
+    p.add_argument("--cache-dir", help="preprocessing cache root")
+    p.add_argument("--val-fraction", type=float, help="validation share carved from train")
+
+
+def _train_overrides(args: argparse.Namespace, extra: tuple[str, ...]) -> dict:
+    over = {
+        k: getattr(args, k)
+        for k in ("epochs", "batch_size", "lr", "device", "seed", "resume", "precision", "patience")
+    }
+    over["loader_workers"] = args.workers
+    over["data"] = {
+        "data": args.data,
+        "split_csv": _csv_list(args.split_csv),
+        "image_size": args.image_size,
+        "cache_dir": args.cache_dir,
+        "val_fraction": args.val_fraction,
+    }
+    over.update({k: getattr(args, k) for k in extra})
+    return over
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -158,6 +240,34 @@ def _cmd_data(args: argparse.Namespace, progress: bool) -> int:
     raise AssertionError(args.data_command)
 
 
+def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
+    if args.model == "classifier":
+        from wikiart.classify import resolve_config, train_classifier
+
+        extra = (
+            "arch",
+            "imbalance",
+            "pretrained",
+            "features",
+            "mode",
+            "label_smoothing",
+            "schedule",
+            "backbone_lr_mult",
+            "head_epochs",
+            "tta",
+        )
+        cfg = resolve_config(args.config, _train_overrides(args, extra))
+        metrics = train_classifier(cfg, args.out, progress=progress)
+        if metrics:
+            print(
+                f"test: accuracy={metrics['accuracy']:.3f} balanced_accuracy="
+                f"{metrics['balanced_accuracy']:.3f} macro_f1={metrics['macro_f1']:.3f}"
+            )
+        print(f"run: {args.out} (model.pt, metrics.json, report.md)")
+        return 0
+    raise AssertionError(args.model)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")  # file names need not be valid UTF-8
@@ -169,6 +279,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "data":
             return _cmd_data(args, progress)
+        if args.command == "train":
+            return _cmd_train(args, progress)
+        if args.command == "evaluate":
+            from wikiart.classify import evaluate_checkpoint
+
+            m = evaluate_checkpoint(
+                args.checkpoint,
+                args.data,
+                args.out,
+                device=args.device,
+                tta=args.tta,
+                batch_size=args.batch_size,
+                cache_dir=args.cache_dir,
+                progress=progress,
+            )
+            print(
+                f"n={m['n']} accuracy={m['accuracy']:.3f} balanced_accuracy="
+                f"{m['balanced_accuracy']:.3f} macro_f1={m['macro_f1']:.3f}; wrote {args.out}"
+            )
+            return 0
+        if args.command == "predict":
+            from wikiart.classify import predict_images
+
+            preds = predict_images(
+                args.checkpoint, args.images, top_k=args.top_k, device=args.device, tta=args.tta
+            )
+            if args.json:
+                print(json.dumps(preds, indent=2))
+            else:
+                for p in preds:
+                    tops = ", ".join(f"{t['style']} {t['probability']:.2f}" for t in p["top"])
+                    print(f"{p['image']}: {tops}")
+            return 0
         if args.command == "demo":
             from wikiart.demo import run_demo
 

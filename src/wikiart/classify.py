@@ -1,0 +1,581 @@
+"""The style classifier job: train (`wikiart train classifier`), evaluate and predict.
+
+Data flows one way: dataset -> cache -> loaders -> model -> the one training loop -> metrics ->
+report. Pretrained backbones train in two stages by default ("probe+finetune", as in Kumar et al.
+2022, "Fine-Tuning can Distort Pretrained Features"): the head is first fitted on features
+computed once with the backbone frozen, then everything is fine-tuned with a smaller learning
+rate for the backbone, starting from that head instead of a random one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from wikiart.config import ClassifierConfig, build_config, peek, save_config, to_dict
+from wikiart.data.balance import class_counts, make_weighted_sampler, resample_indices
+from wikiart.data.classmap import ClassMap
+from wikiart.data.dataset import open_dataset, open_eval_split
+from wikiart.data.images import decode_fitted
+from wikiart.data.loader import make_loader, prepare_split
+from wikiart.data.refs import display
+from wikiart.data.splits import stratified_split
+from wikiart.data.transforms import eval_transform, train_transform
+from wikiart.device import autocast, cpu_supports_bf16, loader_workers, resolve_device
+from wikiart.device import seed_everything as seed_all
+from wikiart.errors import WikiartError
+from wikiart.eval.metrics import classification_metrics, confusion, per_class_rows
+from wikiart.models.registry import build_classifier
+from wikiart.train.checkpoint import load_checkpoint
+from wikiart.train.loop import LoopConfig, StepOutput, fit
+from wikiart.train.losses import make_loss
+
+log = logging.getLogger(__name__)
+
+KIND = "classifier"
+MODES = ("finetune", "frozen", "probe+finetune")
+SCHEDULES = ("onecycle", "cosine", "constant")
+
+_SMALL = {"data": {"image_size": 128}, "batch_size": 64, "lr": 2e-3, "epochs": 30}
+_LITE = {
+    "data": {"image_size": 224},
+    "pretrained": "auto",
+    "features": "stats",
+    "mode": "probe+finetune",
+    "epochs": 3,
+    "batch_size": 32,
+    "lr": 1e-3,
+    "backbone_lr_mult": 0.1,
+    "weight_decay": 0.01,
+}
+#: Defaults per architecture; a TOML file and flags override them.
+ARCH_PRESETS: dict[str, dict[str, Any]] = {
+    "seed-cnn": {**_SMALL, "lr": 1e-3},
+    "small-resnet": _SMALL,
+    "resnet18": {**_SMALL, "lr": 1e-3},
+    "efficientnet-lite0": _LITE,
+    "efficientnet-lite1": {**_LITE, "data": {"image_size": 240}},
+    "efficientnet-lite2": {**_LITE, "data": {"image_size": 260}},
+}
+
+
+def resolve_config(
+    config_file: str | os.PathLike[str] | None, overrides: dict[str, Any]
+) -> ClassifierConfig:
+    """Defaults <- the architecture's preset <- TOML <- flags."""
+    arch = peek(config_file, overrides, "arch") or ClassifierConfig.arch
+    cfg = build_config(ClassifierConfig, config_file, overrides, ARCH_PRESETS.get(arch, {}))
+    if cfg.mode not in MODES:
+        raise WikiartError(f"unknown mode {cfg.mode!r}; expected one of {MODES}")
+    if cfg.schedule not in SCHEDULES:
+        raise WikiartError(f"unknown schedule {cfg.schedule!r}; expected one of {SCHEDULES}")
+    if cfg.data.data is None:
+        raise WikiartError("no training data: pass --data DIR (or `data` in the config file)")
+    return cfg
+
+
+def _precision(cfg: ClassifierConfig, device: torch.device) -> str:
+    """``auto`` on a CPU with native bf16 uses bf16 for pretrained backbones (4x faster)."""
+    if cfg.precision == "auto" and device.type == "cpu" and cfg.pretrained and cpu_supports_bf16():
+        return "bf16"
+    return cfg.precision
+
+
+def _pretrained_arg(cfg: ClassifierConfig) -> str | bool | None:
+    if cfg.pretrained in (None, "", "none"):
+        return None
+    return True if cfg.pretrained == "auto" else cfg.pretrained
+
+
+# -- batches ---------------------------------------------------------------------------------
+def _to_device(x: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    if channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+@torch.inference_mode()
+def predict_logits(
+    model: nn.Module,
+    loader: DataLoader,
+    device: torch.device,
+    *,
+    precision: str = "auto",
+    tta: bool = False,
+    flip: bool = False,
+    channels_last: bool = False,
+    embed: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (embeddings with ``embed``) and labels for a whole loader, as fp32 CPU tensors.
+    ``flip`` uses the mirror images; ``tta`` averages each image and its mirror."""
+    model.eval()
+    fn = model.embed if embed else model
+    outs, labels = [], []
+    for x, y in loader:
+        x = _to_device(x, device, channels_last)
+        if flip:
+            x = x.flip(-1)
+        with autocast(device, precision):
+            out = fn(x).float()
+            if tta:
+                out = (out + fn(x.flip(-1)).float()) / 2
+        outs.append(out.cpu())
+        labels.append(y)
+    return torch.cat(outs), torch.cat(labels)
+
+
+def _metrics_from_logits(
+    logits: torch.Tensor, labels: torch.Tensor, classes: Sequence[str]
+) -> dict[str, Any]:
+    probs = torch.softmax(logits, dim=1).numpy()
+    return classification_metrics(labels.numpy(), probs.argmax(axis=1), list(classes), probs=probs)
+
+
+def _val_numbers(logits, labels, classes, criterion, device) -> dict[str, float]:
+    m = _metrics_from_logits(logits, labels, classes)
+    return {
+        "val_loss": float(criterion(logits.to(device), labels.to(device))),
+        "val_accuracy": m["accuracy"],
+        "val_balanced_accuracy": m["balanced_accuracy"],
+        "val_macro_f1": m["macro_f1"],
+    }
+
+
+# -- training --------------------------------------------------------------------------------
+def _optimizer(groups: list[dict[str, Any]], cfg: ClassifierConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _scheduler(opt: torch.optim.Optimizer, cfg: ClassifierConfig, steps: int, epochs: int):
+    total = max(1, steps * epochs)
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=total, pct_start=0.2
+        )
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+    return None
+
+
+def _balanced_loader(dataset, labels: np.ndarray, cfg: ClassifierConfig, k: int, **kw):
+    """The training loader with the imbalance strategy's sampling (training split only)."""
+    sampler = None
+    if cfg.imbalance == "resample":
+        dataset = torch.utils.data.Subset(dataset, resample_indices(labels, k, seed=cfg.seed))
+    elif cfg.imbalance == "sampler":
+        sampler = make_weighted_sampler(labels, k, seed=cfg.seed)
+    # drop a ragged last batch (a batch of one breaks BatchNorm) unless it is the only one
+    drop_last = len(dataset) > kw["batch_size"]
+    return make_loader(
+        dataset, shuffle=True, sampler=sampler, seed=cfg.seed, drop_last=drop_last, **kw
+    )
+
+
+def _payload_extra(model, classes: ClassMap, cfg: ClassifierConfig, counts) -> dict[str, Any]:
+    return {
+        "kind": KIND,
+        "model_config": model.config,
+        "classes": list(classes.classes),
+        "preprocess": {
+            "image_size": cfg.data.image_size,
+            "fit": cfg.data.fit,
+            "mean": list(model.mean),
+            "std": list(model.std),
+            "channels_last": cfg.channels_last,
+        },
+        "train_counts": [int(c) for c in counts],
+        "imbalance": cfg.imbalance,
+    }
+
+
+def _fit_head(model, cfg, train, val, classes, counts, criterion, device, precision, out, progress):
+    """Stage 1 (``frozen`` / ``probe+finetune``): embeddings of the frozen backbone computed
+    once, for each training image and its mirror, then only the head is trained on them."""
+    model.set_backbone_trainable(False)
+    kw = {"batch_size": max(cfg.batch_size, 64), "num_workers": loader_workers(cfg.loader_workers)}
+    views = {"precision": precision, "channels_last": cfg.channels_last, "embed": True}
+    t0 = time.perf_counter()
+    plain = make_loader(
+        train.subset(np.arange(len(train)), eval_transform(cfg.data.image_size)), **kw
+    )
+    f0, y0 = predict_logits(model, plain, device, **views)
+    f1, y1 = predict_logits(model, plain, device, flip=True, **views)
+    vf, vy = predict_logits(model, make_loader(val, **kw), device, **views)
+    log.info("head: embeddings of %d images (x2 views) in %.0fs", len(y0), time.perf_counter() - t0)
+    feats = TensorDataset(torch.cat([f0, f1]), torch.cat([y0, y1]))
+    loader = _balanced_loader(feats, feats.tensors[1].numpy(), cfg, len(classes), batch_size=256)
+    opt = _optimizer([{"params": list(model.head.parameters()), "lr": cfg.lr * 3}], cfg)
+
+    def step(m: nn.Module, batch, dev: torch.device) -> StepOutput:
+        f, y = (t.to(dev) for t in batch)
+        return StepOutput(criterion(m.head(m.dropout(f)), y), len(y))
+
+    def eval_fn(m: nn.Module) -> dict[str, float]:
+        return _val_numbers(m.head(vf.to(device)).float().cpu(), vy, classes, criterion, device)
+
+    loop = LoopConfig(
+        epochs=cfg.head_epochs,
+        device=device,
+        run_dir=out / "head",
+        seed=cfg.seed,
+        amp="fp32",
+        monitor="val_macro_f1",
+        resume=cfg.resume,
+        progress=progress,
+    )
+    result = fit(
+        model,
+        opt,
+        loader,
+        step,
+        loop,
+        eval_fn=eval_fn,
+        scheduler=_scheduler(opt, cfg, len(loader), cfg.head_epochs),
+        make_payload_extra=lambda: _payload_extra(model, classes, cfg, counts),
+    )
+    model.load_state_dict(load_checkpoint(result.best_path)["state_dict"])
+    model.set_backbone_trainable(True)
+    return result
+
+
+def _fit_all(model, cfg, train, val, classes, counts, criterion, device, precision, out, progress):
+    """The end-to-end stage: every parameter trained on augmented images from the cache."""
+    kw = {"batch_size": cfg.batch_size, "num_workers": loader_workers(cfg.loader_workers)}
+    loader = _balanced_loader(train, train.labels, cfg, len(classes), **kw)
+    val_loader = make_loader(val, **kw)
+    opt = _optimizer(model.param_groups(cfg.lr, cfg.backbone_lr_mult), cfg)
+
+    def step(m: nn.Module, batch, dev: torch.device) -> StepOutput:
+        x, y = batch
+        x, y = _to_device(x, dev, cfg.channels_last), y.to(dev)
+        return StepOutput(criterion(m(x), y), len(y))
+
+    def eval_fn(m: nn.Module) -> dict[str, float]:
+        logits, labels = predict_logits(
+            m, val_loader, device, precision=precision, channels_last=cfg.channels_last
+        )
+        return _val_numbers(logits, labels, classes, criterion, device)
+
+    loop = LoopConfig(
+        epochs=cfg.epochs,
+        device=device,
+        run_dir=out,
+        seed=cfg.seed,
+        amp=precision,
+        grad_clip=cfg.grad_clip,
+        monitor="val_macro_f1",
+        patience=cfg.patience,
+        resume=cfg.resume,
+        progress=progress,
+    )
+    return fit(
+        model,
+        opt,
+        loader,
+        step,
+        loop,
+        eval_fn=eval_fn,
+        scheduler=_scheduler(opt, cfg, len(loader), cfg.epochs),
+        make_payload_extra=lambda: _payload_extra(model, classes, cfg, counts),
+    )
+
+
+def train_classifier(
+    cfg: ClassifierConfig, out: str | os.PathLike[str], *, progress: bool = False
+) -> dict[str, Any]:
+    """Train, select the best epoch by validation macro-F1, evaluate it on the test split and
+    write the run folder (see the contract). Returns the test metrics (or {} without test)."""
+    out = Path(out)
+    t_start = time.perf_counter()
+    device = resolve_device(cfg.device)
+    seed_all(cfg.seed, cfg.deterministic)
+    ds = open_dataset(cfg.data.data, split_csv=cfg.data.split_csv)
+    classes = ds.class_map()
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.resume:
+        _check_same_run(cfg, out)
+    save_config(cfg, out)
+    classes.save(out / "classes.json")
+    cache = {
+        "source": ds.root,
+        "image_size": cfg.data.image_size,
+        "fit": cfg.data.fit,  # type: ignore[arg-type]
+        "cache_root": cfg.data.cache_dir,
+        "workers": cfg.data.decode_workers,
+        "progress": progress,
+    }
+    size = cfg.data.image_size
+    full = prepare_split(ds.split("train"), classes, split="train", **cache)
+    if "valid" in ds.splits:
+        train = full.subset(np.arange(len(full)), train_transform(size))
+        val = prepare_split(ds.split("valid"), classes, split="valid", **cache)
+        val.transform = eval_transform(size)
+    else:
+        tr, va = stratified_split(full.labels, cfg.data.val_fraction, cfg.seed)
+        if len(va) == 0:
+            raise WikiartError("validation split is empty: raise --val-fraction or add valid/")
+        train, val = full.subset(tr, train_transform(size)), full.subset(va, eval_transform(size))
+    counts = class_counts(train.labels, len(classes))
+    log.info(
+        "train %d / val %d images, %d styles, imbalance %s, device %s",
+        len(train),
+        len(val),
+        len(classes),
+        cfg.imbalance,
+        device,
+    )
+    precision = _precision(cfg, device)
+    criterion = make_loss(cfg.imbalance, counts, label_smoothing=cfg.label_smoothing).to(device)
+    model = build_classifier(
+        cfg.arch,
+        len(classes),
+        pretrained=_pretrained_arg(cfg),
+        features=cfg.features,
+        dropout=cfg.dropout,
+    ).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    stages = (train, val, classes, counts, criterion, device, precision, out, progress)
+    result = None
+    resuming_stage2 = cfg.resume and cfg.mode == "probe+finetune" and (out / "last.pt").exists()
+    if cfg.mode in ("frozen", "probe+finetune") and not resuming_stage2:
+        result = _fit_head(model, cfg, *stages)
+    if cfg.mode in ("finetune", "probe+finetune") and cfg.epochs > 0:
+        result = _fit_all(model, cfg, *stages)
+    if result is None:
+        raise WikiartError("nothing to train: epochs is 0")
+    if result.best_path != out / "model.pt":
+        os.replace(result.best_path, out / "model.pt")  # frozen mode: the head run's best
+    history = result.history
+    _write_history_files(out, history)
+
+    metrics: dict[str, Any] = {}
+    if "test" in ds.splits:
+        model, payload = load_classifier(out / "model.pt", device)
+        metrics = evaluate_refs(
+            model,
+            payload,
+            ds.split("test"),
+            out,
+            device=device,
+            tta=cfg.tta,
+            batch_size=max(cfg.batch_size, 64),
+            cache=cache,
+            precision=precision,
+        )
+    _write_report(out, cfg, classes, counts, history, metrics, time.perf_counter() - t_start)
+    return metrics
+
+
+#: Settings a resumed run may change: they do not alter what is computed.
+_RESUME_FREE = {"resume", "device", "loader_workers", "patience", "tta"}
+
+
+def _check_same_run(cfg: ClassifierConfig, out: Path) -> None:
+    """``--resume`` continues the same run: refuse settings that would change its course (the LR
+    schedule, for one, is laid out over the original number of epochs)."""
+    path = out / "config.json"
+    if not path.exists():
+        return
+    old = json.loads(path.read_text(encoding="utf-8"))
+    new = json.loads(json.dumps(to_dict(cfg)))
+    diffs = [
+        f"{k}: {old.get(k)!r} -> {v!r}"
+        for k, v in new.items()
+        if k not in _RESUME_FREE and old.get(k) != v
+    ]
+    if diffs:
+        raise WikiartError(
+            f"--resume continues the run in {out} with its own settings, but these differ from "
+            f"its config.json: {'; '.join(diffs)}. Start a new --out instead."
+        )
+
+
+def _write_history_files(out: Path, history: list[dict[str, Any]]) -> None:
+    from wikiart.report.classifier_plots import plot_history
+
+    plot_history(history, out / "loss.png")
+
+
+# -- evaluation and prediction ---------------------------------------------------------------
+def load_classifier(
+    path: str | os.PathLike[str], device: torch.device | str = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a classifier from its checkpoint alone (architecture, classes, preprocessing)."""
+    payload = load_checkpoint(path)
+    if payload.get("kind") != KIND:
+        raise WikiartError(f"{path} is a {payload.get('kind')!r} checkpoint, not a classifier")
+    cfg = dict(payload["model_config"])
+    cfg["pretrained"] = None
+    arch = cfg.pop("arch")
+    num_classes = cfg.pop("num_classes", len(payload["classes"]))
+    model = build_classifier(arch, num_classes, **cfg)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise WikiartError(f"{path}: weights do not fit the stored architecture: {exc}") from None
+    model = model.to(device)
+    if payload["preprocess"].get("channels_last"):
+        model = model.to(memory_format=torch.channels_last)
+    return model.eval(), payload
+
+
+def evaluate_refs(
+    model: nn.Module,
+    payload: dict[str, Any],
+    refs,
+    out: Path,
+    *,
+    device: torch.device,
+    tta: bool = True,
+    batch_size: int = 64,
+    cache: dict[str, Any],
+    precision: str = "auto",
+) -> dict[str, Any]:
+    """Metrics of a classifier on ``refs``, mapped by style name through the checkpoint's own
+    class list; writes metrics.json, per_class.csv and confusion.png into ``out``."""
+    from wikiart.report.classifier_plots import plot_confusion
+
+    classes = ClassMap(tuple(payload["classes"]))
+    pre = payload["preprocess"]
+    cache = {**cache, "image_size": pre["image_size"], "fit": pre.get("fit", "crop")}
+    data = prepare_split(refs, classes, split="test", **cache)
+    data.transform = eval_transform(pre["image_size"])
+    loader = make_loader(data, batch_size=batch_size, num_workers=loader_workers(None))
+    logits, labels = predict_logits(
+        model,
+        loader,
+        device,
+        precision=precision,
+        tta=tta,
+        channels_last=bool(pre.get("channels_last")),
+    )
+    metrics = _metrics_from_logits(logits, labels, classes.classes)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "metrics.json", metrics)
+    with open(out / "per_class.csv", "w", newline="", encoding="utf-8") as fh:
+        rows = per_class_rows(metrics)
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    cm = confusion(labels.numpy(), logits.argmax(1).numpy(), len(classes))
+    plot_confusion(cm, classes.classes, out / "confusion.png")
+    return metrics
+
+
+def evaluate_checkpoint(
+    checkpoint: str | os.PathLike[str],
+    data: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    device: str = "auto",
+    tta: bool = True,
+    batch_size: int = 64,
+    cache_dir: str | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """`wikiart evaluate`: DATA is a split folder or a dataset root (its test/ is used)."""
+    dev = resolve_device(device)
+    model, payload = load_classifier(checkpoint, dev)
+    root, refs = open_eval_split(data)
+    cache = {"source": root, "cache_root": cache_dir, "workers": None, "progress": progress}
+    return evaluate_refs(
+        model, payload, refs, Path(out), device=dev, tta=tta, batch_size=batch_size, cache=cache
+    )
+
+
+def predict_images(
+    checkpoint: str | os.PathLike[str],
+    images: Sequence[str | os.PathLike[str]],
+    *,
+    top_k: int = 5,
+    device: str = "auto",
+    tta: bool = True,
+) -> list[dict[str, Any]]:
+    """Top-k styles with probabilities for each image file, preprocessed as in training."""
+    dev = resolve_device(device)
+    model, payload = load_classifier(checkpoint, dev)
+    pre = payload["preprocess"]
+    classes = payload["classes"]
+    results = []
+    for path in images:
+        try:
+            with open(path, "rb") as fh:
+                arr = decode_fitted(fh.read(), pre["image_size"], pre.get("fit", "crop"))
+        except OSError as exc:
+            raise WikiartError(f"cannot read {display(path)}: {exc.strerror or exc}") from None
+        except Exception as exc:
+            raise WikiartError(f"{display(path)} is not a usable image: {exc}") from None
+        x = torch.from_numpy(arr.copy()).permute(2, 0, 1)[None]
+        batch = [(x, torch.zeros(1, dtype=torch.long))]
+        logits, _ = predict_logits(
+            model, batch, dev, tta=tta, channels_last=bool(pre.get("channels_last"))
+        )
+        probs = torch.softmax(logits[0], dim=0)
+        k = min(top_k, len(classes))
+        top = torch.topk(probs, k)
+        results.append(
+            {
+                "image": display(path),
+                "top": [
+                    {"style": classes[i], "probability": round(float(p), 4)}
+                    for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+                ],
+            }
+        )
+    return results
+
+
+# -- files -----------------------------------------------------------------------------------
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _write_report(out: Path, cfg, classes, counts, history, metrics, seconds: float) -> None:
+    lines = [
+        f"# Style classifier: {cfg.arch}",
+        "",
+        f"- data: `{cfg.data.data}`, {len(classes)} styles, image size {cfg.data.image_size}",
+        f"- mode {cfg.mode}, imbalance `{cfg.imbalance}`, {len(history)} epochs recorded, "
+        f"wall time {seconds / 60:.1f} min",
+        "",
+    ]
+    if metrics:
+        lines += [
+            "## Test split",
+            "",
+            "| n | accuracy | balanced accuracy | macro-F1 | top-5 |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {metrics['n']} | {metrics['accuracy']:.3f} | {metrics['balanced_accuracy']:.3f} "
+            f"| {metrics['macro_f1']:.3f} | {_fmt(metrics['top5_accuracy'])} |",
+            "",
+            "| style | train images | precision | recall | F1 | test support |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for i, name in enumerate(classes.classes):
+            pc = metrics["per_class"][name]
+            lines.append(
+                f"| {name} | {int(counts[i])} | {pc['precision']:.3f} | {pc['recall']:.3f} "
+                f"| {pc['f1']:.3f} | {pc['support']} |"
+            )
+        lines += ["", "![confusion matrix](confusion.png)", ""]
+    lines += ["## Training", "", "![loss](loss.png)", ""]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"

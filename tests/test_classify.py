@@ -1,0 +1,140 @@
+"""End to end on tiny synthetic data: train -> files -> evaluate -> predict, CPU only."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from conftest import write_image
+from wikiart.cli import main
+from wikiart.train.checkpoint import load_checkpoint
+
+CONTRACT_FILES = (
+    "model.pt",
+    "config.json",
+    "history.csv",
+    "loss.png",
+    "metrics.json",
+    "confusion.png",
+    "report.md",
+    "classes.json",
+)
+
+
+@pytest.fixture
+def learnable_root(tmp_path):
+    """Two styles a tiny CNN separates at once (dark vs bright noise), a third rare one."""
+    root = tmp_path / "ds"
+    for split, n in (("train", 12), ("test", 3)):
+        for i in range(n):
+            write_image(root / split / "Dark" / f"d{i}.png", seed=i, mode="L", fmt="PNG")
+            write_image(root / split / "Bright" / f"b{i}.png", seed=100 + i, fmt="PNG")
+        for i in range(max(2, n // 4)):
+            write_image(root / split / "Rare" / f"r{i}.png", seed=200 + i, size=(30, 40), fmt="PNG")
+    return root
+
+
+def train_args(root, out, *extra):
+    return [
+        "--no-progress", "train", "classifier", "--data", str(root), "--out", str(out),
+        "--arch", "small-resnet", "--image-size", "32", "--batch-size", "8", "--epochs", "2",
+        "--workers", "0", "--cache-dir", str(out.parent / "cache"), "--val-fraction", "0.25",
+        *extra,
+    ]  # fmt: skip
+
+
+def test_train_writes_contract_files_and_evaluate_maps_by_name(learnable_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(train_args(learnable_root, run, "--imbalance", "logit-adjust")) == 0
+    for name in CONTRACT_FILES:
+        assert (run / name).stat().st_size > 0, name
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics) == {
+        "n", "classes", "accuracy", "balanced_accuracy", "macro_f1", "top5_accuracy", "per_class",
+    }  # fmt: skip
+    assert metrics["classes"] == ["Bright", "Dark", "Rare"] and metrics["n"] == 8
+    payload = load_checkpoint(run / "model.pt")
+    assert payload["kind"] == "classifier" and payload["classes"] == ["Bright", "Dark", "Rare"]
+    assert payload["preprocess"]["image_size"] == 32
+
+    # a test folder with a subset of the styles, whatever its folder order, maps by name
+    subset = tmp_path / "subset"
+    shutil.copytree(learnable_root / "test" / "Rare", subset / "Rare")
+    out = tmp_path / "eval"
+    argv = ["--no-progress", "evaluate", "--checkpoint", str(run / "model.pt")]
+    assert main([*argv, "--data", str(subset), "--out", str(out)]) == 0
+    ev = json.loads((out / "metrics.json").read_text())
+    assert ev["n"] == 2 and ev["per_class"]["Rare"]["support"] == 2
+    assert ev["per_class"]["Bright"]["support"] == 0
+    assert (out / "per_class.csv").exists() and (out / "confusion.png").exists()
+
+    # an unknown style is a clear error, exit 2
+    write_image(subset / "Pop_Art" / "x.png", fmt="PNG")
+    capsys.readouterr()
+    assert main([*argv, "--data", str(subset), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Pop_Art" in err and "not among the model's classes" in err
+
+
+def test_predict_prints_top_k(learnable_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(train_args(learnable_root, run)) == 0
+    capsys.readouterr()
+    img = learnable_root / "test" / "Dark" / "d0.png"
+    argv = ["predict", "--checkpoint", str(run / "model.pt"), str(img), "--json", "--top-k", "2"]
+    assert main(argv) == 0
+    preds = json.loads(capsys.readouterr().out)
+    assert len(preds) == 1 and len(preds[0]["top"]) == 2
+    probs = [t["probability"] for t in preds[0]["top"]]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    assert main(["predict", "--checkpoint", str(run / "model.pt"), str(bad)]) == 2
+
+
+def test_killed_run_resumes_to_the_same_weights(learnable_root, tmp_path, monkeypatch):
+    straight, resumed = tmp_path / "a", tmp_path / "b"
+    assert main(train_args(learnable_root, straight, "--epochs", "3")) == 0
+
+    import wikiart.train.loop as loop
+
+    real, calls = loop._evaluate, {"n": 0}
+
+    def killed_in_epoch_3(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # killed before epoch 3 was saved
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_evaluate", killed_in_epoch_3)
+    assert main(train_args(learnable_root, resumed, "--epochs", "3")) == 130  # interrupted
+    monkeypatch.setattr(loop, "_evaluate", real)
+    assert load_checkpoint(resumed / "last.pt")["epoch"] == 2
+    assert main(train_args(learnable_root, resumed, "--epochs", "3", "--resume")) == 0
+    a = load_checkpoint(straight / "last.pt")["state_dict"]
+    b = load_checkpoint(resumed / "last.pt")["state_dict"]
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_refuses_changed_settings(learnable_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(train_args(learnable_root, run, "--epochs", "1")) == 0
+    assert main(train_args(learnable_root, run, "--epochs", "2", "--resume")) == 2
+    assert "epochs: 1 -> 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("strategy", ["resample", "sampler", "weighted-loss"])
+def test_every_imbalance_strategy_trains(learnable_root, tmp_path, strategy):
+    run = tmp_path / strategy
+    assert main(train_args(learnable_root, run, "--imbalance", strategy, "--epochs", "1")) == 0
+    assert json.loads((run / "config.json").read_text())["imbalance"] == strategy
+
+
+def test_bad_checkpoint_exits_2(tmp_path, capsys):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"nope")
+    argv = ["evaluate", "--checkpoint", str(junk), "--data", str(tmp_path), "--out", str(tmp_path)]
+    assert main(argv) == 2
+    assert "Traceback" not in capsys.readouterr().err
