@@ -49,3 +49,9 @@ def sample_root() -> Path:
     if not SAMPLE.is_dir():
         pytest.skip("../shared/data/wikiart-sample is not present")
     return SAMPLE
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Tests never write into the user's ~/.cache/wikiart."""
+    monkeypatch.setenv("WIKIART_CACHE", str(tmp_path_factory.mktemp("wikiart-cache")))

@@ -10,6 +10,7 @@ rate for the backbone, starting from that head instead of a random one.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from wikiart.config import ClassifierConfig, build_config, peek, save_config, to_dict
 from wikiart.data.balance import class_counts, make_weighted_sampler, resample_indices
+from wikiart.data.cache import default_cache_root
 from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import open_dataset, open_eval_split
 from wikiart.data.images import decode_fitted
@@ -200,30 +202,81 @@ def _payload_extra(model, classes: ClassMap, cfg: ClassifierConfig, counts) -> d
     }
 
 
+def _feature_file(model: nn.Module, cfg: ClassifierConfig, precision: str) -> Path:
+    """Where embeddings of this exact backbone (config and weights) and preprocessing live."""
+    digest = hashlib.sha1()
+    spec = [model.config, cfg.data.image_size, cfg.data.fit, precision, cfg.channels_last]
+    digest.update(json.dumps(spec, sort_keys=True).encode())
+    for key, tensor in model.state_dict().items():  # weights and input normalisation, not head
+        if not key.startswith("head."):
+            digest.update(key.encode())
+            digest.update(tensor.detach().cpu().numpy().tobytes())
+    root = Path(cfg.data.cache_dir) if cfg.data.cache_dir else default_cache_root()
+    return root / "features" / f"{digest.hexdigest()[:20]}.pt"
+
+
+def _embeddings(model, data, path: Path, cfg, device, precision):
+    """Embeddings of every image of ``data`` and of its mirror image, computed once per image
+    and kept on disk (keyed by file path, size and mtime), so later runs with other seeds or
+    imbalance strategies reuse them. Returns ``((plain, mirrored), labels)``."""
+    stored: dict[str, Any] = {"keys": [], "plain": None, "mirror": None}
+    if path.exists():
+        try:
+            stored = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # a damaged feature file is only a cache miss
+            log.warning("ignoring unreadable feature cache %s (%s)", path, exc)
+    keys = [f"{r.key}|{r.size}|{r.mtime_ns}" for r in data.refs]
+    row = {k: i for i, k in enumerate(stored["keys"])}
+    missing = [i for i, k in enumerate(keys) if k not in row]
+    if missing:
+        todo = data.subset(np.array(missing), eval_transform(cfg.data.image_size))
+        kw = {"batch_size": max(cfg.batch_size, 64), "num_workers": loader_workers(None)}
+        loader = make_loader(todo, **kw)
+        common = {"precision": precision, "channels_last": cfg.channels_last, "embed": True}
+        plain, _ = predict_logits(model, loader, device, **common)
+        mirror, _ = predict_logits(model, loader, device, flip=True, **common)
+        old = stored["plain"] is not None
+        stored = {
+            "keys": stored["keys"] + [keys[i] for i in missing],
+            "plain": torch.cat([stored["plain"], plain]) if old else plain,
+            "mirror": torch.cat([stored["mirror"], mirror]) if old else mirror,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        torch.save(stored, tmp)
+        os.replace(tmp, path)
+        row = {k: i for i, k in enumerate(stored["keys"])}
+    idx = torch.tensor([row[k] for k in keys], dtype=torch.long)
+    labels = torch.as_tensor(data.labels, dtype=torch.long)
+    return (stored["plain"][idx], stored["mirror"][idx]), labels
+
+
 def _fit_head(model, cfg, train, val, classes, counts, criterion, device, precision, out, progress):
     """Stage 1 (``frozen`` / ``probe+finetune``): embeddings of the frozen backbone computed
     once, for each training image and its mirror, then only the head is trained on them."""
     model.set_backbone_trainable(False)
-    kw = {"batch_size": max(cfg.batch_size, 64), "num_workers": loader_workers(cfg.loader_workers)}
-    views = {"precision": precision, "channels_last": cfg.channels_last, "embed": True}
     t0 = time.perf_counter()
-    plain = make_loader(
-        train.subset(np.arange(len(train)), eval_transform(cfg.data.image_size)), **kw
-    )
-    f0, y0 = predict_logits(model, plain, device, **views)
-    f1, y1 = predict_logits(model, plain, device, flip=True, **views)
-    vf, vy = predict_logits(model, make_loader(val, **kw), device, **views)
-    log.info("head: embeddings of %d images (x2 views) in %.0fs", len(y0), time.perf_counter() - t0)
-    feats = TensorDataset(torch.cat([f0, f1]), torch.cat([y0, y1]))
+    store = _feature_file(model, cfg, precision)
+    (f0, f1), y0 = _embeddings(model, train, store, cfg, device, precision)
+    (vf, _), vy = _embeddings(model, val, store, cfg, device, precision)
+    log.info("head: embeddings of %d images ready in %.0fs", len(y0), time.perf_counter() - t0)
+    feats = TensorDataset(torch.cat([f0, f1]), torch.cat([y0, y0]))
+    with torch.no_grad():
+        model.set_embedding_stats(
+            feats.tensors[0].mean(0).to(device), feats.tensors[0].std(0).to(device)
+        )
     loader = _balanced_loader(feats, feats.tensors[1].numpy(), cfg, len(classes), batch_size=256)
-    opt = _optimizer([{"params": list(model.head.parameters()), "lr": cfg.lr * 3}], cfg)
+    # Adam with a coupled L2 penalty: the regularised multinomial logistic regression of a
+    # linear probe (decoupled weight decay regularised far too weakly here).
+    opt = torch.optim.Adam(model.head.parameters(), lr=cfg.lr * 3, weight_decay=cfg.head_l2)
 
     def step(m: nn.Module, batch, dev: torch.device) -> StepOutput:
         f, y = (t.to(dev) for t in batch)
-        return StepOutput(criterion(m.head(m.dropout(f)), y), len(y))
+        return StepOutput(criterion(m.logits_from_embedding(f), y), len(y))
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
-        return _val_numbers(m.head(vf.to(device)).float().cpu(), vy, classes, criterion, device)
+        logits = m.logits_from_embedding(vf.to(device)).float().cpu()
+        return _val_numbers(logits, vy, classes, criterion, device)
 
     loop = LoopConfig(
         epochs=cfg.head_epochs,

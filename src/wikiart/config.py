@@ -58,11 +58,12 @@ class ClassifierConfig(TrainConfig):
     pretrained: str | None = None  # "auto": the offline weights where an arch has them; or a path
     features: str = "pool"  # embedding of pretrained backbones: "pool" or "stats" (style stats)
     mode: str = "finetune"  # "finetune", "frozen" (cached features, head only), "probe+finetune"
-    imbalance: str = "none"
+    imbalance: str = "logit-adjust"
     label_smoothing: float = 0.1
     schedule: str = "onecycle"  # "onecycle", "cosine" or "constant"
     backbone_lr_mult: float = 1.0
     head_epochs: int = 30  # epochs of head training on cached features (frozen / probe modes)
+    head_l2: float = 0.1  # L2 penalty of that linear probe
     dropout: float | None = None
     tta: bool = True  # average logits over the image and its mirror at evaluation
     channels_last: bool = True

@@ -40,6 +40,11 @@ class StyleClassifier(nn.Module):
         self.backbone = backbone
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.head = nn.Linear(embedding_dim, num_classes)
+        # A fixed standardisation of the embedding before the head (identity until a linear probe
+        # sets it from training embeddings): a linear head on standardised features trains far
+        # better, and keeping it here keeps `embed()` the raw embedding for other uses.
+        self.register_buffer("embed_mean", torch.zeros(embedding_dim))
+        self.register_buffer("embed_scale", torch.ones(embedding_dim))
         self.embedding_dim = embedding_dim
         self.num_classes = num_classes
         self.config = dict(config)
@@ -49,8 +54,16 @@ class StyleClassifier(nn.Module):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(self.normalizer(x))
 
+    def logits_from_embedding(self, z: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout((z - self.embed_mean) * self.embed_scale))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.embed(x)))
+        return self.logits_from_embedding(self.embed(x))
+
+    def set_embedding_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Standardise embeddings with these statistics (of the training set) before the head."""
+        self.embed_mean.copy_(mean)
+        self.embed_scale.copy_(1.0 / (std + 1e-6))
 
     def set_backbone_trainable(self, trainable: bool) -> None:
         for p in self.backbone.parameters():
