@@ -22,10 +22,15 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from wikiart.config import ClassifierConfig, build_config, peek, save_config, to_dict
-from wikiart.data.balance import class_counts, make_weighted_sampler, resample_indices
+from wikiart.data.balance import (
+    DistributedWeightedSampler,
+    class_counts,
+    make_weighted_sampler,
+    resample_indices,
+)
 from wikiart.data.cache import default_cache_root
 from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import open_dataset, open_eval_split
@@ -36,6 +41,7 @@ from wikiart.data.splits import stratified_split
 from wikiart.data.transforms import eval_transform, train_transform
 from wikiart.device import autocast, cpu_supports_bf16, loader_workers, resolve_device
 from wikiart.device import seed_everything as seed_all
+from wikiart.distributed import barrier, init_distributed, parameters_agree, shutdown, wrap
 from wikiart.errors import WikiartError
 from wikiart.eval.metrics import classification_metrics, confusion, per_class_rows
 from wikiart.models.registry import build_classifier
@@ -171,15 +177,26 @@ def _scheduler(opt: torch.optim.Optimizer, cfg: ClassifierConfig, steps: int, ep
     return None
 
 
-def _balanced_loader(dataset, labels: np.ndarray, cfg: ClassifierConfig, k: int, **kw):
-    """The training loader with the imbalance strategy's sampling (training split only)."""
+def _balanced_loader(dataset, labels: np.ndarray, cfg: ClassifierConfig, k: int, ctx=None, **kw):
+    """The training loader with the imbalance strategy's sampling (training split only); under
+    torchrun each process gets its share through a distributed sampler of the same kind."""
+    dist = ctx is not None and ctx.enabled
     sampler = None
     if cfg.imbalance == "resample":
         dataset = torch.utils.data.Subset(dataset, resample_indices(labels, k, seed=cfg.seed))
     elif cfg.imbalance == "sampler":
-        sampler = make_weighted_sampler(labels, k, seed=cfg.seed)
+        sampler = (
+            DistributedWeightedSampler(labels, k, ctx.world_size, ctx.rank, seed=cfg.seed)
+            if dist
+            else make_weighted_sampler(labels, k, seed=cfg.seed)
+        )
+    if dist and sampler is None:
+        sampler = DistributedSampler(
+            dataset, ctx.world_size, ctx.rank, shuffle=True, seed=cfg.seed, drop_last=True
+        )
     # drop a ragged last batch (a batch of one breaks BatchNorm) unless it is the only one
-    drop_last = len(dataset) > kw["batch_size"]
+    per_process = len(sampler) if sampler is not None else len(dataset)
+    drop_last = per_process > kw["batch_size"]
     return make_loader(
         dataset, shuffle=True, sampler=sampler, seed=cfg.seed, drop_last=drop_last, **kw
     )
@@ -251,7 +268,9 @@ def _embeddings(model, data, path: Path, cfg, device, precision):
     return (stored["plain"][idx], stored["mirror"][idx]), labels
 
 
-def _fit_head(model, cfg, train, val, classes, counts, criterion, device, precision, out, progress):
+def _fit_head(
+    model, cfg, train, val, classes, counts, criterion, device, precision, out, progress, ctx
+):
     """Stage 1 (``frozen`` / ``probe+finetune``): embeddings of the frozen backbone computed
     once, for each training image and its mirror, then only the head is trained on them."""
     model.set_backbone_trainable(False)
@@ -287,6 +306,7 @@ def _fit_head(model, cfg, train, val, classes, counts, criterion, device, precis
         monitor="val_macro_f1",
         resume=cfg.resume,
         progress=progress,
+        is_main=ctx.is_main,  # every process fits the same head; one writes it
     )
     result = fit(
         model,
@@ -303,12 +323,17 @@ def _fit_head(model, cfg, train, val, classes, counts, criterion, device, precis
     return result
 
 
-def _fit_all(model, cfg, train, val, classes, counts, criterion, device, precision, out, progress):
-    """The end-to-end stage: every parameter trained on augmented images from the cache."""
+def _fit_all(
+    model, cfg, train, val, classes, counts, criterion, device, precision, out, progress, ctx
+):
+    """The end-to-end stage: every parameter trained on augmented images from the cache (as
+    DistributedDataParallel under torchrun)."""
     kw = {"batch_size": cfg.batch_size, "num_workers": loader_workers(cfg.loader_workers)}
-    loader = _balanced_loader(train, train.labels, cfg, len(classes), **kw)
+    loader = _balanced_loader(train, train.labels, cfg, len(classes), ctx, **kw)
     val_loader = make_loader(val, **kw)
     opt = _optimizer(model.param_groups(cfg.lr, cfg.backbone_lr_mult), cfg)
+    plain = model
+    model = wrap(model, ctx, device)
 
     def step(m: nn.Module, batch, dev: torch.device) -> StepOutput:
         x, y = batch
@@ -317,7 +342,7 @@ def _fit_all(model, cfg, train, val, classes, counts, criterion, device, precisi
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
         logits, labels = predict_logits(
-            m, val_loader, device, precision=precision, channels_last=cfg.channels_last
+            plain, val_loader, device, precision=precision, channels_last=cfg.channels_last
         )
         return _val_numbers(logits, labels, classes, criterion, device)
 
@@ -332,8 +357,9 @@ def _fit_all(model, cfg, train, val, classes, counts, criterion, device, precisi
         patience=cfg.patience,
         resume=cfg.resume,
         progress=progress,
+        is_main=ctx.is_main,
     )
-    return fit(
+    result = fit(
         model,
         opt,
         loader,
@@ -341,8 +367,13 @@ def _fit_all(model, cfg, train, val, classes, counts, criterion, device, precisi
         loop,
         eval_fn=eval_fn,
         scheduler=_scheduler(opt, cfg, len(loader), cfg.epochs),
-        make_payload_extra=lambda: _payload_extra(model, classes, cfg, counts),
+        make_payload_extra=lambda: _payload_extra(plain, classes, cfg, counts),
     )
+    if not parameters_agree(plain, ctx):
+        raise WikiartError("distributed processes ended with different weights")
+    if ctx.enabled and ctx.is_main:
+        log.info("all %d processes hold identical weights", ctx.world_size)
+    return result
 
 
 def train_classifier(
@@ -352,15 +383,24 @@ def train_classifier(
     write the run folder (see the contract). Returns the test metrics (or {} without test)."""
     out = Path(out)
     t_start = time.perf_counter()
-    device = resolve_device(cfg.device)
+    ctx, device = init_distributed(cfg.device)
+    try:
+        return _train(cfg, out, ctx, device, progress and ctx.is_main, t_start)
+    finally:
+        shutdown(ctx)
+
+
+def _train(cfg: ClassifierConfig, out: Path, ctx, device, progress: bool, t_start: float):
     seed_all(cfg.seed, cfg.deterministic)
     ds = open_dataset(cfg.data.data, split_csv=cfg.data.split_csv)
     classes = ds.class_map()
     out.mkdir(parents=True, exist_ok=True)
     if cfg.resume:
         _check_same_run(cfg, out)
-    save_config(cfg, out)
-    classes.save(out / "classes.json")
+    barrier(ctx)  # everyone has compared against the old config.json before it is replaced
+    if ctx.is_main:
+        save_config(cfg, out)
+        classes.save(out / "classes.json")
     cache = {
         "source": ds.root,
         "image_size": cfg.data.image_size,
@@ -400,7 +440,7 @@ def train_classifier(
     ).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    stages = (train, val, classes, counts, criterion, device, precision, out, progress)
+    stages = (train, val, classes, counts, criterion, device, precision, out, progress, ctx)
     result = None
     resuming_stage2 = cfg.resume and cfg.mode == "probe+finetune" and (out / "last.pt").exists()
     if cfg.mode in ("frozen", "probe+finetune") and not resuming_stage2:
@@ -409,6 +449,8 @@ def train_classifier(
         result = _fit_all(model, cfg, *stages)
     if result is None:
         raise WikiartError("nothing to train: epochs is 0")
+    if not ctx.is_main:
+        return {}
     if result.best_path != out / "model.pt":
         os.replace(result.best_path, out / "model.pt")  # frozen mode: the head run's best
     history = result.history

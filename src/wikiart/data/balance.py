@@ -184,3 +184,43 @@ def log_priors(counts: np.ndarray) -> torch.Tensor:
         raise WikiartError("log priors need non-negative counts with at least one image")
     p = n / n.sum()
     return torch.as_tensor(np.log(np.maximum(p, _EPS)), dtype=torch.float32)
+
+
+class DistributedWeightedSampler(torch.utils.data.Sampler[int]):
+    """Weighted sampling with replacement, split across distributed processes.
+
+    Every process draws the same sequence (seeded by ``seed`` and the epoch, see `set_epoch`)
+    and keeps every ``num_replicas``-th index from its ``rank``: together the processes see
+    one weighted draw per epoch, as `make_weighted_sampler` gives a single process."""
+
+    def __init__(
+        self,
+        labels: np.ndarray,
+        num_classes: int,
+        num_replicas: int,
+        rank: int,
+        *,
+        seed: int,
+        num_samples: int | None = None,
+        power: float = 1.0,
+    ) -> None:
+        self.weights = torch.as_tensor(
+            sampler_weights(labels, num_classes, power), dtype=torch.double
+        )
+        total = len(labels) if num_samples is None else int(num_samples)
+        self.per_rank = -(-total // num_replicas)
+        self.num_replicas, self.rank, self.seed, self.epoch = num_replicas, rank, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.per_rank
+
+    def __iter__(self):
+        gen = torch.Generator()
+        gen.manual_seed(self.seed * 1_000_003 + self.epoch)
+        draw = torch.multinomial(
+            self.weights, self.per_rank * self.num_replicas, replacement=True, generator=gen
+        )
+        return iter(draw[self.rank :: self.num_replicas].tolist())

@@ -181,9 +181,19 @@ def restore_rng(state: dict[str, Any]) -> None:
             torch.cuda.set_rng_state(torch.as_tensor(cuda_states[i]).cpu(), device=i)
 
 
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module inside DistributedDataParallel (``.module``) and ``torch.compile``
+    (``._orig_mod``) wrappers."""
+    while True:
+        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
+
+
 def model_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The state dict without ``torch.compile``'s ``_orig_mod.`` prefix, so it loads anywhere."""
-    return getattr(model, "_orig_mod", model).state_dict()
+    """The state dict without wrapper prefixes (``module.``, ``_orig_mod.``): loads anywhere."""
+    return unwrap(model).state_dict()
 
 
 def make_payload(

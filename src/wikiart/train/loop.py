@@ -40,6 +40,7 @@ from wikiart.train.checkpoint import (
     make_payload,
     restore_rng,
     save_checkpoint,
+    unwrap,
 )
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class LoopConfig:
     best_name: str = "model.pt"
     log_every: int = 1
     scheduler_interval: Literal["step", "epoch"] = "step"
+    is_main: bool = True  # distributed runs: only the main process writes files and bars
 
     def __post_init__(self) -> None:
         self.device = torch.device(self.device)
@@ -287,7 +289,7 @@ def _train_epoch(
         unit="batch",
         leave=False,
         dynamic_ncols=True,
-        disable=not (cfg.progress and sys.stderr.isatty()),
+        disable=not (cfg.progress and cfg.is_main and sys.stderr.isatty()),
     )
     seen = 0
     loss_sum = 0.0
@@ -378,6 +380,44 @@ def _improved(value: float, best: float | None, mode: str) -> bool:
     return value > best if mode == "max" else value < best
 
 
+def _save_epoch(
+    cfg: LoopConfig,
+    state: _LoopState,
+    history_path: Path,
+    best_path: Path,
+    last_path: Path,
+    is_best: bool,
+    row: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: torch.amp.GradScaler | None,
+    make_payload_extra: Callable[[], dict[str, Any]] | None,
+) -> None:
+    """history.csv, then model.pt (if best), then last.pt: a crash in between re-trains this
+    epoch on resume and rewrites the same model.pt, never leaving last.pt ahead of the best."""
+    write_history_csv(history_path, state.history)
+    extra = _payload_extra(make_payload_extra)
+    if is_best:
+        save_checkpoint(
+            best_path, _build_payload(extra, model=model, epoch=state.epoch, metrics=row)
+        )
+    save_checkpoint(
+        last_path,
+        _build_payload(
+            extra,
+            model=model,
+            epoch=state.epoch,
+            metrics=row,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            scaler=scaler,
+            loop_state=state.to_dict(),
+            rng=capture_rng(),
+        ),
+    )
+
+
 def _payload_extra(make_payload_extra: Callable[[], dict[str, Any]] | None) -> dict[str, Any]:
     """kind/model_config/classes/preprocess for `make_payload` plus any other top-level keys."""
     extra = dict(PAYLOAD_EXTRA_DEFAULTS)
@@ -419,7 +459,7 @@ def _resume(
             f"{path} holds a {ckpt.get('kind')!r} run, not {kind!r}; use another run folder"
         )
     try:
-        getattr(model, "_orig_mod", model).load_state_dict(ckpt["state_dict"])
+        unwrap(model).load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
     except (RuntimeError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -524,6 +564,9 @@ def fit(
         try:
             epoch_start = time.perf_counter()
             reseed_epoch(cfg.seed, epoch, train_loader)
+            sampler = getattr(train_loader, "sampler", None)
+            if hasattr(sampler, "set_epoch"):  # DistributedSampler: a new shuffle per epoch
+                sampler.set_epoch(epoch)
             train_stats, lr, seen = _train_epoch(
                 model, optimizer, train_loader, step_fn, cfg, epoch, scaler, scheduler
             )
@@ -555,29 +598,21 @@ def fit(
             state.epoch = epoch
             state.history.append(row)
             state.stopped_early = cfg.patience is not None and state.bad_epochs >= cfg.patience
-            write_history_csv(history_path, state.history)
-
-            # model.pt before last.pt: a crash in between re-trains this epoch on resume and
-            # rewrites the same model.pt, never leaving last.pt ahead of the best checkpoint.
-            extra = _payload_extra(make_payload_extra)
-            if is_best:
-                save_checkpoint(
-                    best_path, _build_payload(extra, model=model, epoch=epoch, metrics=row)
+            if cfg.is_main:
+                _save_epoch(
+                    cfg,
+                    state,
+                    history_path,
+                    best_path,
+                    last_path,
+                    is_best,
+                    row,
+                    model,
+                    optimizer,
+                    scheduler,
+                    scaler,
+                    make_payload_extra,
                 )
-            save_checkpoint(
-                last_path,
-                _build_payload(
-                    extra,
-                    model=model,
-                    epoch=epoch,
-                    metrics=row,
-                    optimizer=optimizer,
-                    scheduler=scheduler,
-                    scaler=scaler,
-                    loop_state=state.to_dict(),
-                    rng=capture_rng(),
-                ),
-            )
         except KeyboardInterrupt:
             if epoch > 1:  # last.pt is written atomically, so it still holds epoch - 1
                 log.warning(
