@@ -21,8 +21,8 @@ SAMPLE = HERE.parent.parent / "shared" / "data" / "wikiart-sample"
 ROWS: tuple[tuple[str, dict], ...] = (
     ("seed-cnn", {}),
     ("small-resnet", {}),
-    ("efficientnet-lite0", {"mode": "frozen"}),
     ("efficientnet-lite0", {}),
+    ("efficientnet-lite0", {"mode": "probe+finetune"}),
 )
 
 
