@@ -138,3 +138,20 @@ def test_bad_checkpoint_exits_2(tmp_path, capsys):
     argv = ["evaluate", "--checkpoint", str(junk), "--data", str(tmp_path), "--out", str(tmp_path)]
     assert main(argv) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_frozen_mode_caches_embeddings_and_refits(learnable_root, tmp_path, capsys):
+    run = tmp_path / "frozen"
+    argv = train_args(learnable_root, run, "--mode", "frozen", "--head-epochs", "3")
+    assert main(argv) == 0
+    assert (run / "head" / "history.csv").exists() and (run / "head-refit" / "last.pt").exists()
+    payload = load_checkpoint(run / "model.pt")
+    assert payload["epoch"] == 3 and payload["kind"] == "classifier"
+    scale = payload["state_dict"]["embed_scale"]
+    assert not torch.allclose(scale, torch.ones_like(scale))  # embedding standardised
+    features = list((tmp_path / "cache" / "features").glob("*.pt"))
+    assert len(features) == 1
+    stamp = features[0].stat().st_mtime_ns
+    assert main(train_args(learnable_root, tmp_path / "again", "--mode", "frozen",
+                           "--head-epochs", "2", "--seed", "1")) == 0  # fmt: skip
+    assert features[0].stat().st_mtime_ns == stamp  # the second run reused every embedding

@@ -10,6 +10,7 @@ rate for the backbone, starting from that head instead of a random one.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import logging
@@ -324,8 +325,57 @@ def _fit_head(
         make_payload_extra=lambda: _payload_extra(model, classes, cfg, counts),
     )
     model.load_state_dict(load_checkpoint(result.best_path)["state_dict"])
+    if cfg.mode == "frozen" and cfg.refit and len(vy):
+        result = _refit_head(
+            model, cfg, (f0, f1, y0), (vf, vy), classes, device, out, progress, ctx, result
+        )
     model.set_backbone_trainable(True)
     return result
+
+
+def _refit_head(model, cfg, train_feats, val_feats, classes, device, out, progress, ctx, first):
+    """The validated recipe fitted once more on train + validation embeddings (no choice is
+    made on validation in frozen mode: the head's last epoch is kept), as scikit-learn refits
+    after cross-validation. The history shown stays that of the validated fit."""
+    f0, f1, y0 = train_feats
+    vf, vy = val_feats
+    feats = torch.cat([f0, f1, vf])
+    labels = torch.cat([y0, y0, vy])
+    counts = class_counts(labels.numpy(), len(classes))
+    criterion = make_loss(cfg.imbalance, counts, label_smoothing=cfg.label_smoothing).to(device)
+    torch.manual_seed(cfg.seed)
+    model.head.reset_parameters()
+    with torch.no_grad():
+        model.set_embedding_stats(feats.mean(0).to(device), feats.std(0).to(device))
+    data = TensorDataset(feats, labels)
+    loader = _balanced_loader(data, labels.numpy(), cfg, len(classes), batch_size=256)
+    opt = torch.optim.Adam(model.head.parameters(), lr=cfg.lr * 3, weight_decay=cfg.head_l2)
+
+    def step(m: nn.Module, batch, dev: torch.device) -> StepOutput:
+        f, y = (t.to(dev) for t in batch)
+        return StepOutput(criterion(m.logits_from_embedding(f), y), len(y))
+
+    loop = LoopConfig(
+        epochs=cfg.head_epochs,
+        device=device,
+        run_dir=out / "head-refit",
+        seed=cfg.seed,
+        amp="fp32",
+        resume=cfg.resume,
+        progress=progress,
+        is_main=ctx.is_main,
+    )
+    result = fit(
+        model,
+        opt,
+        loader,
+        step,
+        loop,
+        scheduler=_scheduler(opt, cfg, len(loader), cfg.head_epochs),
+        make_payload_extra=lambda: _payload_extra(model, classes, cfg, counts),
+    )
+    log.info("head refitted on %d train + validation embeddings", len(labels))
+    return dataclasses.replace(result, history=first.history)
 
 
 def _fit_all(

@@ -108,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule", choices=("onecycle", "cosine", "constant"))
     p.add_argument("--backbone-lr-mult", type=float, help="backbone LR = lr x this")
     p.add_argument("--head-epochs", type=int, help="epochs of the head on cached features")
+    p.add_argument("--head-l2", type=float, help="L2 penalty of the linear head (frozen/probe)")
+    p.add_argument(
+        "--no-refit",
+        dest="refit",
+        action="store_false",
+        default=None,
+        help="frozen mode: keep the head fitted on train only (no refit on train + validation)",
+    )
     p.add_argument(
         "--no-tta",
         dest="tta",
@@ -255,6 +263,8 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
             "backbone_lr_mult",
             "head_epochs",
             "tta",
+            "head_l2",
+            "refit",
         )
         cfg = resolve_config(args.config, _train_overrides(args, extra))
         metrics = train_classifier(cfg, args.out, progress=progress)

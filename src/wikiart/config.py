@@ -64,6 +64,7 @@ class ClassifierConfig(TrainConfig):
     backbone_lr_mult: float = 1.0
     head_epochs: int = 30  # epochs of head training on cached features (frozen / probe modes)
     head_l2: float = 0.1  # L2 penalty of that linear probe
+    refit: bool = True  # frozen mode: fit the head once more on train + validation at the end
     dropout: float | None = None
     tta: bool = True  # average logits over the image and its mirror at evaluation
     channels_last: bool = True
