@@ -96,7 +96,7 @@ def _load_pretrained(backbone: Backbone, arch: str, pretrained: str | bool) -> N
 
 #: Input normalisation the pretrained weights expect, where it is not ImageNet's mean/std. The
 #: TensorFlow EfficientNet-Lite models were trained on (x - 127) / 128; feeding them ImageNet
-#: statistics instead cost 3.5-6 points of test macro-F1 on the sample (bench notes, README).
+#: statistics instead cost 3.7-6.6 points of test macro-F1 on the sample (README).
 _TF_LITE = ((127.0 / 255, 127.0 / 255, 127.0 / 255), (128.0 / 255, 128.0 / 255, 128.0 / 255))
 INPUT_NORM: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "efficientnet-lite0": _TF_LITE,
