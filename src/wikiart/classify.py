@@ -274,39 +274,26 @@ def _embeddings(model, data, path: Path, cfg, device, precision):
     return (stored["plain"][idx], stored["mirror"][idx]), labels
 
 
-def _fit_head(
-    model, cfg, train, val, classes, counts, criterion, device, precision, out, progress, ctx
-):
-    """Stage 1 (``frozen`` / ``probe+finetune``): embeddings of the frozen backbone computed
-    once, for each training image and its mirror, then only the head is trained on them."""
-    model.set_backbone_trainable(False)
-    t0 = time.perf_counter()
-    store = _feature_file(model, cfg, precision)
-    (f0, f1), y0 = _embeddings(model, train, store, cfg, device, precision)
-    (vf, _), vy = _embeddings(model, val, store, cfg, device, precision)
-    log.info("head: embeddings of %d images ready in %.0fs", len(y0), time.perf_counter() - t0)
-    feats = TensorDataset(torch.cat([f0, f1]), torch.cat([y0, y0]))
+def _train_head(model, cfg, feats, labels, classes, device, run_dir, progress, ctx, eval_fn=None):
+    """A linear head on fixed embeddings (standardised with their statistics): the regularised
+    multinomial logistic regression of a linear probe, trained by the one training loop."""
+    counts = class_counts(labels.numpy(), len(classes))
+    criterion = make_loss(cfg.imbalance, counts, label_smoothing=cfg.label_smoothing).to(device)
     with torch.no_grad():
-        model.set_embedding_stats(
-            feats.tensors[0].mean(0).to(device), feats.tensors[0].std(0).to(device)
-        )
-    loader = _balanced_loader(feats, feats.tensors[1].numpy(), cfg, len(classes), batch_size=256)
-    # Adam with a coupled L2 penalty: the regularised multinomial logistic regression of a
-    # linear probe (decoupled weight decay regularised far too weakly here).
+        model.set_embedding_stats(feats.mean(0).to(device), feats.std(0).to(device))
+    data = TensorDataset(feats, labels)
+    loader = _balanced_loader(data, labels.numpy(), cfg, len(classes), batch_size=256)
+    # Adam with a coupled L2 penalty (decoupled weight decay regularised far too weakly here)
     opt = torch.optim.Adam(model.head.parameters(), lr=cfg.lr * 3, weight_decay=cfg.head_l2)
 
     def step(m: nn.Module, batch, dev: torch.device) -> StepOutput:
         f, y = (t.to(dev) for t in batch)
         return StepOutput(criterion(m.logits_from_embedding(f), y), len(y))
 
-    def eval_fn(m: nn.Module) -> dict[str, float]:
-        logits = m.logits_from_embedding(vf.to(device)).float().cpu()
-        return _val_numbers(logits, vy, classes, criterion, device)
-
     loop = LoopConfig(
         epochs=cfg.head_epochs,
         device=device,
-        run_dir=out / "head",
+        run_dir=run_dir,
         seed=cfg.seed,
         amp="fp32",
         monitor=None,  # a convex, regularised fit: its last epoch, not a noisy validation pick
@@ -325,57 +312,43 @@ def _fit_head(
         make_payload_extra=lambda: _payload_extra(model, classes, cfg, counts),
     )
     model.load_state_dict(load_checkpoint(result.best_path)["state_dict"])
-    if cfg.mode == "frozen" and cfg.refit and len(vy):
-        result = _refit_head(
-            model, cfg, (f0, f1, y0), (vf, vy), classes, device, out, progress, ctx, result
-        )
-    model.set_backbone_trainable(True)
     return result
 
 
-def _refit_head(model, cfg, train_feats, val_feats, classes, device, out, progress, ctx, first):
-    """The validated recipe fitted once more on train + validation embeddings (no choice is
-    made on validation in frozen mode: the head's last epoch is kept), as scikit-learn refits
-    after cross-validation. The history shown stays that of the validated fit."""
-    f0, f1, y0 = train_feats
-    vf, vy = val_feats
-    feats = torch.cat([f0, f1, vf])
-    labels = torch.cat([y0, y0, vy])
-    counts = class_counts(labels.numpy(), len(classes))
-    criterion = make_loss(cfg.imbalance, counts, label_smoothing=cfg.label_smoothing).to(device)
-    torch.manual_seed(cfg.seed)
-    model.head.reset_parameters()
-    with torch.no_grad():
-        model.set_embedding_stats(feats.mean(0).to(device), feats.std(0).to(device))
-    data = TensorDataset(feats, labels)
-    loader = _balanced_loader(data, labels.numpy(), cfg, len(classes), batch_size=256)
-    opt = torch.optim.Adam(model.head.parameters(), lr=cfg.lr * 3, weight_decay=cfg.head_l2)
+def _fit_head(
+    model, cfg, train, val, classes, counts, criterion, device, precision, out, progress, ctx
+):
+    """Stage 1 (``frozen`` / ``probe+finetune``): embeddings of the frozen backbone computed
+    once (cached on disk), for each training image and its mirror, then only the head is
+    trained on them. In frozen mode the same recipe is then refitted on train + validation, as
+    scikit-learn refits after cross-validation (nothing is chosen on validation here); the
+    history shown stays that of the validated fit."""
+    model.set_backbone_trainable(False)
+    t0 = time.perf_counter()
+    store = _feature_file(model, cfg, precision)
+    (f0, f1), y0 = _embeddings(model, train, store, cfg, device, precision)
+    (vf, _), vy = _embeddings(model, val, store, cfg, device, precision)
+    log.info("head: embeddings of %d images ready in %.0fs", len(y0), time.perf_counter() - t0)
 
-    def step(m: nn.Module, batch, dev: torch.device) -> StepOutput:
-        f, y = (t.to(dev) for t in batch)
-        return StepOutput(criterion(m.logits_from_embedding(f), y), len(y))
+    def eval_fn(m: nn.Module) -> dict[str, float]:
+        logits = m.logits_from_embedding(vf.to(device)).float().cpu()
+        return _val_numbers(logits, vy, classes, criterion, device)
 
-    loop = LoopConfig(
-        epochs=cfg.head_epochs,
-        device=device,
-        run_dir=out / "head-refit",
-        seed=cfg.seed,
-        amp="fp32",
-        resume=cfg.resume,
-        progress=progress,
-        is_main=ctx.is_main,
+    feats, labels = torch.cat([f0, f1]), torch.cat([y0, y0])
+    result = _train_head(
+        model, cfg, feats, labels, classes, device, out / "head", progress, ctx, eval_fn
     )
-    result = fit(
-        model,
-        opt,
-        loader,
-        step,
-        loop,
-        scheduler=_scheduler(opt, cfg, len(loader), cfg.head_epochs),
-        make_payload_extra=lambda: _payload_extra(model, classes, cfg, counts),
-    )
-    log.info("head refitted on %d train + validation embeddings", len(labels))
-    return dataclasses.replace(result, history=first.history)
+    if cfg.mode == "frozen" and cfg.refit and len(vy):
+        torch.manual_seed(cfg.seed)
+        model.head.reset_parameters()
+        feats, labels = torch.cat([feats, vf]), torch.cat([labels, vy])
+        refit = _train_head(
+            model, cfg, feats, labels, classes, device, out / "head-refit", progress, ctx
+        )
+        log.info("head refitted on %d train + validation embeddings", len(labels))
+        result = dataclasses.replace(refit, history=result.history)
+    model.set_backbone_trainable(True)
+    return result
 
 
 def _fit_all(
