@@ -133,7 +133,8 @@ def _classifier_stage(
     run = out / "classifier"
     overrides = {
         "arch": "small-resnet",
-        "epochs": 12,
+        "epochs": 25,
+        "batch_size": 32,
         "seed": seed,
         "imbalance": "logit-adjust",
         "data": {
