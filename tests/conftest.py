@@ -45,6 +45,19 @@ def tiny_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def learnable_root(tmp_path):
+    """Two styles a tiny CNN separates at once (dark vs bright noise), a third rare one."""
+    root = tmp_path / "ds"
+    for split, n in (("train", 12), ("test", 3)):
+        for i in range(n):
+            write_image(root / split / "Dark" / f"d{i}.png", seed=i, mode="L", fmt="PNG")
+            write_image(root / split / "Bright" / f"b{i}.png", seed=100 + i, fmt="PNG")
+        for i in range(max(2, n // 4)):
+            write_image(root / split / "Rare" / f"r{i}.png", seed=200 + i, size=(30, 40), fmt="PNG")
+    return root
+
+
+@pytest.fixture
 def sample_root() -> Path:
     if not SAMPLE.is_dir():
         pytest.skip("../shared/data/wikiart-sample is not present")

@@ -22,19 +22,6 @@ CONTRACT_FILES = (
 )
 
 
-@pytest.fixture
-def learnable_root(tmp_path):
-    """Two styles a tiny CNN separates at once (dark vs bright noise), a third rare one."""
-    root = tmp_path / "ds"
-    for split, n in (("train", 12), ("test", 3)):
-        for i in range(n):
-            write_image(root / split / "Dark" / f"d{i}.png", seed=i, mode="L", fmt="PNG")
-            write_image(root / split / "Bright" / f"b{i}.png", seed=100 + i, fmt="PNG")
-        for i in range(max(2, n // 4)):
-            write_image(root / split / "Rare" / f"r{i}.png", seed=200 + i, size=(30, 40), fmt="PNG")
-    return root
-
-
 def train_args(root, out, *extra):
     return [
         "--no-progress", "train", "classifier", "--data", str(root), "--out", str(out),
@@ -58,11 +45,18 @@ def test_train_writes_contract_files_and_evaluate_maps_by_name(learnable_root, t
     assert payload["kind"] == "classifier" and payload["classes"] == ["Bright", "Dark", "Rare"]
     assert payload["preprocess"]["image_size"] == 32
 
+    assert payload["preprocess"]["precision"] in ("auto", "fp32", "bf16")
+
+    # evaluating the checkpoint on the run's test split reproduces the run's metrics.json
+    again = tmp_path / "again"
+    argv = ["--no-progress", "evaluate", "--checkpoint", str(run / "model.pt")]
+    assert main([*argv, "--data", str(learnable_root), "--out", str(again)]) == 0
+    assert json.loads((again / "metrics.json").read_text()) == metrics
+
     # a test folder with a subset of the styles, whatever its folder order, maps by name
     subset = tmp_path / "subset"
     shutil.copytree(learnable_root / "test" / "Rare", subset / "Rare")
     out = tmp_path / "eval"
-    argv = ["--no-progress", "evaluate", "--checkpoint", str(run / "model.pt")]
     assert main([*argv, "--data", str(subset), "--out", str(out)]) == 0
     ev = json.loads((out / "metrics.json").read_text())
     assert ev["n"] == 2 and ev["per_class"]["Rare"]["support"] == 2

@@ -8,7 +8,6 @@ import sys
 import pytest
 import torch
 
-from conftest import write_image
 from wikiart.data.balance import DistributedWeightedSampler
 from wikiart.train.checkpoint import load_checkpoint
 
@@ -27,18 +26,11 @@ def test_distributed_weighted_sampler_splits_one_draw():
 
 
 @pytest.mark.parametrize("imbalance", ["sampler", "logit-adjust"])
-def test_two_processes_finish_with_identical_weights(tmp_path, imbalance):
-    root = tmp_path / "ds"
-    for split, n in (("train", 10), ("test", 2)):
-        for i in range(n):
-            write_image(root / split / "Dark" / f"d{i}.png", seed=i, mode="L", fmt="PNG")
-            write_image(root / split / "Bright" / f"b{i}.png", seed=50 + i, fmt="PNG")
-        for i in range(max(2, n // 3)):
-            write_image(root / split / "Rare" / f"r{i}.png", seed=90 + i, fmt="PNG")
+def test_two_processes_finish_with_identical_weights(learnable_root, tmp_path, imbalance):
     run = tmp_path / "run"
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-        "-m", "wikiart", "--no-progress", "train", "classifier", "--data", str(root),
+        "-m", "wikiart", "--no-progress", "train", "classifier", "--data", str(learnable_root),
         "--out", str(run), "--arch", "small-resnet", "--image-size", "32", "--batch-size", "4",
         "--epochs", "2", "--workers", "0", "--device", "cpu", "--imbalance", imbalance,
         "--cache-dir", str(tmp_path / "cache"), "--val-fraction", "0.2",
@@ -50,6 +42,6 @@ def test_two_processes_finish_with_identical_weights(tmp_path, imbalance):
     assert "all 2 processes hold identical weights" in proc.stderr
     assert load_checkpoint(run / "model.pt")["kind"] == "classifier"
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["n"] == 6
+    assert metrics["n"] == 8
     history = (run / "history.csv").read_text().strip().splitlines()
     assert len(history) == 3  # header + 2 epochs, written once (by the main process)

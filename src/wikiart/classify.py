@@ -1,10 +1,11 @@
 """The style classifier job: train (`wikiart train classifier`), evaluate and predict.
 
 Data flows one way: dataset -> cache -> loaders -> model -> the one training loop -> metrics ->
-report. Pretrained backbones train in two stages by default ("probe+finetune", as in Kumar et al.
-2022, "Fine-Tuning can Distort Pretrained Features"): the head is first fitted on features
-computed once with the backbone frozen, then everything is fine-tuned with a smaller learning
-rate for the backbone, starting from that head instead of a random one.
+report. Three modes: ``finetune`` (everything trained end to end; the default from scratch),
+``frozen`` (the default for pretrained backbones: embeddings computed once per image and cached
+on disk, a regularised linear head fitted on them) and ``probe+finetune`` (that head first, then
+end-to-end fine-tuning from it rather than from a random head, as in Kumar et al. 2022,
+"Fine-Tuning can Distort Pretrained Features").
 """
 
 from __future__ import annotations
@@ -58,9 +59,9 @@ SCHEDULES = ("onecycle", "cosine", "constant")
 
 _SMALL = {"data": {"image_size": 96}, "batch_size": 64, "lr": 2e-3, "epochs": 25}
 _LITE = {
-    # Measured on the sample (README): frozen style statistics at 288 px with a regularised,
-    # logit-adjusted linear head reached 0.743-0.751 test macro-F1; a 3-epoch end-to-end
-    # fine-tune after that probe went down to 0.643 at 224 px, so frozen is the default and
+    # Measured on the sample (README, bench/classifier.py): frozen style statistics at 288 px
+    # with a regularised, logit-adjusted linear head reached 0.736 test macro-F1; a 3-epoch
+    # end-to-end fine-tune after that probe went down to 0.679, so frozen is the default and
     # `--mode probe+finetune` is there to try.
     "data": {"image_size": 288},
     "pretrained": "auto",
@@ -208,7 +209,9 @@ def _balanced_loader(dataset, labels: np.ndarray, cfg: ClassifierConfig, k: int,
     )
 
 
-def _payload_extra(model, classes: ClassMap, cfg: ClassifierConfig, counts) -> dict[str, Any]:
+def _payload_extra(
+    model, classes: ClassMap, cfg: ClassifierConfig, counts, device: torch.device
+) -> dict[str, Any]:
     return {
         "kind": KIND,
         "model_config": model.config,
@@ -219,6 +222,8 @@ def _payload_extra(model, classes: ClassMap, cfg: ClassifierConfig, counts) -> d
             "mean": list(model.mean),
             "std": list(model.std),
             "channels_last": cfg.channels_last,
+            # what inference uses too, so `wikiart evaluate` reproduces the run's metrics.json
+            "precision": _precision(cfg, device),
         },
         "train_counts": [int(c) for c in counts],
         "imbalance": cfg.imbalance,
@@ -238,40 +243,53 @@ def _feature_file(model: nn.Module, cfg: ClassifierConfig, precision: str) -> Pa
     return root / "features" / f"{digest.hexdigest()[:20]}.pt"
 
 
-def _embeddings(model, data, path: Path, cfg, device, precision):
-    """Embeddings of every image of ``data`` and of its mirror image, computed once per image
-    and kept on disk (keyed by file path, size and mtime), so later runs with other seeds or
-    imbalance strategies reuse them. Returns ``((plain, mirrored), labels)``."""
+def _embeddings(model, datasets, path: Path, cfg, device, precision):
+    """Embeddings of every image of each dataset and of its mirror image, computed once per
+    image and kept in one file on disk (keyed by file path, size and mtime), so later runs with
+    other seeds or imbalance strategies reuse them. Returns ``((plain, mirrored), labels)`` per
+    dataset; the file is read once and written at most once."""
     stored: dict[str, Any] = {"keys": [], "plain": None, "mirror": None}
     if path.exists():
         try:
             stored = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # a damaged feature file is only a cache miss
             log.warning("ignoring unreadable feature cache %s (%s)", path, exc)
-    keys = [f"{r.key}|{r.size}|{r.mtime_ns}" for r in data.refs]
+    keys = [[f"{r.key}|{r.size}|{r.mtime_ns}" for r in data.refs] for data in datasets]
     row = {k: i for i, k in enumerate(stored["keys"])}
-    missing = [i for i, k in enumerate(keys) if k not in row]
-    if missing:
+    new_keys: list[str] = []
+    pending: set[str] = set()
+    new_plain, new_mirror = [], []
+    for data, ks in zip(datasets, keys, strict=True):
+        missing = [i for i, k in enumerate(ks) if k not in row and k not in pending]
+        if not missing:
+            continue
         todo = data.subset(np.array(missing), eval_transform(cfg.data.image_size))
         kw = {"batch_size": max(cfg.batch_size, 64), "num_workers": loader_workers(None)}
         loader = make_loader(todo, **kw)
         common = {"precision": precision, "channels_last": cfg.channels_last, "embed": True}
-        plain, _ = predict_logits(model, loader, device, **common)
-        mirror, _ = predict_logits(model, loader, device, flip=True, **common)
-        old = stored["plain"] is not None
+        new_plain.append(predict_logits(model, loader, device, **common)[0])
+        new_mirror.append(predict_logits(model, loader, device, flip=True, **common)[0])
+        new_keys += [ks[i] for i in missing]
+        pending.update(ks[i] for i in missing)
+    if new_keys:
+        parts = [stored["plain"]] if stored["plain"] is not None else []
+        mirrors = [stored["mirror"]] if stored["mirror"] is not None else []
         stored = {
-            "keys": stored["keys"] + [keys[i] for i in missing],
-            "plain": torch.cat([stored["plain"], plain]) if old else plain,
-            "mirror": torch.cat([stored["mirror"], mirror]) if old else mirror,
+            "keys": stored["keys"] + new_keys,
+            "plain": torch.cat(parts + new_plain),
+            "mirror": torch.cat(mirrors + new_mirror),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         torch.save(stored, tmp)
         os.replace(tmp, path)
         row = {k: i for i, k in enumerate(stored["keys"])}
-    idx = torch.tensor([row[k] for k in keys], dtype=torch.long)
-    labels = torch.as_tensor(data.labels, dtype=torch.long)
-    return (stored["plain"][idx], stored["mirror"][idx]), labels
+    out = []
+    for data, ks in zip(datasets, keys, strict=True):
+        idx = torch.tensor([row[k] for k in ks], dtype=torch.long)
+        labels = torch.as_tensor(data.labels, dtype=torch.long)
+        out.append(((stored["plain"][idx], stored["mirror"][idx]), labels))
+    return out
 
 
 def _train_head(model, cfg, feats, labels, classes, device, run_dir, progress, ctx, eval_fn=None):
@@ -309,7 +327,7 @@ def _train_head(model, cfg, feats, labels, classes, device, run_dir, progress, c
         loop,
         eval_fn=eval_fn,
         scheduler=_scheduler(opt, cfg, len(loader), cfg.head_epochs),
-        make_payload_extra=lambda: _payload_extra(model, classes, cfg, counts),
+        make_payload_extra=lambda: _payload_extra(model, classes, cfg, counts, device),
     )
     model.load_state_dict(load_checkpoint(result.best_path)["state_dict"])
     return result
@@ -326,8 +344,7 @@ def _fit_head(
     model.set_backbone_trainable(False)
     t0 = time.perf_counter()
     store = _feature_file(model, cfg, precision)
-    (f0, f1), y0 = _embeddings(model, train, store, cfg, device, precision)
-    (vf, _), vy = _embeddings(model, val, store, cfg, device, precision)
+    ((f0, f1), y0), ((vf, _), vy) = _embeddings(model, [train, val], store, cfg, device, precision)
     log.info("head: embeddings of %d images ready in %.0fs", len(y0), time.perf_counter() - t0)
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
@@ -395,7 +412,7 @@ def _fit_all(
         loop,
         eval_fn=eval_fn,
         scheduler=_scheduler(opt, cfg, len(loader), cfg.epochs),
-        make_payload_extra=lambda: _payload_extra(plain, classes, cfg, counts),
+        make_payload_extra=lambda: _payload_extra(plain, classes, cfg, counts, device),
     )
     if not parameters_agree(plain, ctx):
         raise WikiartError("distributed processes ended with different weights")
@@ -533,6 +550,14 @@ def _write_history_files(out: Path, history: list[dict[str, Any]]) -> None:
 
 
 # -- evaluation and prediction ---------------------------------------------------------------
+def inference_precision(payload: dict[str, Any], device: torch.device) -> str:
+    """The precision the run used for inference, where this device can do it."""
+    stored = payload["preprocess"].get("precision", "auto")
+    if stored == "bf16" and device.type == "cpu" and not cpu_supports_bf16():
+        return "fp32"
+    return stored
+
+
 def load_classifier(
     path: str | os.PathLike[str], device: torch.device | str = "cpu"
 ) -> tuple[nn.Module, dict[str, Any]]:
@@ -615,7 +640,15 @@ def evaluate_checkpoint(
     root, refs = open_eval_split(data)
     cache = {"source": root, "cache_root": cache_dir, "workers": None, "progress": progress}
     return evaluate_refs(
-        model, payload, refs, Path(out), device=dev, tta=tta, batch_size=batch_size, cache=cache
+        model,
+        payload,
+        refs,
+        Path(out),
+        device=dev,
+        tta=tta,
+        batch_size=batch_size,
+        cache=cache,
+        precision=inference_precision(payload, dev),
     )
 
 
@@ -644,7 +677,12 @@ def predict_images(
         x = torch.from_numpy(arr.copy()).permute(2, 0, 1)[None]
         batch = [(x, torch.zeros(1, dtype=torch.long))]
         logits, _ = predict_logits(
-            model, batch, dev, tta=tta, channels_last=bool(pre.get("channels_last"))
+            model,
+            batch,
+            dev,
+            precision=inference_precision(payload, dev),
+            tta=tta,
+            channels_last=bool(pre.get("channels_last")),
         )
         probs = torch.softmax(logits[0], dim=0)
         k = min(top_k, len(classes))

@@ -19,10 +19,6 @@ from wikiart.errors import WikiartError
 log = logging.getLogger("wikiart")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on bad usage already; keep its message to one line plus usage."""
-
-
 def _add_data_source(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "data", help="dataset root (train/, test/, valid/ of <Style>/<image>) or parquet folder"
@@ -42,17 +38,17 @@ def _csv_list(value: str | None) -> list[str] | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="wikiart", description="Model art styles in paintings.")
+    parser = argparse.ArgumentParser(prog="wikiart", description="Model art styles in paintings.")
     parser.add_argument("--version", action="version", version=f"wikiart {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bars (default: only on a terminal)"
     )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="inspect, check, cache or generate datasets")
-    dsub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    dsub = data.add_subparsers(dest="data_command", required=True)
 
     p = dsub.add_parser("stats", help="per-style image counts per split, with imbalance ratios")
     _add_data_source(p)
@@ -92,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None)
 
     train = sub.add_parser("train", help="train a model")
-    tsub = train.add_subparsers(dest="model", required=True, parser_class=_Parser)
+    tsub = train.add_subparsers(dest="model", required=True)
     p = tsub.add_parser("classifier", help="a style classifier (see --arch, --imbalance)")
     _add_train_flags(p)
     p.add_argument(

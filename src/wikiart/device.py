@@ -87,8 +87,9 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 
 def loader_workers(requested: int | None = None) -> int:
-    """DataLoader worker count: leave a core for the training process, none on a 1-2 core box
-    is often fastest (each worker adds a process; uint8 reads are cheap)."""
+    """DataLoader worker count: one per core but one (left to the training process), at most 4;
+    so 1 on a 2-core machine and 0 on a single core. Reading cached uint8 rows is cheap: more
+    workers mostly add processes (bench/data_pipeline.py, bench/train_throughput.py)."""
     if requested is not None:
         return max(0, requested)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
