@@ -280,3 +280,33 @@ def test_torchvision_by_name() -> None:
 def test_timm_missing_is_a_clear_error() -> None:
     with pytest.raises(WikiartError, match="pip install timm"):
         build_classifier("timm:resnet18", K)
+
+
+def test_layer_decay_gives_deeper_groups_smaller_rates() -> None:
+    model = _build("efficientnet-lite0")
+    groups = model.param_groups(1e-3, 0.5, layer_decay=0.5)
+    assert groups[0]["name"] == "head" and groups[0]["lr"] == 1e-3
+    rates = [g["lr"] for g in groups[1:]]
+    assert len(rates) == len(layer_groups(model)) - 1 > 2
+    assert rates == pytest.approx([5e-4 * 0.5**d for d in range(len(rates))])
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == len(list(model.parameters()))  # each once, none lost
+
+
+def test_freeze_bn_keeps_running_statistics_while_weights_train() -> None:
+    model = _build("efficientnet-lite0")
+    model.freeze_bn = True
+    model.train()
+    bns = [m for m in model.backbone.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert bns and not any(m.training for m in bns)
+    assert model.training and model.head.training
+    stats = [m.running_mean.clone() for m in bns]
+    top = model.backbone.net._conv_head.weight.detach().clone()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    nn.functional.cross_entropy(model(_batch(4)), torch.tensor([0, 1, 2, 0])).backward()
+    opt.step()
+    assert all(torch.equal(s, m.running_mean) for s, m in zip(stats, bns, strict=True))
+    assert not torch.equal(top, model.backbone.net._conv_head.weight)  # weights still train
+    model.freeze_bn = False
+    model.train()
+    assert all(m.training for m in bns)

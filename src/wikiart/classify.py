@@ -95,6 +95,10 @@ def resolve_config(
         raise WikiartError(f"unknown mode {cfg.mode!r}; expected one of {MODES}")
     if cfg.schedule not in SCHEDULES:
         raise WikiartError(f"unknown schedule {cfg.schedule!r}; expected one of {SCHEDULES}")
+    if not 0.0 < cfg.crop_scale <= 1.0:
+        raise WikiartError(f"crop_scale must be in (0, 1], got {cfg.crop_scale}")
+    if not 0.0 < cfg.layer_decay <= 1.0:
+        raise WikiartError(f"layer_decay must be in (0, 1], got {cfg.layer_decay}")
     if cfg.data.data is None:
         raise WikiartError("no training data: pass --data DIR (or `data` in the config file)")
     return cfg
@@ -376,7 +380,8 @@ def _fit_all(
     kw = {"batch_size": cfg.batch_size, "num_workers": loader_workers(cfg.loader_workers)}
     loader = _balanced_loader(train, train.labels, cfg, len(classes), ctx, **kw)
     val_loader = make_loader(val, **kw)
-    opt = _optimizer(model.param_groups(cfg.lr, cfg.backbone_lr_mult), cfg)
+    opt = _optimizer(model.param_groups(cfg.lr, cfg.backbone_lr_mult, cfg.layer_decay), cfg)
+    model.freeze_bn = cfg.freeze_bn
     plain = model
     model = wrap(model, ctx, device)
 
@@ -456,15 +461,16 @@ def _train(cfg: ClassifierConfig, out: Path, ctx, device, progress: bool, t_star
     }
     size = cfg.data.image_size
     full = prepare_split(ds.split("train"), classes, split="train", **cache)
+    augment = train_transform(size, scale=(cfg.crop_scale, 1.0))
     if "valid" in ds.splits:
-        train = full.subset(np.arange(len(full)), train_transform(size))
+        train = full.subset(np.arange(len(full)), augment)
         val = prepare_split(ds.split("valid"), classes, split="valid", **cache)
         val.transform = eval_transform(size)
     else:
         tr, va = stratified_split(full.labels, cfg.data.val_fraction, cfg.seed)
         if len(va) == 0:
             raise WikiartError("validation split is empty: raise --val-fraction or add valid/")
-        train, val = full.subset(tr, train_transform(size)), full.subset(va, eval_transform(size))
+        train, val = full.subset(tr, augment), full.subset(va, eval_transform(size))
     counts = class_counts(train.labels, len(classes))
     log.info(
         "train %d / val %d images, %d styles, imbalance %s, device %s",

@@ -103,6 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--schedule", choices=("onecycle", "cosine", "constant"))
     p.add_argument("--backbone-lr-mult", type=float, help="backbone LR = lr x this")
+    p.add_argument(
+        "--layer-decay", type=float, help="LR factor per backbone depth group, top to bottom"
+    )
+    p.add_argument(
+        "--freeze-bn",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep BatchNorm running statistics fixed while fine-tuning",
+    )
+    p.add_argument("--crop-scale", type=float, help="smallest training crop, as an area fraction")
     p.add_argument("--head-epochs", type=int, help="epochs of the head on cached features")
     p.add_argument("--head-l2", type=float, help="L2 penalty of the linear head (frozen/probe)")
     p.add_argument(
@@ -257,6 +267,9 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
             "label_smoothing",
             "schedule",
             "backbone_lr_mult",
+            "layer_decay",
+            "freeze_bn",
+            "crop_scale",
             "head_epochs",
             "tta",
             "head_l2",

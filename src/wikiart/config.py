@@ -62,6 +62,9 @@ class ClassifierConfig(TrainConfig):
     label_smoothing: float = 0.1
     schedule: str = "onecycle"  # "onecycle", "cosine" or "constant"
     backbone_lr_mult: float = 1.0
+    layer_decay: float = 1.0  # < 1: each backbone depth group below the top gets this x the LR
+    freeze_bn: bool = False  # fine-tuning keeps the BatchNorms' pretrained running statistics
+    crop_scale: float = 0.6  # training crops cover this fraction of the image or more
     head_epochs: int = 30  # epochs of head training on cached features (frozen / probe modes)
     head_l2: float = 0.1  # L2 penalty of that linear probe
     refit: bool = True  # frozen mode: fit the head once more on train + validation at the end

@@ -8,8 +8,11 @@ preprocesses exactly as training did), and exposes:
   use: clustering, the style-conditioned generator);
 - ``forward(x)``: class logits ``N x num_classes`` = ``head(embed(x))``;
 - ``config``: the keyword arguments that rebuild it with ``build_classifier(**config)``;
-- ``param_groups(lr, backbone_lr_mult)``: optimizer groups for discriminative learning rates;
-- ``set_backbone_trainable(flag)``: freeze or unfreeze everything before the head.
+- ``param_groups(lr, backbone_lr_mult, layer_decay)``: optimizer groups for discriminative
+  (layer-wise decayed) learning rates;
+- ``set_backbone_trainable(flag)``: freeze or unfreeze everything before the head;
+- ``freeze_bn``: when set, BatchNorms keep their (pretrained) running statistics under
+  ``train()``, the usual choice when fine-tuning on a few thousand images in small batches.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from wikiart.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalizer
+from wikiart.models.backbone import Backbone
 
 
 class StyleClassifier(nn.Module):
@@ -50,6 +55,15 @@ class StyleClassifier(nn.Module):
         self.config = dict(config)
         self.mean = tuple(mean)
         self.std = tuple(std)
+        self.freeze_bn = False
+
+    def train(self, mode: bool = True) -> StyleClassifier:
+        super().train(mode)
+        if mode and self.freeze_bn:
+            for m in self.backbone.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(self.normalizer(x))
@@ -69,12 +83,34 @@ class StyleClassifier(nn.Module):
         for p in self.backbone.parameters():
             p.requires_grad_(trainable)
 
-    def param_groups(self, lr: float, backbone_lr_mult: float = 1.0) -> list[dict[str, Any]]:
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Parameter groups from input to output, the head last: for gradual unfreezing (unfreeze
+        from the end) and layer-wise learning-rate decay."""
+        backbone = self.backbone
+        groups = backbone.layer_groups() if isinstance(backbone, Backbone) else []
+        groups = [g for g in groups if g]
+        seen = {id(p) for g in groups for p in g}
+        rest = [p for p in backbone.parameters() if id(p) not in seen]
+        if rest:  # anything a backbone's grouping left out joins the first group
+            groups = [rest + (groups[0] if groups else []), *groups[1:]]
+        return [*groups, list(self.head.parameters())]
+
+    def param_groups(
+        self, lr: float, backbone_lr_mult: float = 1.0, layer_decay: float = 1.0
+    ) -> list[dict[str, Any]]:
         """Head at ``lr``, backbone at ``lr * backbone_lr_mult`` (pretrained backbones want a
-        smaller rate than a freshly initialised head). Frozen parameters are left out."""
+        smaller rate than a freshly initialised head). With ``layer_decay < 1`` each backbone
+        group below the top one gets ``layer_decay`` times the rate of the group above it
+        (layer-wise LR decay: early, generic layers move least). Frozen parameters are left
+        out."""
         head = [p for p in self.head.parameters() if p.requires_grad]
-        body = [p for p in self.backbone.parameters() if p.requires_grad]
         groups = [{"params": head, "lr": lr, "name": "head"}]
-        if body:
-            groups.append({"params": body, "lr": lr * backbone_lr_mult, "name": "backbone"})
+        whole = [list(self.backbone.parameters())]
+        body = self.layer_groups()[:-1] if layer_decay != 1.0 else whole
+        for depth, params in enumerate(reversed(body)):
+            params = [p for p in params if p.requires_grad]
+            if params:
+                rate = lr * backbone_lr_mult * layer_decay**depth
+                name = "backbone" if len(body) == 1 else f"backbone.{depth}"
+                groups.append({"params": params, "lr": rate, "name": name})
         return groups

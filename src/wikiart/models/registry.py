@@ -151,16 +151,8 @@ def build_classifier(
 
 
 def layer_groups(model: StyleClassifier) -> list[list[nn.Parameter]]:
-    """Parameter groups from input to output, the head last: for gradual unfreezing (unfreeze
-    from the end) and layer-wise learning-rate decay."""
-    backbone = model.backbone
-    groups = backbone.layer_groups() if isinstance(backbone, Backbone) else []
-    groups = [g for g in groups if g]
-    seen = {id(p) for g in groups for p in g}
-    rest = [p for p in backbone.parameters() if id(p) not in seen]
-    if rest:  # anything a backbone's grouping left out joins the first group
-        groups = [rest + (groups[0] if groups else []), *groups[1:]]
-    return [*groups, list(model.head.parameters())]
+    """Parameter groups from input to output, the head last (`StyleClassifier.layer_groups`)."""
+    return model.layer_groups()
 
 
 def unfreeze_last(model: StyleClassifier, n_groups: int) -> None:
