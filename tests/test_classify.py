@@ -139,6 +139,8 @@ def test_frozen_mode_caches_embeddings_and_refits(learnable_root, tmp_path, caps
     argv = train_args(learnable_root, run, "--mode", "frozen", "--head-epochs", "3")
     assert main(argv) == 0
     assert (run / "head" / "history.csv").exists() and (run / "head-refit" / "last.pt").exists()
+    assert all((run / name).exists() for name in CONTRACT_FILES)  # a head-only run too
+    assert (run / "history.csv").read_text() == (run / "head" / "history.csv").read_text()
     payload = load_checkpoint(run / "model.pt")
     assert payload["epoch"] == 3 and payload["kind"] == "classifier"
     scale = payload["state_dict"]["embed_scale"]

@@ -48,7 +48,7 @@ from wikiart.errors import WikiartError
 from wikiart.eval.metrics import classification_metrics, confusion, per_class_rows
 from wikiart.models.registry import build_classifier
 from wikiart.train.checkpoint import load_checkpoint
-from wikiart.train.loop import LoopConfig, StepOutput, fit
+from wikiart.train.loop import LoopConfig, StepOutput, fit, write_history_csv
 from wikiart.train.losses import make_loss
 
 log = logging.getLogger(__name__)
@@ -550,8 +550,10 @@ def _check_same_run(cfg: ClassifierConfig, out: Path) -> None:
 
 
 def _write_history_files(out: Path, history: list[dict[str, Any]]) -> None:
+    """history.csv (the contract's; a head-only run trains in a subfolder) and loss.png."""
     from wikiart.report.classifier_plots import plot_history
 
+    write_history_csv(out / "history.csv", history)
     plot_history(history, out / "loss.png")
 
 
