@@ -39,6 +39,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     "lpft-bb0.3-ld0.6": {**_LPFT, "backbone_lr_mult": 0.3, "layer_decay": 0.6},
     "lpft-224-10ep": {**_LPFT, "epochs": 10, "data": {"image_size": 224}},
     "lpft-pool": {**_LPFT, "features": "pool"},
+    "lpft-top2": {**_LPFT, "finetune_groups": 2},
+    "lpft-top3-lr3e-4": {**_LPFT, "finetune_groups": 3, "lr": 3e-4, "backbone_lr_mult": 1.0},
+    "lpft-all1e-4": {**_LPFT, "lr": 1e-4, "backbone_lr_mult": 1.0},
+    "lpft-ld0.5-crop0.85": {**_LPFT, "layer_decay": 0.5, "crop_scale": 0.85},
 }
 
 
@@ -83,8 +87,11 @@ def main() -> None:
                 continue
             base = {"arch": args.arch, "seed": seed, "device": args.device}
             over = _merge(_merge(base, {"data": {"data": args.data}}), RECIPES[name])
-            quick = {"epochs": args.epochs, "data": {"image_size": args.image_size}}
-            cfg = resolve_config(None, _merge(over, quick))
+            if args.epochs is not None:
+                over["epochs"] = args.epochs
+            if args.image_size is not None:
+                over["data"] = {**over["data"], "image_size": args.image_size}
+            cfg = resolve_config(None, over)
             run = out / f"{name}-s{seed}"
             t0 = time.perf_counter()
             m = train_classifier(cfg, run)

@@ -46,7 +46,7 @@ from wikiart.device import seed_everything as seed_all
 from wikiart.distributed import barrier, init_distributed, parameters_agree, shutdown, wrap
 from wikiart.errors import WikiartError
 from wikiart.eval.metrics import classification_metrics, confusion, per_class_rows
-from wikiart.models.registry import build_classifier
+from wikiart.models.registry import build_classifier, unfreeze_last
 from wikiart.train.checkpoint import load_checkpoint
 from wikiart.train.loop import LoopConfig, StepOutput, fit, write_history_csv
 from wikiart.train.losses import make_loss
@@ -97,6 +97,8 @@ def resolve_config(
         raise WikiartError(f"unknown schedule {cfg.schedule!r}; expected one of {SCHEDULES}")
     if not 0.0 < cfg.crop_scale <= 1.0:
         raise WikiartError(f"crop_scale must be in (0, 1], got {cfg.crop_scale}")
+    if cfg.finetune_groups is not None and cfg.finetune_groups < 0:
+        raise WikiartError(f"finetune_groups must be >= 0, got {cfg.finetune_groups}")
     if not 0.0 < cfg.layer_decay <= 1.0:
         raise WikiartError(f"layer_decay must be in (0, 1], got {cfg.layer_decay}")
     if cfg.data.data is None:
@@ -380,6 +382,8 @@ def _fit_all(
     kw = {"batch_size": cfg.batch_size, "num_workers": loader_workers(cfg.loader_workers)}
     loader = _balanced_loader(train, train.labels, cfg, len(classes), ctx, **kw)
     val_loader = make_loader(val, **kw)
+    if cfg.finetune_groups is not None:  # gradual unfreezing's first step: the top groups only
+        unfreeze_last(model, cfg.finetune_groups)
     opt = _optimizer(model.param_groups(cfg.lr, cfg.backbone_lr_mult, cfg.layer_decay), cfg)
     model.freeze_bn = cfg.freeze_bn
     plain = model

@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--layer-decay", type=float, help="LR factor per backbone depth group, top to bottom"
     )
     p.add_argument(
+        "--finetune-groups", type=int, help="fine-tune only the top N backbone depth groups"
+    )
+    p.add_argument(
         "--freeze-bn",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -268,6 +271,7 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
             "schedule",
             "backbone_lr_mult",
             "layer_decay",
+            "finetune_groups",
             "freeze_bn",
             "crop_scale",
             "head_epochs",
