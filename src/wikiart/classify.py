@@ -101,8 +101,8 @@ def resolve_config(
         raise WikiartError(f"unknown schedule {cfg.schedule!r}; expected one of {SCHEDULES}")
     if not 0.0 < cfg.crop_scale <= 1.0:
         raise WikiartError(f"crop_scale must be in (0, 1], got {cfg.crop_scale}")
-    if cfg.finetune_groups is not None and cfg.finetune_groups < 0:
-        raise WikiartError(f"finetune_groups must be >= 0, got {cfg.finetune_groups}")
+    if cfg.finetune_groups < -1:
+        raise WikiartError(f"finetune_groups must be -1 (all) or >= 0, got {cfg.finetune_groups}")
     if not 0.0 < cfg.layer_decay <= 1.0:
         raise WikiartError(f"layer_decay must be in (0, 1], got {cfg.layer_decay}")
     if cfg.data.data is None:
@@ -386,7 +386,7 @@ def _fit_all(
     kw = {"batch_size": cfg.batch_size, "num_workers": loader_workers(cfg.loader_workers)}
     loader = _balanced_loader(train, train.labels, cfg, len(classes), ctx, **kw)
     val_loader = make_loader(val, **kw)
-    if cfg.finetune_groups is not None:  # gradual unfreezing's first step: the top groups only
+    if cfg.finetune_groups >= 0:  # gradual unfreezing's first step: the top groups only
         unfreeze_last(model, cfg.finetune_groups)
     opt = _optimizer(model.param_groups(cfg.lr, cfg.backbone_lr_mult, cfg.layer_decay), cfg)
     model.freeze_bn = cfg.freeze_bn

@@ -107,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--layer-decay", type=float, help="LR factor per backbone depth group, top to bottom"
     )
     p.add_argument(
-        "--finetune-groups", type=int, help="fine-tune only the top N backbone depth groups"
+        "--finetune-groups",
+        type=int,
+        help="fine-tune only the top N backbone depth groups (-1: all)",
     )
     p.add_argument(
         "--freeze-bn",

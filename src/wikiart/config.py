@@ -63,7 +63,7 @@ class ClassifierConfig(TrainConfig):
     schedule: str = "onecycle"  # "onecycle", "cosine" or "constant"
     backbone_lr_mult: float = 1.0
     layer_decay: float = 1.0  # < 1: each backbone depth group below the top gets this x the LR
-    finetune_groups: int | None = None  # fine-tune only the top N backbone depth groups
+    finetune_groups: int = -1  # fine-tune only the top N backbone depth groups (-1: all)
     freeze_bn: bool = False  # fine-tuning keeps the BatchNorms' pretrained running statistics
     crop_scale: float = 0.6  # training crops cover this fraction of the image or more
     head_epochs: int = 30  # epochs of head training on cached features (frozen / probe modes)
