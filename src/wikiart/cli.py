@@ -33,6 +33,15 @@ def _add_data_source(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _int_list(value: str) -> list[int]:
+    try:
+        return [int(v) for v in value.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected integers like 32,64,128, got {value!r}"
+        ) from None
+
+
 def _csv_list(value: str | None) -> list[str] | None:
     return [v for v in value.split(",") if v] if value else None
 
@@ -125,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--bottleneck", help="code shape CxHxW (default 1x10x10, the seed's) or seed/small/wide"
     )
-    p.add_argument("--widths", help="encoder channels per stage, e.g. 32,64,128")
+    p.add_argument("--widths", type=_int_list, help="encoder channels per stage, e.g. 32,64,128")
     p.add_argument("--loss", choices=("mse", "mse+ssim"), help="reconstruction loss")
     p.add_argument("--ssim-weight", type=float, help="weight of 1 - SSIM in mse+ssim")
 
@@ -317,7 +326,7 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
         from wikiart.autoencode import train_autoencoder
 
         over = _train_overrides(args, ("bottleneck", "loss", "ssim_weight"))
-        over["widths"] = _csv_list(args.widths)
+        over["widths"] = args.widths
         summary = train_autoencoder(ae_config(args.config, over), args.out, progress=progress)
         print(
             f"best epoch {int(summary.get('epoch', 0))}: val_mse={summary.get('val_mse', 0):.4f} "

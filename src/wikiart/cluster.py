@@ -114,9 +114,17 @@ def embed_split(
     if checkpoint is not None:
         payload = load_checkpoint(checkpoint)
         kind = payload.get("kind")
-        classes = ClassMap(tuple(payload["classes"] or ()))
-        size = int(payload["preprocess"]["image_size"])
-        fit = payload["preprocess"].get("fit", "crop")
+        if kind not in ("autoencoder", "classifier"):
+            raise WikiartError(
+                f"{checkpoint} is a {kind!r} checkpoint; cluster reads autoencoder or classifier "
+                "checkpoints"
+            )
+        try:
+            classes = ClassMap(tuple(payload["classes"]))
+            size = int(payload["preprocess"]["image_size"])
+            fit = payload["preprocess"].get("fit", "crop")
+        except (KeyError, TypeError, ValueError):
+            raise WikiartError(f"{checkpoint} lacks its classes or preprocessing") from None
         if kind == "autoencoder":
             from wikiart.autoencode import autoencoder_from_payload
 
@@ -129,11 +137,6 @@ def embed_split(
             model, payload = load_classifier(checkpoint, dev)
             fn, precision = model.embed, inference_precision(payload, dev)
             what = f"classifier {payload['model_config'].get('arch')} embedding"
-        else:
-            raise WikiartError(
-                f"{checkpoint} is a {kind!r} checkpoint; cluster reads autoencoder or classifier "
-                "checkpoints"
-            )
         label = f"{what} ({display(checkpoint)})"
     else:
         if source not in SOURCES:

@@ -53,8 +53,13 @@ def normalize_embeddings(
 
 
 def knn_accuracy(x: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
-    """Leave-one-out k-NN accuracy: each point is classified by the majority style of its ``k``
-    nearest *other* points (Euclidean); a tied vote goes to the style of the nearer neighbours."""
+    """Leave-one-out k-NN accuracy (`knn_predict` against the labels)."""
+    return float(np.mean(knn_predict(x, labels, k) == np.asarray(labels)))
+
+
+def knn_predict(x: np.ndarray, labels: np.ndarray, k: int = 5) -> np.ndarray:
+    """Leave-one-out k-NN predictions: each point gets the majority label of its ``k`` nearest
+    *other* points (Euclidean); a tied vote goes to the label of the nearer neighbours."""
     x = np.asarray(x, dtype=np.float64)
     labels = np.asarray(labels)
     n = len(x)
@@ -70,7 +75,7 @@ def knn_accuracy(x: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
     votes = np.zeros((n, len(classes)))
     for rank in range(k):  # a nearer neighbour's vote weighs a hair more: it breaks ties only
         np.add.at(votes, (np.arange(n), y[neigh[:, rank]]), 1.0 + 1e-6 * (k - rank))
-    return float(np.mean(votes.argmax(axis=1) == y))
+    return classes[votes.argmax(axis=1)]
 
 
 def cluster(x: np.ndarray, method: str, k: int, seed: int = 0) -> np.ndarray:
