@@ -312,3 +312,51 @@ def cluster_command(
         tsne=tsne,
         embed_seconds=embed_s,
     )
+
+
+TABLE_HEADER = (
+    "embedding",
+    "dims",
+    "NMI",
+    "ARI",
+    "silhouette",
+    "style silhouette",
+    "5-NN acc.",
+    "seconds",
+    "train s",
+)
+
+
+def table_rows(results: list[dict[str, Any]]) -> list[list[Any]]:
+    """One row per `cluster_embeddings` result (k-means scores), in `TABLE_HEADER` order."""
+    rows = []
+    for r in results:
+        secs = r.get("seconds", {})
+        total = secs.get("total", secs.get("embed", 0.0) + secs.get("cluster", 0.0))
+        rows.append(
+            [
+                r["source"],
+                r["dims"],
+                r["nmi"],
+                r["ari"],
+                r["silhouette"],
+                r["silhouette_styles"],
+                r["knn_accuracy"],
+                round(float(total), 1),
+                round(float(secs.get("train", 0.0)), 1),
+            ]
+        )
+    return rows
+
+
+def format_table(results: list[dict[str, Any]]) -> str:
+    """The comparison as a Markdown table (the README's and the bench's)."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return "-" if v != v else f"{v:.3f}" if abs(v) < 10 else f"{v:.0f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|---|" + "---:|" * (len(TABLE_HEADER) - 1)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table_rows(results)]
+    return "\n".join(lines)
