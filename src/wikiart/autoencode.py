@@ -3,7 +3,8 @@
 Data flows one way: dataset -> cache -> loaders (uint8) -> `ConvAutoencoder` (normalises inside)
 -> the one training loop -> ``model.pt``, ``history.csv``, ``loss.png``, ``reconstructions.png``.
 The loss compares reconstructions with the input in ``[0, 1]`` (never 0-255 pixels): MSE, plus
-optionally ``1 - SSIM`` (`wikiart.eval.ssim`), which keeps edges and texture that MSE blurs away.
+optionally ``1 - SSIM`` (`wikiart.eval.ssim`) or a perceptual term on frozen pretrained
+features (`wikiart.models.perceptual`), which keep edges and texture that MSE blurs away.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from wikiart.train.loop import LoopConfig, StepOutput, fit
 log = logging.getLogger(__name__)
 
 KIND = "autoencoder"
-LOSSES = ("mse", "mse+ssim")
+LOSSES = ("mse", "mse+ssim", "mse+perceptual")
 #: Defaults of the autoencoder job (a TOML file and flags override them): small images, as the
 #: code has to summarise a whole painting and CPU time is what bounds the run.
 PRESETS: dict[str, Any] = {"data": {"image_size": 64}, "epochs": 15, "batch_size": 64, "lr": 2e-3}
@@ -57,12 +58,31 @@ def resolve_config(
 LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
-def make_reconstruction_loss(name: str = "mse", ssim_weight: float = 0.5) -> LossFn:
+def perceptual_features(device: torch.device) -> nn.Module:
+    """The frozen first stages of the offline ImageNet-pretrained EfficientNet-Lite0."""
+    from wikiart.models.efficientnet import EfficientNetLite
+    from wikiart.models.perceptual import LiteFeatures
+
+    backbone = EfficientNetLite("efficientnet-lite0")
+    backbone.load_offline_weights()
+    return LiteFeatures(backbone).to(device)
+
+
+def make_reconstruction_loss(
+    name: str = "mse",
+    ssim_weight: float = 0.5,
+    perceptual: nn.Module | None = None,
+    perceptual_weight: float = 0.1,
+) -> LossFn:
     """``(reconstruction, target) -> (loss, parts)``, both in ``[0, 1]``, computed in fp32.
 
-    ``mse``: mean squared error. ``mse+ssim``: ``mse + ssim_weight * (1 - SSIM)``."""
+    ``mse``: mean squared error. ``mse+ssim``: ``mse + ssim_weight * (1 - SSIM)``.
+    ``mse+perceptual``: ``mse + perceptual_weight * perceptual_distance`` on the ``perceptual``
+    feature extractor (`perceptual_features`)."""
     if name not in LOSSES:
         raise WikiartError(f"unknown autoencoder loss {name!r}; expected one of {LOSSES}")
+    if name == "mse+perceptual" and perceptual is None:
+        raise WikiartError("the mse+perceptual loss needs a feature extractor")
 
     def loss_fn(recon: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict]:
         recon, target = recon.float(), target.float()
@@ -72,6 +92,12 @@ def make_reconstruction_loss(name: str = "mse", ssim_weight: float = 0.5) -> Los
             s = ssim(recon, target).mean()
             parts["ssim"] = s.detach()
             return mse + ssim_weight * (1 - s), parts
+        if name == "mse+perceptual":
+            from wikiart.models.perceptual import perceptual_distance
+
+            p = perceptual_distance(perceptual, recon, target)  # type: ignore[arg-type]
+            parts["perceptual"] = p.detach()
+            return mse + perceptual_weight * p, parts
         return mse, parts
 
     return loss_fn
@@ -163,7 +189,8 @@ def train_autoencoder(
         len(val),
         size,
     )
-    loss_fn = make_reconstruction_loss(cfg.loss, cfg.ssim_weight)
+    features = perceptual_features(device) if cfg.loss == "mse+perceptual" else None
+    loss_fn = make_reconstruction_loss(cfg.loss, cfg.ssim_weight, features, cfg.perceptual_weight)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=cfg.lr, total_steps=max(1, len(loader) * cfg.epochs), pct_start=0.15

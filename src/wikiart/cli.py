@@ -135,8 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--bottleneck", help="code shape CxHxW (default 1x10x10, the seed's) or seed/small/wide"
     )
     p.add_argument("--widths", type=_int_list, help="encoder channels per stage, e.g. 32,64,128")
-    p.add_argument("--loss", choices=("mse", "mse+ssim"), help="reconstruction loss")
+    p.add_argument(
+        "--loss", choices=("mse", "mse+ssim", "mse+perceptual"), help="reconstruction loss"
+    )
     p.add_argument("--ssim-weight", type=float, help="weight of 1 - SSIM in mse+ssim")
+    p.add_argument("--perceptual-weight", type=float, help="weight of the pretrained-feature term")
 
     p = sub.add_parser(
         "cluster", help="embed a split, cluster it, score the clusters against the styles"
@@ -325,7 +328,7 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
         from wikiart.autoencode import resolve_config as ae_config
         from wikiart.autoencode import train_autoencoder
 
-        over = _train_overrides(args, ("bottleneck", "loss", "ssim_weight"))
+        over = _train_overrides(args, ("bottleneck", "loss", "ssim_weight", "perceptual_weight"))
         over["widths"] = args.widths
         summary = train_autoencoder(ae_config(args.config, over), args.out, progress=progress)
         print(
