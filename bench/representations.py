@@ -1,14 +1,15 @@
 """Do styles cluster? Each embedding source scored on the sample's test split, in one table.
 
 Rows: raw downsampled pixels (the floor); our autoencoder's code, trained here on the sample's
-train split with MSE and with MSE + SSIM (or read from --ae-checkpoint / --ae-ssim-checkpoint);
-the seed's 1x10x10 code size with our recipe; the offline ImageNet-pretrained EfficientNet-Lite0
+train split with MSE and with MSE + a perceptual term (or read from --ae-checkpoint /
+--ae-perceptual-checkpoint), optionally with MSE + SSIM (--ssim); the seed's 1x10x10 code size
+with our recipe; the offline ImageNet-pretrained EfficientNet-Lite0
 (average pool and style statistics); optionally a trained classifier (--classifier RUN/model.pt).
 Columns: k-means NMI and ARI against the styles, silhouette of the k-means clusters and of the
 styles themselves, leave-one-out 5-NN style accuracy, seconds to embed + cluster, and seconds
 of autoencoder training. Every source's vectors are standardised the same way first.
 
-    python bench/representations.py [--epochs 8] [--classifier runs/lite0/model.pt]
+    python bench/representations.py [--epochs 6] [--ssim] [--classifier runs/x/model.pt]
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ SAMPLE = HERE.parent.parent / "shared" / "data" / "wikiart-sample"
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", default=str(SAMPLE))
-    ap.add_argument("--epochs", type=int, default=8, help="autoencoder epochs")
+    ap.add_argument("--epochs", type=int, default=6, help="autoencoder epochs")
     ap.add_argument("--image-size", type=int, default=64, help="autoencoder image size")
     ap.add_argument("--bottleneck", default="16x8x8", help="the autoencoder's code")
     ap.add_argument("--ae-checkpoint", help="use this MSE autoencoder instead of training one")
-    ap.add_argument("--ae-ssim-checkpoint", help="use this MSE+SSIM autoencoder")
-    ap.add_argument("--no-ssim", action="store_true", help="skip the MSE+SSIM autoencoder")
+    ap.add_argument("--ae-perceptual-checkpoint", help="use this MSE+perceptual autoencoder")
+    ap.add_argument("--no-perceptual", action="store_true", help="skip MSE+perceptual")
+    ap.add_argument("--ssim", action="store_true", help="also an MSE+SSIM autoencoder")
     ap.add_argument("--no-seed-code", action="store_true", help="skip the 1x10x10 autoencoder")
     ap.add_argument("--classifier", help="also a trained classifier's penultimate embedding")
     ap.add_argument("--normalize", default="standard")
@@ -70,8 +72,12 @@ def main() -> None:
     sources: list[tuple[str, dict, float]] = [("pixels", {"source": "pixels"}, 0.0)]
     ckpt, secs = autoencoder("ae-mse", args.bottleneck, "mse", args.ae_checkpoint)
     sources.append(("ae-mse", {"checkpoint": ckpt}, secs))
-    if not args.no_ssim:
-        ckpt, secs = autoencoder("ae-ssim", args.bottleneck, "mse+ssim", args.ae_ssim_checkpoint)
+    if not args.no_perceptual:
+        given = args.ae_perceptual_checkpoint
+        ckpt, secs = autoencoder("ae-perceptual", args.bottleneck, "mse+perceptual", given)
+        sources.append(("ae-perceptual", {"checkpoint": ckpt}, secs))
+    if args.ssim:
+        ckpt, secs = autoencoder("ae-ssim", args.bottleneck, "mse+ssim", None)
         sources.append(("ae-ssim", {"checkpoint": ckpt}, secs))
     if not args.no_seed_code:
         ckpt, secs = autoencoder("ae-1x10x10", "1x10x10", "mse", None)

@@ -58,7 +58,7 @@ def test_a_few_steps_reduce_the_loss(loss):
         opt.zero_grad()
         value.backward()
         opt.step()
-        losses.append(float(value))
+        losses.append(float(value.detach()))
         assert "mse" in parts and ("ssim" in parts) == (loss == "mse+ssim")
     assert losses[-1] < 0.5 * losses[0]
 

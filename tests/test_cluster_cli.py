@@ -113,6 +113,7 @@ def test_classifier_checkpoint_gives_its_penultimate_embedding(learnable_root, t
         (["--checkpoint", "{tmp}/nope.pt", "--data", "{root}"], "checkpoint not found"),
         (["--checkpoint", "{tmp}/other.pt", "--data", "{root}"], "'stylegen' checkpoint"),
         (["--data", "{root}"], "pass either --checkpoint"),
+        (["--checkpoint", "{tmp}/x.pt", "--image-size", "8", "--data", "{root}"], "apply to"),
         (["--source", "pixels", "--methods", "kmeans,dbscan", "--data", "{root}"], "dbscan"),
     ],
 )

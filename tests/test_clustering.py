@@ -88,3 +88,16 @@ def test_embeddings_npz_round_trip(tmp_path):
     back = Embeddings.load(path)
     assert np.array_equal(back.vectors, emb.vectors) and np.array_equal(back.labels, emb.labels)
     assert back.paths == emb.paths and back.classes == emb.classes and back.source == emb.source
+
+
+def test_comparison_table_has_one_row_per_source(blobs):
+    from wikiart.cluster import TABLE_HEADER, format_table, table_rows
+
+    x, y = blobs
+    res = C.evaluate_embedding(x, y, ["kmeans"])
+    res.update(source="blobs", dims=8, seconds={"embed": 1.0, "cluster": 0.5})
+    rows = table_rows([res, {**res, "source": "again"}])
+    assert [r[0] for r in rows] == ["blobs", "again"] and len(rows[0]) == len(TABLE_HEADER)
+    assert rows[0][7] == 1.5  # seconds: embedding + clustering
+    lines = format_table([res]).splitlines()
+    assert len(lines) == 3 and lines[2].startswith("| blobs | 8 | ")

@@ -236,12 +236,10 @@ def _write_figures(model, payload, ds, classes, out, cfg, cache, device, history
     from wikiart.report.autoencoder_plots import plot_reconstructions
     from wikiart.report.classifier_plots import plot_history
 
-    plot_history(
-        history,
-        out / "loss.png",
-        keys=("train_loss", "val_loss"),
-        metric_keys=("val_ssim",),
-    )
+    keys = ("train_loss", "val_loss")
+    if cfg.loss != "mse":  # the MSE part of a combined loss, on the same axes
+        keys += ("train_mse", "val_mse")
+    plot_history(history, out / "loss.png", keys=keys, metric_keys=("val_ssim",))
     split = "test" if "test" in ds.splits else "train"
     data = prepare_split(ds.split(split), classes, split=split, **cache)
     data.transform = eval_transform(cfg.data.image_size)

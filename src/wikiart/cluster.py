@@ -106,6 +106,11 @@ def embed_split(
             "pass either --checkpoint RUN/model.pt (autoencoder or classifier) or "
             f"--source {{{','.join(SOURCES)}}}"
         )
+    if checkpoint is not None and (image_size is not None or features is not None):
+        raise WikiartError(
+            "--image-size and --features apply to --source; a checkpoint brings its own "
+            "preprocessing and embedding"
+        )
     root, refs = open_eval_split(data)
     if not refs:
         raise WikiartError(f"no images found in {display(root)}")
