@@ -135,14 +135,14 @@ def embed_split(
 
             model = autoencoder_from_payload(payload, checkpoint, dev)
             fn, precision = model.encode, "fp32"
-            what = f"autoencoder {model.config['bottleneck']} code"
+            what = f"autoencoder {model.config['bottleneck']} code, {payload.get('loss')} loss"
         elif kind == "classifier":
             from wikiart.classify import inference_precision, load_classifier
 
             model, payload = load_classifier(checkpoint, dev)
             fn, precision = model.embed, inference_precision(payload, dev)
             what = f"classifier {payload['model_config'].get('arch')} embedding"
-        label = f"{what} ({display(checkpoint)})"
+        label = what
     else:
         if source not in SOURCES:
             raise WikiartError(f"unknown source {source!r}; expected one of {SOURCES}")
@@ -191,8 +191,10 @@ def cluster_embeddings(
     seed: int = 0,
     tsne: bool = True,
     embed_seconds: float = 0.0,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Score ``emb`` and write ``embeddings.npz``, ``clusters.json`` and the scatter plots."""
+    """Score ``emb`` and write ``embeddings.npz``, ``clusters.json`` (with ``extra`` keys) and
+    the scatter plots."""
     from wikiart.report.cluster_plots import plot_scatter
 
     out = Path(out)
@@ -211,6 +213,7 @@ def cluster_embeddings(
         "dims": int(emb.vectors.shape[1]),
         "classes": emb.classes,
         "seconds": {"embed": round(embed_seconds, 2), "cluster": round(cluster_s, 2)},
+        **(extra or {}),
     }
     emb.save(out / "embeddings.npz")
     with open(out / "assignments.csv", "w", encoding="utf-8") as fh:
@@ -316,6 +319,7 @@ def cluster_command(
         seed=seed,
         tsne=tsne,
         embed_seconds=embed_s,
+        extra={"checkpoint": None if checkpoint is None else display(checkpoint)},
     )
 
 
@@ -357,11 +361,16 @@ def table_rows(results: list[dict[str, Any]]) -> list[list[Any]]:
 def format_table(results: list[dict[str, Any]]) -> str:
     """The comparison as a Markdown table (the README's and the bench's)."""
 
-    def cell(v: Any) -> str:
+    def cell(v: Any, col: int) -> str:
+        if col >= 7:  # seconds
+            return f"{v:.0f}" if v else "-"
         if isinstance(v, float):
-            return "-" if v != v else f"{v:.3f}" if abs(v) < 10 else f"{v:.0f}"
+            return "-" if v != v else f"{v:.3f}"
         return str(v)
 
     lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|---|" + "---:|" * (len(TABLE_HEADER) - 1)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table_rows(results)]
+    lines += [
+        "| " + " | ".join(cell(v, i) for i, v in enumerate(row)) + " |"
+        for row in table_rows(results)
+    ]
     return "\n".join(lines)
