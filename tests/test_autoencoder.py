@@ -108,7 +108,7 @@ def test_perceptual_loss_uses_frozen_pretrained_features():
     assert float(same) == 0.0 and float(parts["perceptual"]) == 0.0
     recon = (x + 0.2 * torch.randn_like(x)).clamp(0, 1).requires_grad_(True)
     worse, parts = loss_fn(recon, x)
-    assert float(parts["perceptual"]) > 0.01 and float(worse) > float(parts["mse"])
+    assert float(parts["perceptual"]) > 0.01 and float(worse.detach()) > float(parts["mse"])
     worse.backward()
     assert recon.grad is not None and float(recon.grad.abs().sum()) > 0
     with pytest.raises(WikiartError):
