@@ -135,14 +135,13 @@ def embed_split(
 
             model = autoencoder_from_payload(payload, checkpoint, dev)
             fn, precision = model.encode, "fp32"
-            what = f"autoencoder {model.config['bottleneck']} code, {payload.get('loss')} loss"
-        elif kind == "classifier":
+            label = f"autoencoder {model.config['bottleneck']} code, {payload.get('loss')} loss"
+        else:
             from wikiart.classify import inference_precision, load_classifier
 
             model, payload = load_classifier(checkpoint, dev)
             fn, precision = model.embed, inference_precision(payload, dev)
-            what = f"classifier {payload['model_config'].get('arch')} embedding"
-        label = what
+            label = f"classifier {payload['model_config'].get('arch')} embedding"
     else:
         if source not in SOURCES:
             raise WikiartError(f"unknown source {source!r}; expected one of {SOURCES}")
