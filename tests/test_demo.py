@@ -10,6 +10,11 @@ def test_demo_on_given_data_writes_report(tiny_root, tmp_path, capsys, monkeypat
     assert f"report: {out / 'report.html'}" in capsys.readouterr().out
     html = (out / "report.html").read_text()
     assert "Data check" in html and "Preprocessing cache" in html and "samples.png" in html
+    assert "Autoencoder and style clusters" in html and "reconstructions.png" in html
+    assert "scatter_tsne.png" in html and "5-NN acc." in html
+    for source in ("pixels", "autoencoder", "classifier"):
+        clusters = json.loads((out / "clusters" / source / "clusters.json").read_text())
+        assert clusters["n"] == 3 and clusters["k"] == 3
     assert json.loads((out / "classes.json").read_text())["classes"] == [
         "Baroque",
         "Cubism",

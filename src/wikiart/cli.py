@@ -33,6 +33,15 @@ def _add_data_source(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _int_list(value: str) -> list[int]:
+    try:
+        return [int(v) for v in value.split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected integers like 32,64,128, got {value!r}"
+        ) from None
+
+
 def _csv_list(value: str | None) -> list[str] | None:
     return [v for v in value.split(",") if v] if value else None
 
@@ -134,6 +143,50 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="no mirror-image averaging at evaluation",
     )
+
+    p = tsub.add_parser("autoencoder", help="a convolutional autoencoder (codes for clustering)")
+    _add_train_flags(p)
+    p.add_argument(
+        "--bottleneck", help="code shape CxHxW (default 1x10x10, the seed's) or seed/small/wide"
+    )
+    p.add_argument("--widths", type=_int_list, help="encoder channels per stage, e.g. 32,64,128")
+    p.add_argument(
+        "--loss", choices=("mse", "mse+ssim", "mse+perceptual"), help="reconstruction loss"
+    )
+    p.add_argument("--ssim-weight", type=float, help="weight of 1 - SSIM in mse+ssim")
+    p.add_argument("--perceptual-weight", type=float, help="weight of the pretrained-feature term")
+
+    p = sub.add_parser(
+        "cluster", help="embed a split, cluster it, score the clusters against the styles"
+    )
+    p.add_argument(
+        "--checkpoint", help="an autoencoder or classifier RUN/model.pt (its kind is read)"
+    )
+    p.add_argument(
+        "--source",
+        choices=("pixels", "pretrained"),
+        help="without --checkpoint: raw downsampled pixels (the floor) or the offline "
+        "ImageNet-pretrained EfficientNet-Lite0",
+    )
+    p.add_argument("--data", required=True, help="split folder (<Style>/<image>) or dataset root")
+    p.add_argument("--out", required=True)
+    p.add_argument("--image-size", type=int, help="pixels/pretrained: input size (32 / 224)")
+    p.add_argument(
+        "--features", choices=("pool", "stats"), help="pretrained: embedding (default pool)"
+    )
+    p.add_argument(
+        "--normalize",
+        choices=("none", "standard", "pca-whiten"),
+        default="standard",
+        help="applied to every source's vectors before clustering (default standard)",
+    )
+    p.add_argument("--methods", default="kmeans,agglomerative,gmm", help="comma-separated")
+    p.add_argument("--k", type=int, help="number of clusters (default: number of styles)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-dir")
+    p.add_argument("--no-tsne", dest="tsne", action="store_false", help="skip the t-SNE plot")
 
     p = sub.add_parser("evaluate", help="metrics of a checkpoint on a split folder or dataset")
     p.add_argument("--checkpoint", required=True)
@@ -290,6 +343,19 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
             )
         print(f"run: {args.out} (model.pt, metrics.json, report.md)")
         return 0
+    if args.model == "autoencoder":
+        from wikiart.autoencode import resolve_config as ae_config
+        from wikiart.autoencode import train_autoencoder
+
+        over = _train_overrides(args, ("bottleneck", "loss", "ssim_weight", "perceptual_weight"))
+        over["widths"] = args.widths
+        summary = train_autoencoder(ae_config(args.config, over), args.out, progress=progress)
+        print(
+            f"best epoch {int(summary.get('epoch', 0))}: val_mse={summary.get('val_mse', 0):.4f} "
+            f"val_ssim={summary.get('val_ssim', 0):.3f}; run: {args.out} "
+            "(model.pt, reconstructions.png)"
+        )
+        return 0
     raise AssertionError(args.model)
 
 
@@ -306,6 +372,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_data(args, progress)
         if args.command == "train":
             return _cmd_train(args, progress)
+        if args.command == "cluster":
+            from wikiart.cluster import cluster_command
+
+            res = cluster_command(
+                data=args.data,
+                out=args.out,
+                checkpoint=args.checkpoint,
+                source=args.source,
+                image_size=args.image_size,
+                features=args.features,
+                normalize=args.normalize,
+                methods=_csv_list(args.methods) or ["kmeans"],
+                k=args.k,
+                device=args.device,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                cache_dir=args.cache_dir,
+                tsne=args.tsne,
+                progress=progress,
+            )
+            print(
+                f"{res['source']}: n={res['n']} k={res['k']} nmi={res['nmi']:.3f} "
+                f"ari={res['ari']:.3f} silhouette={res['silhouette']:.3f} "
+                f"knn_accuracy={res['knn_accuracy']:.3f}; wrote {args.out}"
+            )
+            return 0
         if args.command == "evaluate":
             from wikiart.classify import evaluate_checkpoint
 

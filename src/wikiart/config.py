@@ -74,6 +74,18 @@ class ClassifierConfig(TrainConfig):
     channels_last: bool = True
 
 
+@dataclass
+class AutoencoderConfig(TrainConfig):
+    """`wikiart train autoencoder`: a convolutional autoencoder whose code clustering uses."""
+
+    bottleneck: str = "1x10x10"  # CxHxW, or a preset name (models.autoencoder.BOTTLENECKS)
+    widths: list[int] = field(default_factory=lambda: [32, 64, 128])
+    loss: str = "mse"  # "mse", "mse+ssim" or "mse+perceptual" (autoencode.LOSSES)
+    ssim_weight: float = 0.5  # weight of (1 - SSIM) in "mse+ssim"
+    perceptual_weight: float = 0.1  # weight of the pretrained-feature term in "mse+perceptual"
+    reconstructions: int = 8  # images shown in reconstructions.png
+
+
 def _field_types(cls: type) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}

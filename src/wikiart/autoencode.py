@@ -1,0 +1,307 @@
+"""The autoencoder job (`wikiart train autoencoder`) and reading its checkpoint back.
+
+Data flows one way: dataset -> cache -> loaders (uint8) -> `ConvAutoencoder` (normalises inside)
+-> the one training loop -> ``model.pt``, ``history.csv``, ``loss.png``, ``reconstructions.png``.
+The loss compares reconstructions with the input in ``[0, 1]`` (never 0-255 pixels): MSE, plus
+optionally ``1 - SSIM`` (`wikiart.eval.ssim`) or a perceptual term on frozen pretrained
+features (`wikiart.models.perceptual`), which keep edges and texture that MSE blurs away.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from wikiart.config import AutoencoderConfig, build_config, save_config
+from wikiart.data.dataset import open_dataset
+from wikiart.data.loader import CachedImageDataset, make_loader, prepare_split
+from wikiart.data.splits import stratified_split
+from wikiart.data.transforms import eval_transform, train_transform
+from wikiart.device import autocast, loader_workers, resolve_device
+from wikiart.device import seed_everything as seed_all
+from wikiart.errors import WikiartError
+from wikiart.eval.ssim import ssim
+from wikiart.models.autoencoder import ConvAutoencoder, build_autoencoder, parse_bottleneck
+from wikiart.train.checkpoint import load_checkpoint
+from wikiart.train.loop import LoopConfig, StepOutput, fit
+
+log = logging.getLogger(__name__)
+
+KIND = "autoencoder"
+LOSSES = ("mse", "mse+ssim", "mse+perceptual")
+#: Defaults of the autoencoder job (a TOML file and flags override them): small images, as the
+#: code has to summarise a whole painting and CPU time is what bounds the run.
+PRESETS: dict[str, Any] = {"data": {"image_size": 64}, "epochs": 15, "batch_size": 64, "lr": 2e-3}
+
+
+def resolve_config(
+    config_file: str | os.PathLike[str] | None, overrides: dict[str, Any]
+) -> AutoencoderConfig:
+    """Defaults <- `PRESETS` <- TOML <- flags, checked."""
+    cfg = build_config(AutoencoderConfig, config_file, overrides, PRESETS)
+    if cfg.loss not in LOSSES:
+        raise WikiartError(f"unknown autoencoder loss {cfg.loss!r}; expected one of {LOSSES}")
+    parse_bottleneck(cfg.bottleneck)
+    if cfg.data.data is None:
+        raise WikiartError("no training data: pass --data DIR (or `data` in the config file)")
+    return cfg
+
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+def perceptual_features(device: torch.device) -> nn.Module:
+    """The frozen first stages of the offline ImageNet-pretrained EfficientNet-Lite0."""
+    from wikiart.models.efficientnet import EfficientNetLite
+    from wikiart.models.perceptual import LiteFeatures
+
+    backbone = EfficientNetLite("efficientnet-lite0")
+    backbone.load_offline_weights()
+    return LiteFeatures(backbone).to(device)
+
+
+def make_reconstruction_loss(
+    name: str = "mse",
+    ssim_weight: float = 0.5,
+    perceptual: nn.Module | None = None,
+    perceptual_weight: float = 0.1,
+) -> LossFn:
+    """``(reconstruction, target) -> (loss, parts)``, both in ``[0, 1]``, computed in fp32.
+
+    ``mse``: mean squared error. ``mse+ssim``: ``mse + ssim_weight * (1 - SSIM)``.
+    ``mse+perceptual``: ``mse + perceptual_weight * perceptual_distance`` on the ``perceptual``
+    feature extractor (`perceptual_features`)."""
+    if name not in LOSSES:
+        raise WikiartError(f"unknown autoencoder loss {name!r}; expected one of {LOSSES}")
+    if name == "mse+perceptual" and perceptual is None:
+        raise WikiartError("the mse+perceptual loss needs a feature extractor")
+
+    def loss_fn(recon: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        recon, target = recon.float(), target.float()
+        mse = torch.mean((recon - target) ** 2)
+        parts = {"mse": mse.detach()}
+        if name == "mse+ssim":
+            s = ssim(recon, target).mean()
+            parts["ssim"] = s.detach()
+            return mse + ssim_weight * (1 - s), parts
+        if name == "mse+perceptual":
+            from wikiart.models.perceptual import perceptual_distance
+
+            p = perceptual_distance(perceptual, recon, target)  # type: ignore[arg-type]
+            parts["perceptual"] = p.detach()
+            return mse + perceptual_weight * p, parts
+        return mse, parts
+
+    return loss_fn
+
+
+def _target(x: torch.Tensor) -> torch.Tensor:
+    return x.float() / 255.0 if x.dtype == torch.uint8 else x
+
+
+def _payload_extra(model: ConvAutoencoder, classes: list[str], cfg: AutoencoderConfig) -> dict:
+    return {
+        "kind": KIND,
+        "model_config": dict(model.config),
+        "classes": list(classes),
+        "preprocess": {
+            "image_size": cfg.data.image_size,
+            "fit": cfg.data.fit,
+            "mean": list(model.mean),
+            "std": list(model.std),
+        },
+        "loss": cfg.loss,
+    }
+
+
+@torch.inference_mode()
+def _val_numbers(model, loader, loss_fn, device, precision) -> dict[str, float]:
+    total = {"val_loss": 0.0, "val_mse": 0.0, "val_ssim": 0.0}
+    n = 0
+    for x, _ in loader:
+        x = x.to(device)
+        with autocast(device, precision):
+            recon = model(x)
+        target = _target(x)
+        loss, parts = loss_fn(recon, target)
+        k = len(x)
+        total["val_loss"] += float(loss) * k
+        total["val_mse"] += float(parts["mse"]) * k
+        total["val_ssim"] += float(ssim(recon.float(), target).sum())
+        n += k
+    return {key: v / max(n, 1) for key, v in total.items()}
+
+
+def train_autoencoder(
+    cfg: AutoencoderConfig, out: str | os.PathLike[str], *, progress: bool = False
+) -> dict[str, Any]:
+    """Train with the shared loop (best epoch by validation loss, carved from train), then write
+    ``loss.png`` and ``reconstructions.png``. Returns the best epoch's validation numbers."""
+    from wikiart.classify import _check_same_run
+
+    out = Path(out)
+    t_start = time.perf_counter()
+    device = resolve_device(cfg.device)
+    seed_all(cfg.seed, cfg.deterministic)
+    ds = open_dataset(cfg.data.data, split_csv=cfg.data.split_csv)
+    classes = ds.class_map()
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.resume:
+        _check_same_run(cfg, out)  # type: ignore[arg-type]
+    save_config(cfg, out)
+    classes.save(out / "classes.json")
+    size = cfg.data.image_size
+    cache = {
+        "source": ds.root,
+        "image_size": size,
+        "fit": cfg.data.fit,
+        "cache_root": cfg.data.cache_dir,
+        "workers": cfg.data.decode_workers,
+        "progress": progress,
+    }
+    full = prepare_split(ds.split("train"), classes, split="train", **cache)
+    tr, va = stratified_split(full.labels, cfg.data.val_fraction, cfg.seed)
+    if len(va) == 0:
+        raise WikiartError("validation split is empty: raise --val-fraction")
+    # mild augmentation: the code should describe the painting, not one exact crop of it
+    train = full.subset(tr, train_transform(size, scale=(0.8, 1.0)))
+    val = full.subset(va, eval_transform(size))
+    kw = {"batch_size": cfg.batch_size, "num_workers": loader_workers(cfg.loader_workers)}
+    loader = make_loader(
+        train, shuffle=True, seed=cfg.seed, drop_last=len(train) > cfg.batch_size, **kw
+    )
+    val_loader = make_loader(val, **kw)
+    model = ConvAutoencoder(size, cfg.bottleneck, cfg.widths).to(device)
+    log.info(
+        "autoencoder %s code (%d numbers), %d parameters; train %d / val %d images at %d px",
+        model.config["bottleneck"],
+        model.code_dim,
+        sum(p.numel() for p in model.parameters()),
+        len(train),
+        len(val),
+        size,
+    )
+    features = perceptual_features(device) if cfg.loss == "mse+perceptual" else None
+    loss_fn = make_reconstruction_loss(cfg.loss, cfg.ssim_weight, features, cfg.perceptual_weight)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=max(1, len(loader) * cfg.epochs), pct_start=0.15
+    )
+
+    def step(m: nn.Module, batch, dev: torch.device) -> StepOutput:
+        x = batch[0].to(dev, non_blocking=True)
+        loss, parts = loss_fn(m(x), _target(x))
+        return StepOutput(loss, len(x), parts)
+
+    loop = LoopConfig(
+        epochs=cfg.epochs,
+        device=device,
+        run_dir=out,
+        seed=cfg.seed,
+        amp=cfg.precision,
+        grad_clip=cfg.grad_clip,
+        monitor="val_loss",
+        mode="min",
+        patience=cfg.patience,
+        resume=cfg.resume,
+        progress=progress,
+    )
+    result = fit(
+        model,
+        opt,
+        loader,
+        step,
+        loop,
+        eval_fn=lambda m: _val_numbers(m, val_loader, loss_fn, device, cfg.precision),
+        scheduler=sched,
+        make_payload_extra=lambda: _payload_extra(model, list(classes.classes), cfg),
+    )
+    model, payload = load_autoencoder(out / "model.pt", device)
+    _write_figures(model, payload, ds, classes, out, cfg, cache, device, result.history)
+    best = next((r for r in result.history if r["epoch"] == result.best_epoch), {})
+    summary = {k: float(v) for k, v in best.items() if k.startswith("val_") or k == "epoch"}
+    summary["seconds"] = time.perf_counter() - t_start
+    return summary
+
+
+def _write_figures(model, payload, ds, classes, out, cfg, cache, device, history) -> None:
+    from wikiart.report.autoencoder_plots import plot_reconstructions
+    from wikiart.report.classifier_plots import plot_history
+
+    keys = ("train_loss", "val_loss")
+    if cfg.loss != "mse":  # the MSE part of a combined loss, on the same axes
+        keys += ("train_mse", "val_mse")
+    plot_history(history, out / "loss.png", keys=keys, metric_keys=("val_ssim",))
+    split = "test" if "test" in ds.splits else "train"
+    data = prepare_split(ds.split(split), classes, split=split, **cache)
+    data.transform = eval_transform(cfg.data.image_size)
+    pick = pick_per_style(data.labels, cfg.reconstructions, cfg.seed)
+    inputs, recons = reconstruct(model, data, pick, device)
+    plot_reconstructions(
+        inputs,
+        recons,
+        out / "reconstructions.png",
+        labels=[classes.classes[data.labels[i]] for i in pick],
+        title=f"{split} images (top) and their reconstructions (bottom), "
+        f"code {payload['model_config']['bottleneck']}",
+    )
+
+
+def pick_per_style(labels: np.ndarray, n: int, seed: int = 0) -> list[int]:
+    """Up to ``n`` indices, one per style in turn (round robin), so every style is shown."""
+    rng = np.random.default_rng(seed)
+    by_style = [rng.permutation(np.flatnonzero(labels == c)).tolist() for c in np.unique(labels)]
+    picked: list[int] = []
+    while len(picked) < n and any(by_style):
+        for group in by_style:
+            if group and len(picked) < n:
+                picked.append(group.pop())
+    return picked
+
+
+@torch.inference_mode()
+def reconstruct(
+    model: ConvAutoencoder, data: CachedImageDataset, indices: list[int], device: torch.device
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and reconstructions of ``data[indices]`` as ``N x H x W x 3`` uint8 arrays."""
+    if not indices:
+        empty = np.zeros((0, model.image_size, model.image_size, 3), np.uint8)
+        return empty, empty
+    x = torch.stack([data[i][0] for i in indices]).to(device)
+    model.eval()
+    recon = model(x).float().clamp(0, 1)
+    to_u8 = lambda t: (t.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)  # noqa: E731
+    return x.permute(0, 2, 3, 1).cpu().numpy(), to_u8(recon)
+
+
+def load_autoencoder(
+    path: str | os.PathLike[str], device: torch.device | str = "cpu"
+) -> tuple[ConvAutoencoder, dict[str, Any]]:
+    """Rebuild an autoencoder from its checkpoint alone."""
+    payload = load_checkpoint(path)
+    return autoencoder_from_payload(payload, path, device), payload
+
+
+def autoencoder_from_payload(
+    payload: dict[str, Any], path: str | os.PathLike[str], device: torch.device | str = "cpu"
+) -> ConvAutoencoder:
+    if payload.get("kind") != KIND:
+        raise WikiartError(f"{path} is a {payload.get('kind')!r} checkpoint, not an autoencoder")
+    pre = payload.get("preprocess", {})
+    model = build_autoencoder(
+        **payload["model_config"], mean=tuple(pre["mean"]), std=tuple(pre["std"])
+    )
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise WikiartError(f"{path}: weights do not fit the stored architecture: {first}") from None
+    return model.to(device).eval()
