@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from wikiart.config import AutoencoderConfig, build_config, save_config
+from wikiart.config import AutoencoderConfig, build_config, check_same_run, save_config
 from wikiart.data.dataset import open_dataset
 from wikiart.data.loader import CachedImageDataset, make_loader, prepare_split
 from wikiart.data.splits import stratified_split
@@ -145,8 +145,6 @@ def train_autoencoder(
 ) -> dict[str, Any]:
     """Train with the shared loop (best epoch by validation loss, carved from train), then write
     ``loss.png`` and ``reconstructions.png``. Returns the best epoch's validation numbers."""
-    from wikiart.classify import _check_same_run
-
     out = Path(out)
     t_start = time.perf_counter()
     device = resolve_device(cfg.device)
@@ -155,7 +153,7 @@ def train_autoencoder(
     classes = ds.class_map()
     out.mkdir(parents=True, exist_ok=True)
     if cfg.resume:
-        _check_same_run(cfg, out)  # type: ignore[arg-type]
+        check_same_run(cfg, out)
     save_config(cfg, out)
     classes.save(out / "classes.json")
     size = cfg.data.image_size

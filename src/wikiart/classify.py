@@ -26,7 +26,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
-from wikiart.config import ClassifierConfig, build_config, peek, save_config, to_dict
+from wikiart.config import (
+    ClassifierConfig,
+    build_config,
+    check_same_run,
+    peek,
+    save_config,
+)
 from wikiart.data.balance import (
     DistributedWeightedSampler,
     class_counts,
@@ -454,7 +460,7 @@ def _train(cfg: ClassifierConfig, out: Path, ctx, device, progress: bool, t_star
     classes = ds.class_map()
     out.mkdir(parents=True, exist_ok=True)
     if cfg.resume:
-        _check_same_run(cfg, out)
+        check_same_run(cfg, out)
     barrier(ctx)  # everyone has compared against the old config.json before it is replaced
     if ctx.is_main:
         save_config(cfg, out)
@@ -531,30 +537,6 @@ def _train(cfg: ClassifierConfig, out: Path, ctx, device, progress: bool, t_star
         )
     _write_report(out, cfg, classes, counts, history, metrics, time.perf_counter() - t_start)
     return metrics
-
-
-#: Settings a resumed run may change: they do not alter what is computed.
-_RESUME_FREE = {"resume", "device", "loader_workers", "patience", "tta"}
-
-
-def _check_same_run(cfg: ClassifierConfig, out: Path) -> None:
-    """``--resume`` continues the same run: refuse settings that would change its course (the LR
-    schedule, for one, is laid out over the original number of epochs)."""
-    path = out / "config.json"
-    if not path.exists():
-        return
-    old = json.loads(path.read_text(encoding="utf-8"))
-    new = json.loads(json.dumps(to_dict(cfg)))
-    diffs = [
-        f"{k}: {old.get(k)!r} -> {v!r}"
-        for k, v in new.items()
-        if k not in _RESUME_FREE and old.get(k) != v
-    ]
-    if diffs:
-        raise WikiartError(
-            f"--resume continues the run in {out} with its own settings, but these differ from "
-            f"its config.json: {'; '.join(diffs)}. Start a new --out instead."
-        )
 
 
 def _write_history_files(out: Path, history: list[dict[str, Any]]) -> None:

@@ -210,3 +210,27 @@ def save_config(cfg: Any, run_dir: str | os.PathLike[str]) -> Path:
     tmp.write_text(json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+#: Settings a resumed run may change: they do not alter what is computed.
+RESUME_FREE = frozenset({"resume", "device", "loader_workers", "patience", "tta"})
+
+
+def check_same_run(cfg: Any, out: str | os.PathLike[str]) -> None:
+    """``--resume`` continues the same run: refuse settings that would change its course (the LR
+    schedule, for one, is laid out over the original number of epochs)."""
+    path = Path(out) / "config.json"
+    if not path.exists():
+        return
+    old = json.loads(path.read_text(encoding="utf-8"))
+    new = json.loads(json.dumps(to_dict(cfg)))
+    diffs = [
+        f"{k}: {old.get(k)!r} -> {v!r}"
+        for k, v in new.items()
+        if k not in RESUME_FREE and old.get(k) != v
+    ]
+    if diffs:
+        raise WikiartError(
+            f"--resume continues the run in {out} with its own settings, but these differ from "
+            f"its config.json: {'; '.join(diffs)}. Start a new --out instead."
+        )
