@@ -22,7 +22,7 @@ from torch import nn
 
 from wikiart.config import AutoencoderConfig, build_config, check_same_run, save_config
 from wikiart.data.dataset import open_dataset
-from wikiart.data.loader import CachedImageDataset, make_loader, prepare_split
+from wikiart.data.loader import CachedImageDataset, cache_options, make_loader, prepare_split
 from wikiart.data.splits import stratified_split
 from wikiart.data.transforms import eval_transform, train_transform
 from wikiart.device import autocast, loader_workers, resolve_device
@@ -157,14 +157,7 @@ def train_autoencoder(
     save_config(cfg, out)
     classes.save(out / "classes.json")
     size = cfg.data.image_size
-    cache = {
-        "source": ds.root,
-        "image_size": size,
-        "fit": cfg.data.fit,
-        "cache_root": cfg.data.cache_dir,
-        "workers": cfg.data.decode_workers,
-        "progress": progress,
-    }
+    cache = cache_options(cfg.data, ds.root, progress)
     full = prepare_split(ds.split("train"), classes, split="train", **cache)
     tr, va = stratified_split(full.labels, cfg.data.val_fraction, cfg.seed)
     if len(va) == 0:

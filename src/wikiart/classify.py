@@ -43,7 +43,7 @@ from wikiart.data.cache import default_cache_root
 from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import open_dataset, open_eval_split
 from wikiart.data.images import decode_fitted
-from wikiart.data.loader import make_loader, prepare_split
+from wikiart.data.loader import cache_options, make_loader, prepare_split
 from wikiart.data.refs import display
 from wikiart.data.splits import stratified_split
 from wikiart.data.transforms import eval_transform, train_transform
@@ -465,14 +465,7 @@ def _train(cfg: ClassifierConfig, out: Path, ctx, device, progress: bool, t_star
     if ctx.is_main:
         save_config(cfg, out)
         classes.save(out / "classes.json")
-    cache = {
-        "source": ds.root,
-        "image_size": cfg.data.image_size,
-        "fit": cfg.data.fit,  # type: ignore[arg-type]
-        "cache_root": cfg.data.cache_dir,
-        "workers": cfg.data.decode_workers,
-        "progress": progress,
-    }
+    cache = cache_options(cfg.data, ds.root, progress)
     size = cfg.data.image_size
     full = prepare_split(ds.split("train"), classes, split="train", **cache)
     augment = train_transform(size, scale=(cfg.crop_scale, 1.0))

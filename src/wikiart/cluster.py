@@ -232,28 +232,20 @@ def cluster_embeddings(
         ylabel=f"PC 2 ({100 * ratio[1]:.1f}% of variance)",
     )
     plots = ["scatter_pca.png"]
-    if tsne:
-        plot_scatter(
-            C.project_tsne(x, seed),
-            emb.labels,
-            emb.classes,
-            out / "scatter_tsne.png",
-            title=f"t-SNE of {what}",
-            xlabel="t-SNE 1",
-            ylabel="t-SNE 2",
-        )
-        plots.append("scatter_tsne.png")
+    projections = [("tsne", "t-SNE", C.project_tsne)] if tsne else []
     if C.umap_available():
+        projections.append(("umap", "UMAP", C.project_umap))
+    for key, label, project in projections:
         plot_scatter(
-            C.project_umap(x, seed),
+            project(x, seed),
             emb.labels,
             emb.classes,
-            out / "scatter_umap.png",
-            title=f"UMAP of {what}",
-            xlabel="UMAP 1",
-            ylabel="UMAP 2",
+            out / f"scatter_{key}.png",
+            title=f"{label} of {what}",
+            xlabel=f"{label} 1",
+            ylabel=f"{label} 2",
         )
-        plots.append("scatter_umap.png")
+        plots.append(f"scatter_{key}.png")
     result["plots"] = plots
     tmp = out / "clusters.json.tmp"
     tmp.write_text(json.dumps(_jsonable(result), indent=2) + "\n", encoding="utf-8")

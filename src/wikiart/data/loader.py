@@ -11,6 +11,7 @@ import copy
 import logging
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -111,6 +112,19 @@ class CachedImageDataset(Dataset):
         if fd is not None and self._pid == os.getpid():
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def cache_options(data: Any, source: str | os.PathLike[str], progress: bool) -> dict[str, Any]:
+    """`prepare_split` keyword arguments from a job's ``DataConfig`` (``image_size``, ``fit``,
+    ``cache_dir``, ``decode_workers``): every training job caches its images the same way."""
+    return {
+        "source": source,
+        "image_size": data.image_size,
+        "fit": data.fit,
+        "cache_root": data.cache_dir,
+        "workers": data.decode_workers,
+        "progress": progress,
+    }
 
 
 def prepare_split(
