@@ -47,7 +47,7 @@ from wikiart.device import seed_everything as seed_all
 from wikiart.errors import WikiartError
 from wikiart.eval.ssim import ssim
 from wikiart.models.stylegen import StyleGenerator, build_stylegen, match_channel_stats
-from wikiart.train.checkpoint import load_checkpoint, save_checkpoint
+from wikiart.train.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,12 @@ def style_embeddings(
 def standardised_table(emb: dict[str, Any]) -> torch.Tensor:
     """The style table the generator sees: per-style means standardised per dimension."""
     return (emb["mean"] - emb["embed_mean"]) / emb["embed_std"]
+
+
+def save_style_embeddings(path: str | os.PathLike[str], emb: dict[str, Any]) -> None:
+    """``style_embeddings.pt``: the table with its style names, written atomically like a
+    checkpoint and read back with ``weights_only=True``."""
+    save_checkpoint(path, {**emb, "kind": "style_embeddings", "format_version": FORMAT_VERSION})
 
 
 def load_style_embeddings(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -291,8 +297,8 @@ def train_stylegen(
             **cache,
         )
         emb = style_embeddings(clf, at_clf, classes.classes, device, cfg.batch_size)
-        emb.update(kind="style_embeddings", classifier=str(cfg.classifier))
-        save_checkpoint(emb_path, emb)
+        emb["classifier"] = str(cfg.classifier)
+        save_style_embeddings(emb_path, emb)
     size = cfg.data.image_size
     full = prepare_split(ds.split("train"), classes, split="train", image_size=size, **cache)
     colors = color_stats(full, len(classes))
