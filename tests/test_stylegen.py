@@ -251,3 +251,42 @@ def test_train_stylegen_refuses_a_missing_classifier(learnable_root, tmp_path, c
     ]  # fmt: skip
     assert main(argv) == 2
     assert "classifier checkpoint not found" in capsys.readouterr().err
+
+
+def test_resume_continues_to_the_same_weights(learnable_root, tmp_path, monkeypatch):
+    """The shared loop's promise holds for the generator: epoch 1, a crash, then --resume
+    gives the same weights as two epochs in one go."""
+    import shutil
+
+    import wikiart.stylegen as sg
+
+    clf = _train_classifier(learnable_root, tmp_path / "clf", 0)
+    base = [
+        "--no-progress", "train", "stylegen", "--data", str(learnable_root),
+        "--classifier", str(clf), "--image-size", "16", "--batch-size", "8", "--workers", "0",
+        "--widths", "8,16", "--code-channels", "8", "--content-weight", "0",
+        "--stats-weight", "0.1", "--code-weight", "0.1", "--epochs", "2",
+    ]  # fmt: skip
+    real_fit = sg.fit
+    snap = tmp_path / "epoch1.pt"
+
+    def spying_fit(*args, **kwargs):
+        run_dir = args[4].run_dir
+
+        def keep(epoch, row):
+            if epoch == 1:
+                shutil.copy(run_dir / "last.pt", snap)
+
+        return real_fit(*args, **kwargs, on_epoch_end=keep)
+
+    monkeypatch.setattr(sg, "fit", spying_fit)
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    shutil.copy(snap, tmp_path / "a" / "last.pt")  # as if it had died during epoch 2
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    assert main([*base, "--out", str(tmp_path / "b"), "--resume"]) == 0
+    a = load_checkpoint(tmp_path / "a" / "model.pt")
+    b = load_checkpoint(tmp_path / "b" / "model.pt")
+    assert a["epoch"] == b["epoch"] == 2
+    assert all(torch.equal(v, b["state_dict"][k]) for k, v in a["state_dict"].items())
+    hist = (tmp_path / "b" / "history.csv").read_text()
+    assert "train_stats" in hist and "train_code" in hist and len(hist.splitlines()) == 3

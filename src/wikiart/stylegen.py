@@ -217,10 +217,15 @@ def make_stylegen_loss(
     clf_size: int,
     cfg: StylegenConfig,
     features: nn.Module | None,
-    target_embed: torch.Tensor | None = None,
+    emb: dict[str, Any] | None = None,
 ):
-    """``(generator, uint8 batch, labels) -> (loss, parts)``; see the module docstring."""
+    """``(generator, uint8 batch, labels) -> (loss, parts)``; see the module docstring. ``emb``
+    (the style embeddings) is needed for the feature-statistics term only."""
     from wikiart.models.perceptual import perceptual_distance
+
+    if emb is not None:  # plain copies: tensors made under inference_mode cannot enter autograd
+        mu, sd = emb["embed_mean"].clone(), emb["embed_std"].clone()
+        table = standardised_table(emb).clone()
 
     def loss_fn(g: StyleGenerator, x: torch.Tensor, y: torch.Tensor):
         k = len(g.style_names)
@@ -247,9 +252,10 @@ def make_stylegen_loss(
             code_l = F.l1_loss(code_sw.float(), code.detach().float())
             parts["code"] = code_l.detach()
             total = total + cfg.code_weight * code_l
-        if cfg.stats_weight > 0 and target_embed is not None:
+        if cfg.stats_weight > 0 and emb is not None:
             z = clf.embed(classifier_view(clf, swapped, clf_size)).float()
-            stats = F.mse_loss(z, target_embed[t])
+            z = (z - mu.to(z.device)) / sd.to(z.device)
+            stats = F.mse_loss(z, table.to(z.device)[t])
             parts["stats"] = stats.detach()
             total = total + cfg.stats_weight * stats
         return total, parts
@@ -300,7 +306,9 @@ def train_stylegen(
         emb["classifier"] = str(cfg.classifier)
         save_style_embeddings(emb_path, emb)
     size = cfg.data.image_size
-    full = prepare_split(ds.split("train"), classes, split="train", image_size=size, **cache)
+    full = prepare_split(
+        ds.split("train"), classes, split="train", image_size=size, fit=cfg.data.fit, **cache
+    )
     colors = color_stats(full, len(classes))
     train = full.subset(np.arange(len(full)), train_transform(size, scale=(0.8, 1.0)))
     loader = make_loader(
@@ -329,8 +337,7 @@ def train_stylegen(
         size,
     )
     features = _lite_features(device) if cfg.content_weight > 0 else None
-    target_embed = emb["mean"].to(device) if cfg.stats_weight > 0 else None
-    loss_fn = make_stylegen_loss(clf, clf_size, cfg, features, target_embed)
+    loss_fn = make_stylegen_loss(clf, clf_size, cfg, features, emb)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=cfg.lr, total_steps=max(1, len(loader) * cfg.epochs), pct_start=0.15
@@ -372,7 +379,9 @@ def train_stylegen(
     )
     gen, _ = load_stylegen(out / "model.pt", device)
     split = "test" if "test" in ds.splits else "train"
-    test = prepare_split(ds.split(split), classes, split=split, image_size=size, **cache)
+    test = prepare_split(
+        ds.split(split), classes, split=split, image_size=size, fit=cfg.data.fit, **cache
+    )
     pick = _pick(test.labels, cfg.samples, cfg.seed)
     x = torch.stack([test.raw(i) for i in pick]) if pick else torch.zeros(0, 3, size, size)
     write_grid(gen, x, [classes.classes[test.labels[i]] for i in pick], None, out / "grid.png")
