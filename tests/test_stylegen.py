@@ -30,10 +30,12 @@ from wikiart.train.checkpoint import load_checkpoint
 STYLES = ["A", "B", "C"]
 
 
-def small_model(seed: int = 0, size: int = 16) -> StyleGenerator:
+def small_model(seed: int = 0, size: int = 16, norm: str = "batch") -> StyleGenerator:
     torch.manual_seed(seed)
     table = torch.randn(len(STYLES), 5)
-    return StyleGenerator(size, STYLES, table, widths=(8, 16), code_channels=8, hidden=16)
+    return StyleGenerator(
+        size, STYLES, table, widths=(8, 16), code_channels=8, hidden=16, norm=norm
+    )
 
 
 # -- pure maths ------------------------------------------------------------------------------
@@ -85,8 +87,9 @@ def test_fusion_layers_and_style_table_are_registered_and_move_with_the_model():
     assert all(t.device.type == "meta" for t in [*meta.parameters(), *meta.buffers()])
 
 
-def test_output_in_image_range_and_the_style_changes_it():
-    model = small_model().eval()
+@pytest.mark.parametrize("norm", ["batch", "instance"])
+def test_output_in_image_range_and_the_style_changes_it(norm):
+    model = small_model(norm=norm).eval()
     x = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
     with torch.no_grad():
         a = model(x, torch.tensor([0, 0]))

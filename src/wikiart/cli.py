@@ -163,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classifier", help="RUN/model.pt of a trained style classifier (frozen)")
     p.add_argument("--widths", type=_int_list, help="encoder channels per stage, e.g. 32,64,128")
     p.add_argument("--code-channels", type=int, help="channels of the spatial content code")
+    p.add_argument(
+        "--norm", choices=("batch", "instance"), help="decoder norm: conditional BN or AdaIN"
+    )
     p.add_argument("--rec-weight", type=float, help="L1 reconstruction under the own style")
     p.add_argument("--style-weight", type=float, help="classifier cross-entropy toward the target")
     p.add_argument("--content-weight", type=float, help="pretrained-feature distance to the input")
@@ -390,6 +393,7 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
         extra = (
             "classifier",
             "code_channels",
+            "norm",
             "rec_weight",
             "style_weight",
             "content_weight",

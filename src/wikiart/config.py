@@ -95,6 +95,7 @@ class StylegenConfig(TrainConfig):
     widths: list[int] = field(default_factory=lambda: [32, 64, 128])
     code_channels: int = 64  # content code: code_channels x size/8 x size/8 with three stages
     hidden: int = 128  # width of the style MLP giving each decoder stage its (gamma, beta)
+    norm: str = "batch"  # decoder normalisation under the style's (gamma, beta): or "instance"
     rec_weight: float = 1.0  # L1 reconstruction under the image's own style
     style_weight: float = 1.0  # frozen classifier's cross-entropy toward a random other style
     content_weight: float = 1.0  # perceptual distance (frozen ImageNet Lite0) render vs input

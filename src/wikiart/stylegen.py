@@ -326,6 +326,7 @@ def train_stylegen(
         widths=cfg.widths,
         code_channels=cfg.code_channels,
         hidden=cfg.hidden,
+        norm=cfg.norm,
     ).to(device)
     log.info(
         "stylegen: %d styles, embedding %d, code %s, %d parameters; %d training images at %d px",

@@ -33,6 +33,7 @@ from wikiart.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalizer
 from wikiart.errors import WikiartError
 
 DEFAULT_WIDTHS = (32, 64, 128)
+NORMS = ("batch", "instance")
 
 
 # -- pure maths ------------------------------------------------------------------------------
@@ -107,6 +108,7 @@ class StyleGenerator(nn.Module):
         widths: tuple[int, ...] | list[int] = DEFAULT_WIDTHS,
         code_channels: int = 64,
         hidden: int = 128,
+        norm: str = "batch",
         mean: tuple[float, ...] = IMAGENET_MEAN,
         std: tuple[float, ...] = IMAGENET_STD,
     ) -> None:
@@ -134,6 +136,9 @@ class StyleGenerator(nn.Module):
         self.style_names = list(style_names)
         self.style_dim = int(style_table.shape[1])
         self.mean, self.std = tuple(mean), tuple(std)
+        if norm not in NORMS:
+            raise WikiartError(f"stylegen norm must be one of {NORMS}, got {norm!r}")
+        self.norm = norm
         self.config: dict[str, Any] = {
             "image_size": self.image_size,
             "style_names": list(self.style_names),
@@ -141,6 +146,7 @@ class StyleGenerator(nn.Module):
             "widths": list(widths),
             "code_channels": int(code_channels),
             "hidden": int(hidden),
+            "norm": norm,
         }
         self.normalizer = Normalizer(mean, std)
         self.register_buffer("style_table", style_table.detach().float().clone())
@@ -166,6 +172,14 @@ class StyleGenerator(nn.Module):
             for cin, cout in itertools.pairwise(dec_widths)
         )
         self.modulation = StyleModulation(self.style_dim, dec_widths, hidden)
+        # "batch": conditional batch normalisation (de Vries et al. 2017): each image keeps its
+        # own feature statistics relative to the batch (its palette and contrast, which are
+        # content here), the style sets every channel's scale and shift. "instance": AdaIN,
+        # which replaces each image's statistics by the style's outright.
+        self.norms = nn.ModuleList(
+            nn.BatchNorm2d(c, affine=False) if norm == "batch" else nn.Identity()
+            for c in dec_widths
+        )
         self.out = nn.Sequential(nn.Conv2d(dec_widths[-1], 3, 3, padding=1), nn.Sigmoid())
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -180,11 +194,17 @@ class StyleGenerator(nn.Module):
 
     def decode(self, code: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         params = self.modulation(self.style_vectors(style).to(code.dtype))
-        h = self.entry(code)
-        h = torch.relu(adain(h, *params[0]))
-        for stage, (gamma, beta) in zip(self.stages, params[1:], strict=True):
-            h = torch.relu(adain(stage(h), gamma, beta))
+        h = self._modulate(self.entry(code), 0, *params[0])
+        for i, (stage, (gamma, beta)) in enumerate(zip(self.stages, params[1:], strict=True)):
+            h = self._modulate(stage(h), i + 1, gamma, beta)
         return self.out(h)
+
+    def _modulate(
+        self, h: torch.Tensor, i: int, gamma: torch.Tensor, beta: torch.Tensor
+    ) -> torch.Tensor:
+        if self.norm == "instance":
+            return torch.relu(adain(h, gamma, beta))
+        return torch.relu(self.norms[i](h) * gamma[..., None, None] + beta[..., None, None])
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x), style)
@@ -209,6 +229,7 @@ def build_stylegen(**config: Any) -> StyleGenerator:
         "widths",
         "code_channels",
         "hidden",
+        "norm",
         "mean",
         "std",
     }
