@@ -285,7 +285,7 @@ def _stylegen_stage(
     judge = train_classifier(judge_cfg, out / "judge", progress=progress)
     cfg = sg_config(
         None,
-        {"classifier": str(classifier), "epochs": 8, "batch_size": 32, "seed": seed, "data": data},
+        {"classifier": str(classifier), "epochs": 4, "batch_size": 32, "seed": seed, "data": data},
     )
     row = train_stylegen(cfg, out / "stylegen", progress=progress)
     res = evaluate_stylegen(
@@ -299,8 +299,9 @@ def _stylegen_stage(
     )
     report.section("Style-conditioned generator")
     report.text(
-        f"The generator (content code {cfg.code_channels} x {size // 8} x {size // 8}, decoder "
-        "stages modulated by AdaIN from the style embedding) trained for "
+        f"The generator (content code {cfg.code_channels} x {size // 8} x {size // 8}, every "
+        f"decoder stage modulated by the style embedding after {cfg.norm} normalisation) "
+        "trained for "
         f"{cfg.epochs} epochs at {size} px against the frozen demo classifier "
         f"(last epoch: the classifier saw the target style in "
         f"{row.get('train_style_acc', float('nan')):.0%} of the training renders). "
