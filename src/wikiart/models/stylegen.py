@@ -7,13 +7,15 @@ The seed concatenated a per-style mean embedding with the flat code and passed i
 - encoder: the autoencoder's stride-2 conv stages (``models.autoencoder``), ending in a *spatial*
   content code ``code_channels x H/2^k x W/2^k`` (64 x 8 x 8 at 64 px): wide enough that the
   composition survives, unlike a tiny bottleneck;
-- decoder: upsampling + conv stages, each followed by **AdaIN**: the features are instance-
-  normalised (their per-channel mean and spread removed), then scaled and shifted by a
+- decoder: upsampling + conv stages, each normalised and then scaled and shifted by a
   ``(gamma, beta)`` pair per channel that a small MLP computes from the style embedding
-  (`StyleModulation`). Every stage is conditioned, and the normalisation *removes* the input's
-  own feature statistics, so the decoder cannot ignore the style input the way it can a
-  concatenated vector (Huang & Belongie 2017; FiLM, Perez et al. 2018). Output through a sigmoid,
-  in ``[0, 1]``;
+  (`StyleModulation`, FiLM, Perez et al. 2018). ``norm="batch"`` (default) is conditional batch
+  normalisation (de Vries et al. 2017): each image keeps its own palette and contrast relative
+  to the batch, which on the built-in data are content, not style (a first version with
+  instance norm reconstructed every image in its style's average palette). ``norm="instance"``
+  is AdaIN (Huang & Belongie 2017), which replaces each image's feature statistics by the
+  style's. Either way every stage is conditioned, so the decoder cannot route around the style
+  input as it can a vector concatenated once. Output through a sigmoid, in ``[0, 1]``;
 - the style table (per-style mean embeddings of a trained classifier, standardised) is a buffer,
   and the style names are in ``config``: a checkpoint rebuilds and renders alone.
 
