@@ -11,8 +11,9 @@ The seed concatenated a per-style mean embedding with the flat code and passed i
   ``(gamma, beta)`` pair per channel that a small MLP computes from the style embedding
   (`StyleModulation`, FiLM, Perez et al. 2018). ``norm="batch"`` (default) is conditional batch
   normalisation (de Vries et al. 2017): each image keeps its own palette and contrast relative
-  to the batch, which on the built-in data are content, not style (a first version with
-  instance norm reconstructed every image in its style's average palette). ``norm="instance"``
+  to the batch, which on the built-in data are content, not style (on a small pilot at 32 px,
+  6 epochs, the training L1 reconstruction was 0.137 with it, 0.187 with instance norm).
+  ``norm="instance"``
   is AdaIN (Huang & Belongie 2017), which replaces each image's feature statistics by the
   style's. Either way every stage is conditioned, so the decoder cannot route around the style
   input as it can a vector concatenated once. Output through a sigmoid, in ``[0, 1]``;
