@@ -12,6 +12,9 @@ def test_demo_on_given_data_writes_report(tiny_root, tmp_path, capsys, monkeypat
     assert "Data check" in html and "Preprocessing cache" in html and "samples.png" in html
     assert "Autoencoder and style clusters" in html and "reconstructions.png" in html
     assert "scatter_tsne.png" in html and "5-NN acc." in html
+    assert "Style-conditioned generator" in html and "stylegen-eval/grid.png" in html
+    sg = json.loads((out / "stylegen-eval" / "stylegen_eval.json").read_text())
+    assert sg["pairs"] == 3 * 2  # three test images, each rendered in the two other styles
     for source in ("pixels", "autoencoder", "classifier"):
         clusters = json.loads((out / "clusters" / source / "clusters.json").read_text())
         assert clusters["n"] == 3 and clusters["k"] == 3

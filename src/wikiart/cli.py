@@ -156,6 +156,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ssim-weight", type=float, help="weight of 1 - SSIM in mse+ssim")
     p.add_argument("--perceptual-weight", type=float, help="weight of the pretrained-feature term")
 
+    p = tsub.add_parser(
+        "stylegen", help="a style-conditioned generator, trained against a frozen classifier"
+    )
+    _add_train_flags(p)
+    p.add_argument("--classifier", help="RUN/model.pt of a trained style classifier (frozen)")
+    p.add_argument("--widths", type=_int_list, help="encoder channels per stage, e.g. 32,64,128")
+    p.add_argument("--code-channels", type=int, help="channels of the spatial content code")
+    p.add_argument(
+        "--norm", choices=("batch", "instance"), help="decoder norm: conditional BN or AdaIN"
+    )
+    p.add_argument("--rec-weight", type=float, help="L1 reconstruction under the own style")
+    p.add_argument("--style-weight", type=float, help="classifier cross-entropy toward the target")
+    p.add_argument("--content-weight", type=float, help="pretrained-feature distance to the input")
+    p.add_argument("--code-weight", type=float, help="content code of render vs input")
+    p.add_argument("--stats-weight", type=float, help="render embedding vs target style mean")
+    p.add_argument("--classifier-size", type=int, help="renders resized to this for the classifier")
+
+    p = sub.add_parser("render", help="re-render images in other styles with a stylegen model")
+    p.add_argument("--checkpoint", required=True, help="a stylegen RUN/model.pt")
+    p.add_argument("--image", nargs="+", required=True, help="image files")
+    p.add_argument("--style", nargs="+", required=True, help="style names (as in training)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--device", default="auto")
+
     p = sub.add_parser(
         "cluster", help="embed a split, cluster it, score the clusters against the styles"
     )
@@ -196,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--cache-dir")
     p.add_argument("--no-tta", dest="tta", action="store_false")
+    p.add_argument(
+        "--judge", help="stylegen checkpoints: an independently trained classifier RUN/model.pt"
+    )
+    p.add_argument(
+        "--max-per-style", type=int, help="stylegen: at most this many test images per style"
+    )
 
     p = sub.add_parser("predict", help="top-k styles of image files")
     p.add_argument("--checkpoint", required=True)
@@ -356,7 +386,38 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
             "(model.pt, reconstructions.png)"
         )
         return 0
+    if args.model == "stylegen":
+        from wikiart.stylegen import resolve_config as sg_config
+        from wikiart.stylegen import train_stylegen
+
+        extra = (
+            "classifier",
+            "code_channels",
+            "norm",
+            "rec_weight",
+            "style_weight",
+            "content_weight",
+            "code_weight",
+            "stats_weight",
+            "classifier_size",
+        )
+        over = _train_overrides(args, extra)
+        over["widths"] = args.widths
+        row = train_stylegen(sg_config(args.config, over), args.out, progress=progress)
+        print(
+            f"epoch {int(row.get('epoch', 0))}: loss={row.get('train_loss', float('nan')):.4f} "
+            f"style_acc={row.get('train_style_acc', float('nan')):.3f}; run: {args.out} "
+            "(model.pt, style_embeddings.pt, grid.png)"
+        )
+        return 0
     raise AssertionError(args.model)
+
+
+def _is_stylegen(path: str) -> bool:
+    """Whether a checkpoint holds a style generator (evaluate reads the kind from the file)."""
+    from wikiart.train.checkpoint import load_checkpoint
+
+    return load_checkpoint(path).get("kind") == "stylegen"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -397,6 +458,36 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"ari={res['ari']:.3f} silhouette={res['silhouette']:.3f} "
                 f"knn_accuracy={res['knn_accuracy']:.3f}; wrote {args.out}"
             )
+            return 0
+        if args.command == "render":
+            from wikiart.stylegen import render_command
+
+            paths = render_command(
+                args.checkpoint, args.image, args.style, args.out, device=args.device
+            )
+            print(f"wrote {len(paths)} render(s) and grid.png to {args.out}")
+            return 0
+        if args.command == "evaluate" and _is_stylegen(args.checkpoint):
+            from wikiart.stylegen import evaluate_stylegen, format_table
+
+            if not args.judge:
+                raise WikiartError(
+                    "a stylegen checkpoint is evaluated by an independent classifier: pass "
+                    "--judge CLASSIFIER/model.pt"
+                )
+            res = evaluate_stylegen(
+                args.checkpoint,
+                args.judge,
+                args.data,
+                args.out,
+                device=args.device,
+                batch_size=args.batch_size,
+                max_per_style=args.max_per_style,
+                cache_dir=args.cache_dir,
+                progress=progress,
+            )
+            print(format_table(res))
+            print(f"wrote {args.out}/stylegen_eval.json and grid.png")
             return 0
         if args.command == "evaluate":
             from wikiart.classify import evaluate_checkpoint

@@ -86,6 +86,25 @@ class AutoencoderConfig(TrainConfig):
     reconstructions: int = 8  # images shown in reconstructions.png
 
 
+@dataclass
+class StylegenConfig(TrainConfig):
+    """`wikiart train stylegen`: a style-conditioned generator trained against a frozen
+    classifier (see `wikiart.stylegen` for what each loss weight does)."""
+
+    classifier: str | None = None  # RUN/model.pt of a trained style classifier (frozen here)
+    widths: list[int] = field(default_factory=lambda: [32, 64, 128])
+    code_channels: int = 64  # content code: code_channels x size/8 x size/8 with three stages
+    hidden: int = 128  # width of the style MLP giving each decoder stage its (gamma, beta)
+    norm: str = "batch"  # decoder normalisation under the style's (gamma, beta): or "instance"
+    rec_weight: float = 1.0  # L1 reconstruction under the image's own style
+    style_weight: float = 1.0  # frozen classifier's cross-entropy toward a random other style
+    content_weight: float = 1.0  # perceptual distance (frozen ImageNet Lite0) render vs input
+    code_weight: float = 0.0  # L1 between the render's content code and the input's
+    stats_weight: float = 0.0  # classifier embedding of the render vs the target style's mean
+    classifier_size: int | None = None  # renders resized to this for the classifier (its own)
+    samples: int = 6  # test images in grid.png
+
+
 def _field_types(cls: type) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}

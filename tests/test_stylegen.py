@@ -1,0 +1,295 @@
+"""The style-conditioned generator: pure maths, registered fusion layers, learning, rendering,
+checkpoint round trips, the CLI (train stylegen, render, evaluate --judge) and its errors."""
+
+import json
+
+import pytest
+import torch
+
+from wikiart.cli import main
+from wikiart.config import StylegenConfig
+from wikiart.errors import WikiartError
+from wikiart.models.stylegen import (
+    StyleGenerator,
+    adain,
+    build_stylegen,
+    channel_stats,
+    match_channel_stats,
+)
+from wikiart.stylegen import (
+    EMBEDDINGS_FILE,
+    load_style_embeddings,
+    load_stylegen,
+    make_stylegen_loss,
+    other_styles,
+    render,
+    save_style_embeddings,
+)
+from wikiart.train.checkpoint import load_checkpoint
+
+STYLES = ["A", "B", "C"]
+
+
+def small_model(seed: int = 0, size: int = 16, norm: str = "batch") -> StyleGenerator:
+    torch.manual_seed(seed)
+    table = torch.randn(len(STYLES), 5)
+    return StyleGenerator(
+        size, STYLES, table, widths=(8, 16), code_channels=8, hidden=16, norm=norm
+    )
+
+
+# -- pure maths ------------------------------------------------------------------------------
+def test_channel_stats_and_adain_set_the_given_statistics():
+    x = torch.randn(2, 3, 8, 8) * 4 + 7
+    mean, std = channel_stats(x)
+    assert torch.allclose(mean.flatten(), x.mean(dim=(2, 3)).flatten(), atol=1e-5)
+    assert torch.allclose(std.flatten(), x.std(dim=(2, 3), unbiased=False).flatten(), atol=1e-3)
+    gamma = torch.tensor([[0.5, 2.0, 1.0], [3.0, 1.0, 0.1]])
+    beta = torch.tensor([[1.0, -1.0, 0.0], [0.0, 5.0, 2.0]])
+    y = adain(x, gamma, beta)
+    m, s = channel_stats(y)
+    assert torch.allclose(m.squeeze(), beta, atol=1e-4)
+    assert torch.allclose(s.squeeze(), gamma, atol=1e-3)
+
+
+def test_colour_baseline_moves_channel_statistics_to_the_target_and_stays_in_range():
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 16, 16) * 0.3 + 0.2  # a narrow range, far from the target
+    target_mean, target_std = torch.tensor([0.7, 0.5, 0.3]), torch.tensor([0.05, 0.1, 0.08])
+    y = match_channel_stats(x, target_mean, target_std)
+    m, s = channel_stats(y)
+    assert torch.allclose(m.squeeze(-1).squeeze(-1), target_mean.expand(4, 3), atol=1e-3)
+    assert torch.allclose(s.squeeze(-1).squeeze(-1), target_std.expand(4, 3), atol=2e-3)
+    assert float(y.min()) >= 0 and float(y.max()) <= 1
+    # the composition (the ranking of pixels within a channel) is kept
+    a, b = x[0, 0].flatten().argsort(), y[0, 0].flatten().argsort()
+    assert torch.equal(a, b)
+
+
+def test_other_styles_never_draws_the_own_style():
+    y = torch.arange(3).repeat(200)
+    t = other_styles(y, 3)
+    assert not (t == y).any() and set(t.tolist()) == {0, 1, 2}
+
+
+# -- the module ------------------------------------------------------------------------------
+def test_fusion_layers_and_style_table_are_registered_and_move_with_the_model():
+    model = small_model()
+    keys = model.state_dict().keys()
+    assert "style_table" in keys
+    assert any(k.startswith("modulation.heads.") for k in keys)
+    assert any(k.startswith("modulation.trunk.") for k in keys)
+    # every parameter and buffer follows .to(): nothing is left behind on the CPU
+    moved = model.to(torch.float64)
+    assert all(p.dtype == torch.float64 for p in moved.parameters())
+    assert moved.style_table.dtype == torch.float64
+    meta = small_model().to("meta")
+    assert all(t.device.type == "meta" for t in [*meta.parameters(), *meta.buffers()])
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance"])
+def test_output_in_image_range_and_the_style_changes_it(norm):
+    model = small_model(norm=norm).eval()
+    x = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
+    with torch.no_grad():
+        a = model(x, torch.tensor([0, 0]))
+        b = model(x, torch.tensor([1, 1]))
+    assert a.shape == (2, 3, 16, 16) and float(a.min()) >= 0 and float(a.max()) <= 1
+    assert (a - b).abs().max() > 1e-3  # a fresh model already depends on its style input
+    with pytest.raises(WikiartError, match=r"unknown style 'Z'.*\['A', 'B', 'C'\]"):
+        model.style_index("Z")
+
+
+def test_rebuilds_from_config_and_bad_sizes():
+    model = small_model()
+    again = build_stylegen(**model.config)
+    again.load_state_dict(model.state_dict())
+    assert torch.equal(again.style_table, model.style_table)
+    with pytest.raises(WikiartError, match="multiple of 4"):
+        StyleGenerator(18, STYLES, style_dim=4, widths=(8, 16))
+
+
+class _TinyClassifier(torch.nn.Module):
+    """A stand-in frozen classifier: mean colour -> logits (differentiable, like the real one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from wikiart.data.transforms import Normalizer
+
+        self.normalizer = Normalizer()
+        self.head = torch.nn.Linear(3, 3)
+        with torch.no_grad():
+            self.head.weight.copy_(torch.eye(3) * 5)
+            self.head.bias.zero_()
+
+    def embed(self, x):
+        return self.normalizer(x).mean(dim=(2, 3))
+
+    def forward(self, x):
+        return self.head(self.embed(x))
+
+
+def test_a_few_steps_reduce_the_loss_and_the_classifier_stays_frozen():
+    torch.manual_seed(0)
+    model = small_model()
+    clf = _TinyClassifier().eval()
+    for p in clf.parameters():
+        p.requires_grad_(False)
+    before = {k: v.clone() for k, v in clf.state_dict().items()}
+    cfg = StylegenConfig(content_weight=0.0)
+    loss_fn = make_stylegen_loss(clf, 16, cfg, None)
+    x = torch.randint(0, 256, (6, 3, 16, 16), dtype=torch.uint8)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        torch.manual_seed(1)  # the same target styles each step: a fair before/after
+        loss, parts = loss_fn(model, x, y)
+        assert {"rec", "style_ce", "style_acc"} <= set(parts)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.7 * losses[0]
+    assert all(p.grad is None for p in clf.parameters())
+    assert all(torch.equal(v, before[k]) for k, v in clf.state_dict().items())
+
+
+# -- end to end through the CLI --------------------------------------------------------------
+def _train_classifier(root, run, seed, arch="seed-cnn"):
+    argv = [
+        "--no-progress", "train", "classifier", "--data", str(root), "--out", str(run),
+        "--arch", arch, "--image-size", "32", "--batch-size", "8", "--epochs", "1",
+        "--workers", "0", "--val-fraction", "0.25", "--seed", str(seed), "--no-tta",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    return run / "model.pt"
+
+
+@pytest.fixture
+def trained(learnable_root, tmp_path):
+    """A classifier, an independent judge and a stylegen trained for 2 epochs at 16 px."""
+    clf = _train_classifier(learnable_root, tmp_path / "clf", 0)
+    judge = _train_classifier(learnable_root, tmp_path / "judge", 1)
+    run = tmp_path / "sg"
+    argv = [
+        "--no-progress", "train", "stylegen", "--data", str(learnable_root), "--out", str(run),
+        "--classifier", str(clf), "--image-size", "16", "--batch-size", "8", "--epochs", "2",
+        "--workers", "0", "--widths", "8,16", "--code-channels", "8", "--content-weight", "0",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    return {"root": learnable_root, "clf": clf, "judge": judge, "run": run, "tmp": tmp_path}
+
+
+def test_train_stylegen_writes_contract_files_and_rebuilds_alone(trained):
+    run = trained["run"]
+    for name in ("model.pt", EMBEDDINGS_FILE, "history.csv", "loss.png", "grid.png"):
+        assert (run / name).stat().st_size > 0, name
+    emb = load_style_embeddings(run / EMBEDDINGS_FILE)
+    assert emb["classes"] == ["Bright", "Dark", "Rare"]
+    assert emb["mean"].shape[0] == 3 and emb["mean"].ndim == 2
+    payload = load_checkpoint(run / "model.pt")
+    assert payload["kind"] == "stylegen" and payload["classes"] == ["Bright", "Dark", "Rare"]
+    assert len(payload["color_stats"]["mean"]) == 3
+
+    model, _ = load_stylegen(run / "model.pt")
+    again, _ = load_stylegen(run / "model.pt")
+    x = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
+    a, b = render(model, x, [0, 1, 2]), render(again, x, [0, 1, 2])
+    assert torch.equal(a, b)  # a checkpoint round trip reproduces renders exactly
+    assert (a[:, 0] - a[:, 1]).abs().max() > 1e-3  # another style, another image
+
+
+def test_style_embeddings_round_trip_keeps_names(tmp_path):
+    emb = {"classes": ["X", "Y"], "mean": torch.randn(2, 4)}
+    save_style_embeddings(tmp_path / "e.pt", emb)
+    back = load_style_embeddings(tmp_path / "e.pt")
+    assert back["classes"] == ["X", "Y"] and torch.equal(back["mean"], emb["mean"])
+
+
+def test_render_evaluate_and_bad_inputs(trained, capsys):
+    root, run, tmp = trained["root"], trained["run"], trained["tmp"]
+    ckpt = str(run / "model.pt")
+    img = next((root / "test" / "Dark").iterdir())
+    out = tmp / "render"
+    argv = ["--no-progress", "render", "--checkpoint", ckpt, "--image", str(img)]
+    assert main([*argv, "--style", "Bright", "Rare", "--out", str(out)]) == 0
+    assert len(list(out.glob("*_Bright.png"))) == 1 and len(list(out.glob("*_Rare.png"))) == 1
+    assert (out / "grid.png").stat().st_size > 0
+
+    capsys.readouterr()
+    assert main([*argv, "--style", "Nope", "--out", str(tmp / "r2")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown style 'Nope'" in err and "Bright" in err and "Traceback" not in err
+
+    ev = ["--no-progress", "evaluate", "--checkpoint", ckpt, "--data", str(root)]
+    assert main([*ev, "--judge", str(trained["judge"]), "--out", str(tmp / "ev")]) == 0
+    res = json.loads((tmp / "ev" / "stylegen_eval.json").read_text())
+    assert {"pairs", "swap_success", "floor", "color_baseline", "ssim", "feature_distance"} <= set(
+        res
+    )
+    assert res["pairs"] == 8 * 2 and res["images"] == 8  # each test image x the 2 other styles
+    for key in ("swap_success", "floor", "color_baseline", "ssim"):
+        assert 0.0 <= res[key] <= 1.0, key
+    assert (tmp / "ev" / "grid.png").stat().st_size > 0
+    assert "swap success" in capsys.readouterr().out
+
+    # the judge may not be the training classifier, even under another name
+    copy = tmp / "copy.pt"
+    copy.write_bytes(trained["clf"].read_bytes())
+    for judge in (trained["clf"], copy):
+        assert main([*ev, "--judge", str(judge), "--out", str(tmp / "bad")]) == 2
+        assert "trained against" in capsys.readouterr().err
+    assert main([*ev, "--out", str(tmp / "bad")]) == 2  # no judge at all
+    assert "--judge" in capsys.readouterr().err
+    missing = ["--no-progress", "render", "--checkpoint", str(tmp / "none.pt")]
+    assert main([*missing, "--image", str(img), "--style", "A", "--out", str(tmp / "r3")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_train_stylegen_refuses_a_missing_classifier(learnable_root, tmp_path, capsys):
+    argv = [
+        "--no-progress", "train", "stylegen", "--data", str(learnable_root),
+        "--out", str(tmp_path / "sg"), "--classifier", str(tmp_path / "nope.pt"),
+    ]  # fmt: skip
+    assert main(argv) == 2
+    assert "classifier checkpoint not found" in capsys.readouterr().err
+
+
+def test_resume_continues_to_the_same_weights(learnable_root, tmp_path, monkeypatch):
+    """The shared loop's promise holds for the generator: epoch 1, a crash, then --resume
+    gives the same weights as two epochs in one go."""
+    import shutil
+
+    import wikiart.stylegen as sg
+
+    clf = _train_classifier(learnable_root, tmp_path / "clf", 0)
+    base = [
+        "--no-progress", "train", "stylegen", "--data", str(learnable_root),
+        "--classifier", str(clf), "--image-size", "16", "--batch-size", "8", "--workers", "0",
+        "--widths", "8,16", "--code-channels", "8", "--content-weight", "0",
+        "--stats-weight", "0.1", "--code-weight", "0.1", "--epochs", "2",
+    ]  # fmt: skip
+    real_fit = sg.fit
+    snap = tmp_path / "epoch1.pt"
+
+    def spying_fit(*args, **kwargs):
+        run_dir = args[4].run_dir
+
+        def keep(epoch, row):
+            if epoch == 1:
+                shutil.copy(run_dir / "last.pt", snap)
+
+        return real_fit(*args, **kwargs, on_epoch_end=keep)
+
+    monkeypatch.setattr(sg, "fit", spying_fit)
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    shutil.copy(snap, tmp_path / "a" / "last.pt")  # as if it had died during epoch 2
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    assert main([*base, "--out", str(tmp_path / "b"), "--resume"]) == 0
+    a = load_checkpoint(tmp_path / "a" / "model.pt")
+    b = load_checkpoint(tmp_path / "b" / "model.pt")
+    assert a["epoch"] == b["epoch"] == 2
+    assert all(torch.equal(v, b["state_dict"][k]) for k, v in a["state_dict"].items())
+    hist = (tmp_path / "b" / "history.csv").read_text()
+    assert "train_stats" in hist and "train_code" in hist and len(hist.splitlines()) == 3
