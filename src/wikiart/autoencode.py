@@ -192,19 +192,7 @@ def train_autoencoder(
         loss, parts = loss_fn(m(x), _target(x))
         return StepOutput(loss, len(x), parts)
 
-    loop = LoopConfig(
-        epochs=cfg.epochs,
-        device=device,
-        run_dir=out,
-        seed=cfg.seed,
-        amp=cfg.precision,
-        grad_clip=cfg.grad_clip,
-        monitor="val_loss",
-        mode="min",
-        patience=cfg.patience,
-        resume=cfg.resume,
-        progress=progress,
-    )
+    loop = LoopConfig.for_job(cfg, device, out, progress, monitor="val_loss", mode="min")
     result = fit(
         model,
         opt,

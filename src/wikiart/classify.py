@@ -324,15 +324,16 @@ def _train_head(model, cfg, feats, labels, classes, device, run_dir, progress, c
         f, y = (t.to(dev) for t in batch)
         return StepOutput(criterion(m.logits_from_embedding(f), y), len(y))
 
-    loop = LoopConfig(
+    loop = LoopConfig.for_job(
+        cfg,
+        device,
+        run_dir,
+        progress,
         epochs=cfg.head_epochs,
-        device=device,
-        run_dir=run_dir,
-        seed=cfg.seed,
         amp="fp32",
+        grad_clip=None,
+        patience=None,
         monitor=None,  # a convex, regularised fit: its last epoch, not a noisy validation pick
-        resume=cfg.resume,
-        progress=progress,
         is_main=ctx.is_main,  # every process fits the same head; one writes it
     )
     result = fit(
@@ -410,18 +411,8 @@ def _fit_all(
         )
         return _val_numbers(logits, labels, classes, criterion, device)
 
-    loop = LoopConfig(
-        epochs=cfg.epochs,
-        device=device,
-        run_dir=out,
-        seed=cfg.seed,
-        amp=precision,
-        grad_clip=cfg.grad_clip,
-        monitor="val_macro_f1",
-        patience=cfg.patience,
-        resume=cfg.resume,
-        progress=progress,
-        is_main=ctx.is_main,
+    loop = LoopConfig.for_job(
+        cfg, device, out, progress, amp=precision, monitor="val_macro_f1", is_main=ctx.is_main
     )
     result = fit(
         model,

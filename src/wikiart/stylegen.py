@@ -351,16 +351,7 @@ def train_stylegen(
         return StepOutput(loss, len(x), parts)
 
     clf_info = {"path": str(cfg.classifier), "sha256": file_digest(cfg.classifier)}
-    loop = LoopConfig(
-        epochs=cfg.epochs,
-        device=device,
-        run_dir=out,
-        seed=cfg.seed,
-        amp=cfg.precision,
-        grad_clip=cfg.grad_clip,
-        resume=cfg.resume,
-        progress=progress,
-    )
+    loop = LoopConfig.for_job(cfg, device, out, progress, patience=None)  # nothing monitored
     result = fit(
         model,
         opt,

@@ -78,6 +78,23 @@ def _resize(src: int, dst: tuple[int, int]) -> nn.Module:
     return nn.Upsample(size=dst, mode="bilinear", align_corners=False)
 
 
+def check_stages(
+    image_size: int, widths: tuple[int, ...] | list[int], what: str
+) -> tuple[int, ...]:
+    """Stage widths as ints, checked: each stride-2 stage halves the image, so the size must be
+    a multiple of ``2 ** len(widths)``."""
+    widths = tuple(int(w) for w in widths)
+    if not widths or min(widths) < 1:
+        raise WikiartError(f"{what} widths must be positive, got {widths}")
+    factor = 2 ** len(widths)
+    if image_size < factor or image_size % factor:
+        raise WikiartError(
+            f"image size {image_size} must be a multiple of {factor} for {len(widths)} "
+            f"downsampling stages (widths {list(widths)})"
+        )
+    return widths
+
+
 class ConvAutoencoder(nn.Module):
     """uint8 (or normalised float) ``N x 3 x size x size`` -> reconstruction in ``[0, 1]``."""
 
@@ -90,15 +107,8 @@ class ConvAutoencoder(nn.Module):
         std: tuple[float, ...] = IMAGENET_STD,
     ) -> None:
         super().__init__()
-        widths = tuple(int(w) for w in widths)
-        if not widths or min(widths) < 1:
-            raise WikiartError(f"autoencoder widths must be positive, got {widths}")
+        widths = check_stages(image_size, widths, "autoencoder")
         factor = 2 ** len(widths)
-        if image_size < factor or image_size % factor:
-            raise WikiartError(
-                f"image size {image_size} must be a multiple of {factor} for {len(widths)} "
-                f"downsampling stages (widths {list(widths)})"
-            )
         c, h, w = parse_bottleneck(bottleneck)
         side = image_size // factor
         self.image_size = int(image_size)

@@ -34,6 +34,7 @@ from torch import nn
 
 from wikiart.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalizer
 from wikiart.errors import WikiartError
+from wikiart.models.autoencoder import check_stages
 
 DEFAULT_WIDTHS = (32, 64, 128)
 NORMS = ("batch", "instance")
@@ -116,15 +117,8 @@ class StyleGenerator(nn.Module):
         std: tuple[float, ...] = IMAGENET_STD,
     ) -> None:
         super().__init__()
-        widths = tuple(int(w) for w in widths)
-        if not widths or min(widths) < 1:
-            raise WikiartError(f"stylegen widths must be positive, got {widths}")
+        widths = check_stages(image_size, widths, "stylegen")
         factor = 2 ** len(widths)
-        if image_size < factor or image_size % factor:
-            raise WikiartError(
-                f"image size {image_size} must be a multiple of {factor} for {len(widths)} "
-                f"downsampling stages (widths {list(widths)})"
-            )
         if not style_names:
             raise WikiartError("a style generator needs at least one style")
         if style_table is None:

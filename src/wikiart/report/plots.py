@@ -35,24 +35,31 @@ def plot_counts(counts: Mapping[str, Mapping[str, int]], path: str | os.PathLike
 
 
 def image_grid(
-    rows: Sequence[tuple[str, Sequence[np.ndarray]]],
+    rows: Sequence[tuple[str, Sequence[np.ndarray | None]]],
     path: str | os.PathLike[str],
     cell: float = 1.3,
+    col_labels: Sequence[str] | None = None,
 ) -> Path:
-    """A labelled grid: one row per label, its images (HWC uint8) side by side."""
-    ncols = max((len(imgs) for _, imgs in rows), default=1)
+    """A labelled grid: one row per label, its images (HWC uint8) side by side; a None image is
+    an empty cell, and ``col_labels`` (if given) title the columns."""
+    ncols = len(col_labels) if col_labels else max((len(imgs) for _, imgs in rows), default=1)
+    nrows = max(len(rows), 1)
+    top = 0.5 if col_labels else 0.0
     fig, axes = plt.subplots(
-        len(rows), ncols, figsize=(cell * ncols + 1.6, cell * len(rows)), squeeze=False
+        nrows, ncols, figsize=(cell * ncols + 1.6, cell * nrows + top), squeeze=False
     )
-    for r, (label, imgs) in enumerate(rows):
+    for r in range(nrows):
+        label, imgs = rows[r] if r < len(rows) else ("", [])
         for c in range(ncols):
             ax = axes[r][c]
             ax.set_xticks([])
             ax.set_yticks([])
             for spine in ax.spines.values():
                 spine.set_visible(False)
-            if c < len(imgs):
+            if c < len(imgs) and imgs[c] is not None:
                 ax.imshow(imgs[c])
+            if r == 0 and col_labels:
+                ax.set_title(col_labels[c].replace("_", " "), fontsize=8)
         axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -7,11 +7,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+
+from wikiart.report.plots import image_grid
 
 
 def plot_render_grid(
@@ -22,25 +20,5 @@ def plot_render_grid(
     cell: float = 1.2,
 ) -> Path:
     """``cells[r][c]`` is an HWC uint8 image (or None: an empty cell)."""
-    nrows, ncols = max(len(cells), 1), len(col_labels)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(cell * ncols + 1.6, cell * nrows + 0.5), squeeze=False
-    )
-    for r in range(nrows):
-        for c in range(ncols):
-            ax = axes[r][c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            img = cells[r][c] if r < len(cells) and c < len(cells[r]) else None
-            if img is not None:
-                ax.imshow(img)
-            if r == 0:
-                ax.set_title(col_labels[c].replace("_", " "), fontsize=8)
-        if r < len(row_labels):
-            axes[r][0].set_ylabel(row_labels[r], rotation=0, ha="right", va="center", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    rows = [(row_labels[r] if r < len(row_labels) else "", cells[r]) for r in range(len(cells))]
+    return image_grid(rows, path, cell=cell, col_labels=col_labels)

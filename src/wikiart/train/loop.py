@@ -95,6 +95,25 @@ class LoopConfig:
     scheduler_interval: Literal["step", "epoch"] = "step"
     is_main: bool = True  # distributed runs: only the main process writes files and bars
 
+    @classmethod
+    def for_job(
+        cls, cfg: Any, device: torch.device, run_dir: Path, progress: bool, **overrides: Any
+    ) -> LoopConfig:
+        """The loop settings every training job takes from its config (``TrainConfig``'s
+        epochs, seed, precision, grad_clip, patience, resume), with ``overrides`` on top."""
+        values: dict[str, Any] = {
+            "epochs": cfg.epochs,
+            "device": device,
+            "run_dir": run_dir,
+            "seed": cfg.seed,
+            "amp": cfg.precision,
+            "grad_clip": cfg.grad_clip,
+            "patience": cfg.patience,
+            "resume": cfg.resume,
+            "progress": progress,
+        }
+        return cls(**{**values, **overrides})
+
     def __post_init__(self) -> None:
         self.device = torch.device(self.device)
         self.run_dir = Path(self.run_dir)
