@@ -171,6 +171,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--content-weight", type=float, help="pretrained-feature distance to the input")
     p.add_argument("--code-weight", type=float, help="content code of render vs input")
     p.add_argument("--stats-weight", type=float, help="render embedding vs target style mean")
+    p.add_argument(
+        "--texture-weight", type=float, help="Lite0 feature mean/std vs the target style's"
+    )
+    p.add_argument(
+        "--style-margin", type=float, help="hinge: cross-entropy below this stops pulling"
+    )
+    p.add_argument(
+        "--style-augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="random crop/flip/noise of renders before the frozen classifier",
+    )
+    p.add_argument(
+        "--skips",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="U-Net skips from encoder to decoder",
+    )
     p.add_argument("--classifier-size", type=int, help="renders resized to this for the classifier")
 
     p = sub.add_parser("render", help="re-render images in other styles with a stylegen model")
@@ -399,6 +417,10 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
             "content_weight",
             "code_weight",
             "stats_weight",
+            "texture_weight",
+            "style_margin",
+            "style_augment",
+            "skips",
             "classifier_size",
         )
         over = _train_overrides(args, extra)

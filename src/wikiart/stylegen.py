@@ -46,7 +46,12 @@ from wikiart.device import loader_workers, resolve_device
 from wikiart.device import seed_everything as seed_all
 from wikiart.errors import WikiartError
 from wikiart.eval.ssim import ssim
-from wikiart.models.stylegen import StyleGenerator, build_stylegen, match_channel_stats
+from wikiart.models.stylegen import (
+    StyleGenerator,
+    build_stylegen,
+    channel_stats,
+    match_channel_stats,
+)
 from wikiart.train.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 
@@ -71,7 +76,7 @@ def resolve_config(
     if not Path(cfg.classifier).is_file():
         raise WikiartError(f"classifier checkpoint not found: {cfg.classifier}")
     weights = (cfg.rec_weight, cfg.style_weight, cfg.content_weight, cfg.code_weight)
-    if min(*weights, cfg.stats_weight) < 0:
+    if min(*weights, cfg.stats_weight, cfg.texture_weight, cfg.style_margin) < 0:
         raise WikiartError("stylegen loss weights must be >= 0")
     return cfg
 
@@ -195,9 +200,15 @@ def _lite_features(device: torch.device) -> nn.Module | None:
 
 # -- training --------------------------------------------------------------------------------
 def _payload_extra(
-    model: StyleGenerator, cfg: StylegenConfig, colors: dict, clf_info: dict
+    model: StyleGenerator,
+    cfg: StylegenConfig,
+    colors: dict,
+    clf_info: dict,
+    texture: dict[str, list[torch.Tensor]] | None = None,
 ) -> dict[str, Any]:
+    extra = {} if texture is None else {"texture_stats": texture}
     return {
+        **extra,
         "kind": KIND,
         "model_config": dict(model.config),
         "classes": list(model.style_names),
@@ -212,16 +223,96 @@ def _payload_extra(
     }
 
 
+def random_view(
+    x01: torch.Tensor, scale: tuple[float, float] = (0.7, 1.0), noise: float = 0.02
+) -> torch.Tensor:
+    """A differentiable random view of each ``[0, 1]`` image: a random crop (side ``scale`` of
+    the image, anywhere), a random horizontal flip, resampled to the full size, plus Gaussian
+    noise. The frozen classifier judges renders through it, so that a pattern fooling it at one
+    exact pixel alignment stops paying and only what survives any view (the style) does."""
+    n = x01.shape[0]
+    dev, dt = x01.device, x01.dtype
+    side = torch.empty(n, device=dev, dtype=dt).uniform_(*scale)
+    flip = torch.randint(0, 2, (n,), device=dev).to(dt) * 2 - 1
+    tx = (1 - side) * (2 * torch.rand(n, device=dev, dtype=dt) - 1)
+    ty = (1 - side) * (2 * torch.rand(n, device=dev, dtype=dt) - 1)
+    zero = torch.zeros_like(side)
+    theta = torch.stack(
+        [torch.stack([side * flip, zero, tx], 1), torch.stack([zero, side, ty], 1)], 1
+    )
+    grid = F.affine_grid(theta, list(x01.shape), align_corners=False)
+    out = F.grid_sample(x01, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    if noise > 0:
+        out = out + noise * torch.randn_like(out)
+    return out.clamp(0, 1)
+
+
+@torch.no_grad()
+def texture_stats(
+    features: nn.Module,
+    data: CachedImageDataset,
+    k: int,
+    device: torch.device,
+    batch_size: int = 64,
+) -> dict[str, list[torch.Tensor]]:
+    """Per-style average, over the training images, of each image's per-channel mean and
+    standard deviation in every layer of the frozen pretrained ``features`` (the statistics
+    that AdaIN and neural style transfer treat as a texture's signature): ``{"mean": [k x C_l
+    per layer], "std": [...]}``, on the CPU."""
+    loader = make_loader(data, batch_size=batch_size)
+    sums: list[torch.Tensor] = []
+    counts = torch.zeros(k, dtype=torch.float64)
+    for x, y in loader:
+        maps = features(x.to(device).float() / 255)
+        stats = [torch.cat([s.flatten(1) for s in channel_stats(m.float())], 1) for m in maps]
+        if not sums:
+            sums = [torch.zeros(k, st.shape[1], dtype=torch.float64) for st in stats]
+        for acc, st in zip(sums, stats, strict=True):
+            acc.index_add_(0, y, st.double().cpu())
+        counts.index_add_(0, y, torch.ones(len(y), dtype=torch.float64))
+    avg = [(acc / counts.clamp_min(1)[:, None]).float() for acc in sums]
+    half = [a.shape[1] // 2 for a in avg]
+    return {
+        "mean": [a[:, :h].contiguous() for a, h in zip(avg, half, strict=True)],
+        "std": [a[:, h:].contiguous() for a, h in zip(avg, half, strict=True)],
+    }
+
+
+def texture_distance(
+    maps: Sequence[torch.Tensor], target: torch.Tensor, stats: dict[str, list[torch.Tensor]]
+) -> torch.Tensor:
+    """Mean over layers of the squared distance between each render's per-channel feature mean
+    and spread and its target style's averages (`texture_stats`), each layer relative to the
+    energy of those averages (so every layer weighs alike)."""
+    terms = []
+    for m, tm, ts in zip(maps, stats["mean"], stats["std"], strict=True):
+        mu, sd = (v.flatten(1) for v in channel_stats(m.float()))
+        tm, ts = tm.to(mu.device), ts.to(mu.device)
+        scale = (tm.pow(2) + ts.pow(2)).mean().clamp_min(1e-8)
+        terms.append(((mu - tm[target]).pow(2) + (sd - ts[target]).pow(2)).mean() / scale)
+    return torch.stack(terms).mean()
+
+
+def code_part(code: torch.Tensor | tuple[torch.Tensor, ...], sel: Any) -> Any:
+    """Rows ``sel`` of what `StyleGenerator.encode` returned (a code or a tuple with skips)."""
+    if isinstance(code, tuple):
+        return tuple(c[sel] for c in code)
+    return code[sel]
+
+
 def make_stylegen_loss(
     clf: nn.Module,
     clf_size: int,
     cfg: StylegenConfig,
     features: nn.Module | None,
     emb: dict[str, Any] | None = None,
+    texture: dict[str, list[torch.Tensor]] | None = None,
 ):
     """``(generator, uint8 batch, labels) -> (loss, parts)``; see the module docstring. ``emb``
-    (the style embeddings) is needed for the feature-statistics term only."""
-    from wikiart.models.perceptual import perceptual_distance
+    (the style embeddings) is needed for the embedding-statistics term only, ``texture``
+    (`texture_stats`) for the texture term only; both need ``features`` for the content and
+    texture terms."""
+    from wikiart.models.perceptual import relative_distance
 
     if emb is not None:  # plain copies: tensors made under inference_mode cannot enter autograd
         mu, sd = emb["embed_mean"].clone(), emb["embed_std"].clone()
@@ -238,18 +329,34 @@ def make_stylegen_loss(
             return total, parts
         t = other_styles(y, k)
         swapped = g.decode(code, t).float()
-        logits = clf(classifier_view(clf, swapped, clf_size)).float()
-        ce = F.cross_entropy(logits, t)
-        parts["style_ce"] = ce.detach()
+        seen = random_view(swapped) if cfg.style_augment else swapped
+        logits = clf(classifier_view(clf, seen, clf_size)).float()
+        ce_each = F.cross_entropy(logits, t, reduction="none")
+        parts["style_ce"] = ce_each.mean().detach()
         parts["style_acc"] = (logits.argmax(1) == t).float().mean()
+        # a hinge: once the target's cross-entropy is under the margin, that render stops
+        # pulling (no reward for fooling the frozen classifier ever harder)
+        ce = ce_each.clamp_min(cfg.style_margin).mean() if cfg.style_margin > 0 else ce_each.mean()
         total = total + cfg.style_weight * ce
-        if cfg.content_weight > 0 and features is not None:
-            content = perceptual_distance(features, swapped, x01)
-            parts["content"] = content.detach()
-            total = total + cfg.content_weight * content
+        use_content = cfg.content_weight > 0 and features is not None
+        use_texture = cfg.texture_weight > 0 and features is not None and texture is not None
+        if use_content or use_texture:
+            got = features(swapped)
+            if use_content:
+                with torch.no_grad():
+                    want = features(x01)
+                content = relative_distance(got, want)
+                parts["content"] = content.detach()
+                total = total + cfg.content_weight * content
+            if use_texture:
+                tex = texture_distance(got, t, texture)  # type: ignore[arg-type]
+                parts["texture"] = tex.detach()
+                total = total + cfg.texture_weight * tex
         if cfg.code_weight > 0:
             code_sw = g.encode(as_model_input(g.normalizer, swapped))
-            code_l = F.l1_loss(code_sw.float(), code.detach().float())
+            main_sw = code_sw[0] if isinstance(code_sw, tuple) else code_sw
+            main = code[0] if isinstance(code, tuple) else code
+            code_l = F.l1_loss(main_sw.float(), main.detach().float())
             parts["code"] = code_l.detach()
             total = total + cfg.code_weight * code_l
         if cfg.stats_weight > 0 and emb is not None:
@@ -327,6 +434,7 @@ def train_stylegen(
         code_channels=cfg.code_channels,
         hidden=cfg.hidden,
         norm=cfg.norm,
+        skips=cfg.skips,
     ).to(device)
     log.info(
         "stylegen: %d styles, embedding %d, code %s, %d parameters; %d training images at %d px",
@@ -337,8 +445,12 @@ def train_stylegen(
         len(train),
         size,
     )
-    features = _lite_features(device) if cfg.content_weight > 0 else None
-    loss_fn = make_stylegen_loss(clf, clf_size, cfg, features, emb)
+    need = cfg.content_weight > 0 or cfg.texture_weight > 0
+    features = _lite_features(device) if need else None
+    texture = None
+    if features is not None and cfg.texture_weight > 0:
+        texture = texture_stats(features, full, len(classes), device, cfg.batch_size)
+    loss_fn = make_stylegen_loss(clf, clf_size, cfg, features, emb, texture)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=cfg.lr, total_steps=max(1, len(loader) * cfg.epochs), pct_start=0.15
@@ -359,14 +471,14 @@ def train_stylegen(
         step,
         loop,
         scheduler=sched,
-        make_payload_extra=lambda: _payload_extra(model, cfg, colors, clf_info),
+        make_payload_extra=lambda: _payload_extra(model, cfg, colors, clf_info, texture),
     )
     from wikiart.report.classifier_plots import plot_history
 
     plot_history(
         result.history,
         out / "loss.png",
-        keys=("train_loss", "train_rec", "train_style_ce", "train_content"),
+        keys=("train_loss", "train_rec", "train_style_ce", "train_content", "train_texture"),
         metric_keys=("train_style_acc",),
     )
     gen, _ = load_stylegen(out / "model.pt", device)
@@ -622,7 +734,7 @@ def evaluate_stylegen(
                     continue
                 n = int(sel.sum())
                 tt = torch.full((n,), t, device=dev, dtype=torch.long)
-                r = model.decode(code[sel], tt).float()
+                r = model.decode(code_part(code, sel), tt).float()
                 b = match_channel_stats(x01[sel], cmean[t], cstd[t])
                 hit = judge_pred(r) == to_judge[t]
                 sums["swap"] += float(hit.sum())

@@ -50,7 +50,12 @@ def perceptual_distance(
     to its own energy, so deep and shallow layers weigh alike)."""
     with torch.no_grad():
         want = features(target)
-    got = features(recon)
+    return relative_distance(features(recon), want)
+
+
+def relative_distance(got: list[torch.Tensor], want: list[torch.Tensor]) -> torch.Tensor:
+    """`perceptual_distance` on feature maps already computed (so one forward pass of a
+    render can serve several losses)."""
     terms = [
         ((g.float() - w.float()) ** 2).mean() / (w.float() ** 2).mean().clamp_min(1e-8)
         for g, w in zip(got, want, strict=True)

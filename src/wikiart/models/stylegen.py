@@ -113,6 +113,7 @@ class StyleGenerator(nn.Module):
         code_channels: int = 64,
         hidden: int = 128,
         norm: str = "batch",
+        skips: bool = False,
         mean: tuple[float, ...] = IMAGENET_MEAN,
         std: tuple[float, ...] = IMAGENET_STD,
     ) -> None:
@@ -144,29 +145,38 @@ class StyleGenerator(nn.Module):
             "code_channels": int(code_channels),
             "hidden": int(hidden),
             "norm": norm,
+            "skips": bool(skips),
         }
         self.normalizer = Normalizer(mean, std)
         self.register_buffer("style_table", style_table.detach().float().clone())
 
         enc: list[nn.Module] = []
         prev = 3
+        self._stage_ends: list[int] = []  # encoder layer index ending each stage (skip taps)
         for width in widths:
             enc += _conv(prev, width, stride=2) + _conv(width, width)
+            self._stage_ends.append(len(enc) - 1)
             prev = width
         enc.append(nn.Conv2d(prev, code_channels, 1))
         self.encoder = nn.Sequential(*enc)
+        self.skips = bool(skips)
         self.code_shape = (int(code_channels), image_size // factor, image_size // factor)
 
         # decoder: a conv at code resolution, then one upsampling stage per encoder stage; each
         # stage's conv output is AdaIN-modulated by the style before its ReLU.
+        # With ``skips`` (U-Net, Ronneberger et al. 2015) every upsampling stage but the last also
+        # reads the encoder's features at its resolution, concatenated before its conv: the
+        # details the 8x-downsampled code cannot carry come straight across, and the style's
+        # modulation right after decides what to keep of them.
         dec_widths = [widths[-1], *reversed(widths)]  # e.g. 128 | 128, 64, 32
+        skip_widths = [*reversed(widths[:-1]), 0] if skips else [0] * len(widths)  # 64, 32, 0
         self.entry = nn.Conv2d(code_channels, dec_widths[0], 3, padding=1)
         self.stages = nn.ModuleList(
             nn.Sequential(
                 nn.Upsample(scale_factor=2, mode="nearest"),
-                nn.Conv2d(cin, cout, 3, padding=1),
+                nn.Conv2d(cin + extra, cout, 3, padding=1),
             )
-            for cin, cout in itertools.pairwise(dec_widths)
+            for (cin, cout), extra in zip(itertools.pairwise(dec_widths), skip_widths, strict=True)
         )
         self.modulation = StyleModulation(self.style_dim, dec_widths, hidden)
         # "batch": conditional batch normalisation (de Vries et al. 2017): each image keeps its
@@ -179,9 +189,18 @@ class StyleGenerator(nn.Module):
         )
         self.out = nn.Sequential(nn.Conv2d(dec_widths[-1], 3, 3, padding=1), nn.Sigmoid())
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The spatial content code ``N x code_channels x h x w``."""
-        return self.encoder(self.normalizer(x))
+    def encode(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The spatial content code ``N x code_channels x h x w``; with ``skips``, a tuple of
+        the code then the encoder's stage outputs, deepest first, that the decoder reads."""
+        h = self.normalizer(x)
+        if not self.skips:
+            return self.encoder(h)
+        taps = []
+        for i, layer in enumerate(self.encoder):
+            h = layer(h)
+            if i in self._stage_ends[:-1]:
+                taps.append(h)
+        return (h, *reversed(taps))
 
     def style_vectors(self, style: torch.Tensor) -> torch.Tensor:
         """Integer style indices ``N`` -> their table rows; float ``N x D`` passes through."""
@@ -189,11 +208,18 @@ class StyleGenerator(nn.Module):
             return self.style_table[style.long()]
         return style
 
-    def decode(self, code: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    def decode(
+        self, code: torch.Tensor | tuple[torch.Tensor, ...], style: torch.Tensor
+    ) -> torch.Tensor:
+        """``encode``'s output (a code, or the code and its skips) rendered in ``style``."""
+        code, *skips = code if isinstance(code, tuple) else (code,)
         params = self.modulation(self.style_vectors(style).to(code.dtype))
         h = self._modulate(self.entry(code), 0, *params[0])
         for i, (stage, (gamma, beta)) in enumerate(zip(self.stages, params[1:], strict=True)):
-            h = self._modulate(stage(h), i + 1, gamma, beta)
+            h = stage[0](h)
+            if i < len(skips):
+                h = torch.cat([h, skips[i]], dim=1)
+            h = self._modulate(stage[1](h), i + 1, gamma, beta)
         return self.out(h)
 
     def _modulate(
@@ -227,6 +253,7 @@ def build_stylegen(**config: Any) -> StyleGenerator:
         "code_channels",
         "hidden",
         "norm",
+        "skips",
         "mean",
         "std",
     }
