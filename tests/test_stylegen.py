@@ -22,19 +22,24 @@ from wikiart.stylegen import (
     load_stylegen,
     make_stylegen_loss,
     other_styles,
+    random_view,
     render,
     save_style_embeddings,
+    texture_distance,
+    texture_stats,
 )
 from wikiart.train.checkpoint import load_checkpoint
 
 STYLES = ["A", "B", "C"]
 
 
-def small_model(seed: int = 0, size: int = 16, norm: str = "batch") -> StyleGenerator:
+def small_model(
+    seed: int = 0, size: int = 16, norm: str = "batch", skips: bool = False
+) -> StyleGenerator:
     torch.manual_seed(seed)
     table = torch.randn(len(STYLES), 5)
     return StyleGenerator(
-        size, STYLES, table, widths=(8, 16), code_channels=8, hidden=16, norm=norm
+        size, STYLES, table, widths=(8, 16), code_channels=8, hidden=16, norm=norm, skips=skips
     )
 
 
@@ -87,9 +92,11 @@ def test_fusion_layers_and_style_table_are_registered_and_move_with_the_model():
     assert all(t.device.type == "meta" for t in [*meta.parameters(), *meta.buffers()])
 
 
-@pytest.mark.parametrize("norm", ["batch", "instance"])
-def test_output_in_image_range_and_the_style_changes_it(norm):
-    model = small_model(norm=norm).eval()
+@pytest.mark.parametrize(
+    ("norm", "skips"), [("batch", False), ("instance", False), ("batch", True)]
+)
+def test_output_in_image_range_and_the_style_changes_it(norm, skips):
+    model = small_model(norm=norm, skips=skips).eval()
     x = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
     with torch.no_grad():
         a = model(x, torch.tensor([0, 0]))
@@ -98,6 +105,23 @@ def test_output_in_image_range_and_the_style_changes_it(norm):
     assert (a - b).abs().max() > 1e-3  # a fresh model already depends on its style input
     with pytest.raises(WikiartError, match=r"unknown style 'Z'.*\['A', 'B', 'C'\]"):
         model.style_index("Z")
+
+
+def test_skips_feed_encoder_features_to_the_decoder_and_old_configs_rebuild_without():
+    plain, unet = small_model(), small_model(skips=True)
+    # the first upsampling stage reads the 8-channel encoder features at its resolution
+    assert plain.stages[0][1].weight.shape[1] == 16
+    assert unet.stages[0][1].weight.shape[1] == 16 + 8
+    assert unet.stages[-1][1].weight.shape[1] == plain.stages[-1][1].weight.shape[1]
+    x = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
+    code = unet.encode(x)
+    assert isinstance(code, tuple) and code[0].shape == (2, 8, 4, 4)
+    assert code[1].shape == (2, 8, 8, 8)
+    assert unet.config["skips"] is True
+    old = {k: v for k, v in plain.config.items() if k != "skips"}  # a checkpoint from before
+    again = build_stylegen(**old)
+    again.load_state_dict(plain.state_dict())
+    assert again.skips is False
 
 
 def test_rebuilds_from_config_and_bad_sizes():
@@ -153,6 +177,93 @@ def test_a_few_steps_reduce_the_loss_and_the_classifier_stays_frozen():
     assert losses[-1] < 0.7 * losses[0]
     assert all(p.grad is None for p in clf.parameters())
     assert all(torch.equal(v, before[k]) for k, v in clf.state_dict().items())
+
+
+def test_random_view_is_differentiable_in_range_and_varies():
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 16, 16, requires_grad=True)
+    v = random_view(x)
+    assert v.shape == x.shape and float(v.detach().min()) >= 0 and float(v.detach().max()) <= 1
+    v.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert not torch.allclose(random_view(x.detach()), random_view(x.detach()))
+
+
+class _TinyFeatures(torch.nn.Module):
+    """A stand-in frozen feature extractor: two fixed conv layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        self.a = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.b = torch.nn.Conv2d(4, 6, 3, stride=2, padding=1)
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x):
+        a = torch.relu(self.a(x))
+        return [a, torch.relu(self.b(a))]
+
+
+def test_texture_stats_average_per_style_and_the_distance_vanishes_at_the_target():
+    torch.manual_seed(0)
+    feats = _TinyFeatures()
+    imgs = torch.randint(0, 256, (6, 3, 16, 16), dtype=torch.uint8)
+    labels = [0, 0, 1, 1, 2, 2]
+    loader_items = list(zip(imgs, torch.tensor(labels), strict=True))
+
+    class _DS(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(loader_items)
+
+        def __getitem__(self, i):
+            return loader_items[i]
+
+    stats = texture_stats(feats, _DS(), 3, torch.device("cpu"), batch_size=4)
+    assert [m.shape for m in stats["mean"]] == [(3, 4), (3, 6)]
+    maps = feats(imgs.float() / 255)
+    want = channel_stats(maps[1][:2])[0].flatten(1).mean(0)
+    assert torch.allclose(stats["mean"][1][0], want, atol=1e-5)
+    # one image per style: its own statistics are the target, the distance is zero there
+    one = {"mean": [channel_stats(m[[0, 2, 4]])[0].flatten(1) for m in maps],
+           "std": [channel_stats(m[[0, 2, 4]])[1].flatten(1) for m in maps]}  # fmt: skip
+    sel = [m[[0, 2, 4]] for m in maps]
+    assert float(texture_distance(sel, torch.tensor([0, 1, 2]), one)) < 1e-10
+    assert float(texture_distance(sel, torch.tensor([1, 2, 0]), one)) > 1e-4
+
+
+def test_texture_term_and_hinge_train_and_report_their_parts():
+    torch.manual_seed(0)
+    model = small_model(skips=True)
+    clf = _TinyClassifier().eval()
+    for p in clf.parameters():
+        p.requires_grad_(False)
+    feats = _TinyFeatures()
+    x = torch.randint(0, 256, (6, 3, 16, 16), dtype=torch.uint8)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    with torch.no_grad():
+        maps = feats(x.float() / 255)
+    texture = {
+        "mean": [torch.stack([channel_stats(m[y == c])[0].flatten(1).mean(0) for c in range(3)])
+                 for m in maps],
+        "std": [torch.stack([channel_stats(m[y == c])[1].flatten(1).mean(0) for c in range(3)])
+                for m in maps],
+    }  # fmt: skip
+    cfg = StylegenConfig(
+        content_weight=1.0, texture_weight=1.0, style_margin=0.5, style_augment=True
+    )
+    loss_fn = make_stylegen_loss(clf, 16, cfg, feats, None, texture)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        torch.manual_seed(1)
+        loss, parts = loss_fn(model, x, y)
+        assert {"rec", "style_ce", "content", "texture"} <= set(parts)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.7 * losses[0]
 
 
 # -- end to end through the CLI --------------------------------------------------------------
