@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--texture-weight", type=float, help="Lite0 feature mean/std vs the target style's"
     )
     p.add_argument(
+        "--layout-weight", type=float, help="render vs input at 1/8 resolution (L1)"
+    )
+    p.add_argument(
         "--style-margin", type=float, help="hinge: cross-entropy below this stops pulling"
     )
     p.add_argument(
@@ -418,6 +421,7 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
             "code_weight",
             "stats_weight",
             "texture_weight",
+            "layout_weight",
             "style_margin",
             "style_augment",
             "skips",

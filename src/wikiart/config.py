@@ -103,6 +103,7 @@ class StylegenConfig(TrainConfig):
     code_weight: float = 0.0  # L1 between the render's content code and the input's
     stats_weight: float = 0.0  # classifier embedding of the render vs the target style's mean
     texture_weight: float = 0.0  # render's Lite0 channel mean/std vs the target style's average
+    layout_weight: float = 0.0  # L1 of render vs input at 1/8 resolution (layout and palette)
     style_margin: float = 0.0  # hinge: a render's cross-entropy counts only above this
     style_augment: bool = False  # random crop/flip/noise of renders before the classifier
     classifier_size: int | None = None  # renders resized to this for the classifier (its own)

@@ -76,7 +76,7 @@ def resolve_config(
     if not Path(cfg.classifier).is_file():
         raise WikiartError(f"classifier checkpoint not found: {cfg.classifier}")
     weights = (cfg.rec_weight, cfg.style_weight, cfg.content_weight, cfg.code_weight)
-    if min(*weights, cfg.stats_weight, cfg.texture_weight, cfg.style_margin) < 0:
+    if min(*weights, cfg.stats_weight, cfg.texture_weight, cfg.layout_weight, cfg.style_margin) < 0:
         raise WikiartError("stylegen loss weights must be >= 0")
     return cfg
 
@@ -338,6 +338,14 @@ def make_stylegen_loss(
         # pulling (no reward for fooling the frozen classifier ever harder)
         ce = ce_each.clamp_min(cfg.style_margin).mean() if cfg.style_margin > 0 else ce_each.mean()
         total = total + cfg.style_weight * ce
+        if cfg.layout_weight > 0:
+            # the composition and palette at 1/8 resolution: free to change strokes and texture
+            cells = max(1, swapped.shape[-1] // 8)
+            layout = F.l1_loss(
+                F.adaptive_avg_pool2d(swapped, cells), F.adaptive_avg_pool2d(x01, cells)
+            )
+            parts["layout"] = layout.detach()
+            total = total + cfg.layout_weight * layout
         use_content = cfg.content_weight > 0 and features is not None
         use_texture = cfg.texture_weight > 0 and features is not None and texture is not None
         if use_content or use_texture:

@@ -164,12 +164,12 @@ class StyleGenerator(nn.Module):
 
         # decoder: a conv at code resolution, then one upsampling stage per encoder stage; each
         # stage's conv output is AdaIN-modulated by the style before its ReLU.
-        # With ``skips`` (U-Net, Ronneberger et al. 2015) every upsampling stage but the last also
-        # reads the encoder's features at its resolution, concatenated before its conv: the
-        # details the 8x-downsampled code cannot carry come straight across, and the style's
-        # modulation right after decides what to keep of them.
+        # With ``skips`` (U-Net, Ronneberger et al. 2015) every upsampling stage also reads the
+        # encoder's features at its resolution (the last one: the normalised input image),
+        # concatenated before its conv: the details the 8x-downsampled code cannot carry come
+        # straight across, and the style's modulation right after decides what to keep of them.
         dec_widths = [widths[-1], *reversed(widths)]  # e.g. 128 | 128, 64, 32
-        skip_widths = [*reversed(widths[:-1]), 0] if skips else [0] * len(widths)  # 64, 32, 0
+        skip_widths = [*reversed(widths[:-1]), 3] if skips else [0] * len(widths)  # 64, 32, 3
         self.entry = nn.Conv2d(code_channels, dec_widths[0], 3, padding=1)
         self.stages = nn.ModuleList(
             nn.Sequential(
@@ -195,7 +195,7 @@ class StyleGenerator(nn.Module):
         h = self.normalizer(x)
         if not self.skips:
             return self.encoder(h)
-        taps = []
+        taps = [h]
         for i, layer in enumerate(self.encoder):
             h = layer(h)
             if i in self._stage_ends[:-1]:
