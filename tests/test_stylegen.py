@@ -112,11 +112,12 @@ def test_skips_feed_encoder_features_to_the_decoder_and_old_configs_rebuild_with
     # the first upsampling stage reads the 8-channel encoder features at its resolution
     assert plain.stages[0][1].weight.shape[1] == 16
     assert unet.stages[0][1].weight.shape[1] == 16 + 8
-    assert unet.stages[-1][1].weight.shape[1] == plain.stages[-1][1].weight.shape[1]
+    # ... and the last (full-resolution) stage the normalised input image itself
+    assert unet.stages[-1][1].weight.shape[1] == plain.stages[-1][1].weight.shape[1] + 3
     x = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
     code = unet.encode(x)
     assert isinstance(code, tuple) and code[0].shape == (2, 8, 4, 4)
-    assert code[1].shape == (2, 8, 8, 8)
+    assert code[1].shape == (2, 8, 8, 8) and code[2].shape == (2, 3, 16, 16)
     assert unet.config["skips"] is True
     old = {k: v for k, v in plain.config.items() if k != "skips"}  # a checkpoint from before
     again = build_stylegen(**old)
@@ -250,7 +251,11 @@ def test_texture_term_and_hinge_train_and_report_their_parts():
                 for m in maps],
     }  # fmt: skip
     cfg = StylegenConfig(
-        content_weight=1.0, texture_weight=1.0, style_margin=0.5, style_augment=True
+        content_weight=1.0,
+        texture_weight=1.0,
+        layout_weight=1.0,
+        style_margin=0.5,
+        style_augment=True,
     )
     loss_fn = make_stylegen_loss(clf, 16, cfg, feats, None, texture)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -258,7 +263,7 @@ def test_texture_term_and_hinge_train_and_report_their_parts():
     for _ in range(40):
         torch.manual_seed(1)
         loss, parts = loss_fn(model, x, y)
-        assert {"rec", "style_ce", "content", "texture"} <= set(parts)
+        assert {"rec", "style_ce", "content", "texture", "layout"} <= set(parts)
         opt.zero_grad()
         loss.backward()
         opt.step()

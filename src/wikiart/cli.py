@@ -174,9 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--texture-weight", type=float, help="Lite0 feature mean/std vs the target style's"
     )
-    p.add_argument(
-        "--layout-weight", type=float, help="render vs input at 1/8 resolution (L1)"
-    )
+    p.add_argument("--layout-weight", type=float, help="render vs input at 1/8 resolution (L1)")
     p.add_argument(
         "--style-margin", type=float, help="hinge: cross-entropy below this stops pulling"
     )
