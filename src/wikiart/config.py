@@ -97,15 +97,15 @@ class StylegenConfig(TrainConfig):
     hidden: int = 128  # width of the style MLP giving each decoder stage its (gamma, beta)
     norm: str = "batch"  # decoder normalisation under the style's (gamma, beta): or "instance"
     skips: bool = True  # U-Net skips: encoder features at each decoder stage's resolution
-    rec_weight: float = 1.0  # L1 reconstruction under the image's own style
+    rec_weight: float = 5.0  # L1 reconstruction under the image's own style
     style_weight: float = 1.0  # frozen classifier's cross-entropy toward a random other style
     content_weight: float = 1.0  # perceptual distance (frozen ImageNet Lite0) render vs input
     code_weight: float = 0.0  # L1 between the render's content code and the input's
     stats_weight: float = 0.0  # classifier embedding of the render vs the target style's mean
-    texture_weight: float = 0.0  # render's Lite0 channel mean/std vs the target style's average
-    layout_weight: float = 0.0  # L1 of render vs input at 1/8 resolution (layout and palette)
-    style_margin: float = 0.0  # hinge: a render's cross-entropy counts only above this
-    style_augment: bool = False  # random crop/flip/noise of renders before the classifier
+    texture_weight: float = 3.0  # render's Lite0 channel mean/std vs the target style's average
+    layout_weight: float = 5.0  # L1 of render vs input at 1/8 resolution (layout and palette)
+    style_margin: float = 0.5  # hinge: a render's cross-entropy counts only above this
+    style_augment: bool = True  # random crop/flip/noise of renders before the classifier
     classifier_size: int | None = None  # renders resized to this for the classifier (its own)
     samples: int = 6  # test images in grid.png
 

@@ -285,7 +285,7 @@ def _stylegen_stage(
     judge = train_classifier(judge_cfg, out / "judge", progress=progress)
     cfg = sg_config(
         None,
-        {"classifier": str(classifier), "epochs": 4, "batch_size": 32, "seed": seed, "data": data},
+        {"classifier": str(classifier), "epochs": 4, "batch_size": 16, "seed": seed, "data": data},
     )
     row = train_stylegen(cfg, out / "stylegen", progress=progress)
     res = evaluate_stylegen(

@@ -61,7 +61,7 @@ KIND = "stylegen"
 EMBEDDINGS_FILE = "style_embeddings.pt"
 #: Defaults of the stylegen job: small images (CPU time bounds the run; the content code is
 #: 64 x 8 x 8 at 64 px), then a TOML file and flags override them.
-PRESETS: dict[str, Any] = {"data": {"image_size": 64}, "epochs": 10, "batch_size": 32, "lr": 2e-3}
+PRESETS: dict[str, Any] = {"data": {"image_size": 64}, "epochs": 10, "batch_size": 16, "lr": 2e-3}
 
 
 def resolve_config(
