@@ -299,9 +299,9 @@ def _stylegen_stage(
     )
     report.section("Style-conditioned generator")
     report.text(
-        f"The generator (content code {cfg.code_channels} x {size // 8} x {size // 8}, every "
-        f"decoder stage modulated by the style embedding after {cfg.norm} normalisation) "
-        "trained for "
+        f"The generator (content code {cfg.code_channels} x {size // 8} x {size // 8}"
+        f"{', U-Net skips' if cfg.skips else ''}, every decoder stage modulated by the style "
+        f"embedding after {cfg.norm} normalisation) trained for "
         f"{cfg.epochs} epochs at {size} px against the frozen demo classifier "
         f"(last epoch: the classifier saw the target style in "
         f"{row.get('train_style_acc', float('nan')):.0%} of the training renders). "

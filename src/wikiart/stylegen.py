@@ -11,8 +11,14 @@ randomly drawn *other* style and asks (b) the frozen training classifier to reco
 target style in the render (cross-entropy), while (c) a content term keeps the render close to
 the input in the frozen ImageNet Lite0's early features (strokes and edges, not colours), so
 the render must keep the composition and may change palette and texture. (a) L1 reconstruction
-under the image's own style anchors the whole thing. Optional terms: the render's content code
-against the input's, and the render's classifier embedding against the target style's mean.
+under the image's own style anchors the whole thing. A classifier that is the only judge of
+style during training invites renders that fool it and no other network; two guards: it sees a
+random view of each render (crop, mirror, noise: `random_view`), and its cross-entropy is a
+hinge (a render already accepted with margin stops pulling). Two terms carry style and content
+without it: the render at 1/8 resolution against the input's (layout and palette), and the
+render's per-channel feature mean and spread in the frozen Lite0 maps against the target
+style's averages (`texture_stats`, stored in the checkpoint). Optional terms: the render's
+content code against the input's, and its classifier embedding against the target style's mean.
 
 The evaluation never trusts the training classifier: a separately trained judge decides which
 style each render shows, and two references keep the figure honest: the *floor* (how often the

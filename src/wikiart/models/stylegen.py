@@ -17,6 +17,10 @@ The seed concatenated a per-style mean embedding with the flat code and passed i
   is AdaIN (Huang & Belongie 2017), which replaces each image's feature statistics by the
   style's. Either way every stage is conditioned, so the decoder cannot route around the style
   input as it can a vector concatenated once. Output through a sigmoid, in ``[0, 1]``;
+- ``skips=True`` makes it a U-Net (Ronneberger et al. 2015): each decoder stage also reads the
+  encoder's features at its resolution (the last one the normalised input image), so the
+  composition need not squeeze through the 8x-downsampled code and the style's modulation can
+  spend itself on texture;
 - the style table (per-style mean embeddings of a trained classifier, standardised) is a buffer,
   and the style names are in ``config``: a checkpoint rebuilds and renders alone.
 
