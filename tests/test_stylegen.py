@@ -307,6 +307,10 @@ def test_train_stylegen_writes_contract_files_and_rebuilds_alone(trained):
     payload = load_checkpoint(run / "model.pt")
     assert payload["kind"] == "stylegen" and payload["classes"] == ["Bright", "Dark", "Rare"]
     assert len(payload["color_stats"]["mean"]) == 3
+    if "texture_stats" in payload:  # present when the pretrained Lite0 weights are installed
+        tex = payload["texture_stats"]
+        assert len(tex["mean"]) == len(tex["std"]) == 3  # one entry per Lite0 layer
+        assert all(m.shape[0] == 3 for m in tex["mean"])  # one row per style
 
     model, _ = load_stylegen(run / "model.pt")
     again, _ = load_stylegen(run / "model.pt")
