@@ -87,9 +87,10 @@ def test_predict_prints_top_k(learnable_root, tmp_path, capsys):
     assert main(["predict", "--checkpoint", str(run / "model.pt"), str(bad)]) == 2
 
 
-def test_killed_run_resumes_to_the_same_weights(learnable_root, tmp_path, monkeypatch):
+@pytest.mark.parametrize("extra", [(), ("--mix", "cutmix")], ids=["plain", "cutmix"])
+def test_killed_run_resumes_to_the_same_weights(learnable_root, tmp_path, monkeypatch, extra):
     straight, resumed = tmp_path / "a", tmp_path / "b"
-    assert main(train_args(learnable_root, straight, "--epochs", "3")) == 0
+    assert main(train_args(learnable_root, straight, "--epochs", "3", *extra)) == 0
 
     import wikiart.train.loop as loop
 
@@ -102,10 +103,10 @@ def test_killed_run_resumes_to_the_same_weights(learnable_root, tmp_path, monkey
         return real(*args, **kwargs)
 
     monkeypatch.setattr(loop, "_evaluate", killed_in_epoch_3)
-    assert main(train_args(learnable_root, resumed, "--epochs", "3")) == 130  # interrupted
+    assert main(train_args(learnable_root, resumed, "--epochs", "3", *extra)) == 130  # killed
     monkeypatch.setattr(loop, "_evaluate", real)
     assert load_checkpoint(resumed / "last.pt")["epoch"] == 2
-    assert main(train_args(learnable_root, resumed, "--epochs", "3", "--resume")) == 0
+    assert main(train_args(learnable_root, resumed, "--epochs", "3", "--resume", *extra)) == 0
     a = load_checkpoint(straight / "last.pt")["state_dict"]
     b = load_checkpoint(resumed / "last.pt")["state_dict"]
     assert a.keys() == b.keys()
@@ -124,6 +125,12 @@ def test_every_imbalance_strategy_trains(learnable_root, tmp_path, strategy):
     run = tmp_path / strategy
     assert main(train_args(learnable_root, run, "--imbalance", strategy, "--epochs", "1")) == 0
     assert json.loads((run / "config.json").read_text())["imbalance"] == strategy
+
+
+def test_bad_mix_settings_exit_2(learnable_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(train_args(learnable_root, run, "--mix", "cutmix", "--mix-alpha", "0")) == 2
+    assert "mix_alpha must be > 0" in capsys.readouterr().err
 
 
 def test_bad_checkpoint_exits_2(tmp_path, capsys):

@@ -56,6 +56,7 @@ from wikiart.models.registry import build_classifier, unfreeze_last
 from wikiart.train.checkpoint import load_checkpoint
 from wikiart.train.loop import LoopConfig, StepOutput, fit, write_history_csv
 from wikiart.train.losses import make_loss
+from wikiart.train.mixing import MIXES, mix_batch, mixed_loss
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,10 @@ def resolve_config(
         raise WikiartError(f"unknown schedule {cfg.schedule!r}; expected one of {SCHEDULES}")
     if not 0.0 < cfg.crop_scale <= 1.0:
         raise WikiartError(f"crop_scale must be in (0, 1], got {cfg.crop_scale}")
+    if cfg.mix not in MIXES:
+        raise WikiartError(f"unknown mix {cfg.mix!r}; expected one of {MIXES}")
+    if cfg.mix != "none" and cfg.mix_alpha <= 0:
+        raise WikiartError(f"mix_alpha must be > 0, got {cfg.mix_alpha}")
     if cfg.finetune_groups < -1:
         raise WikiartError(f"finetune_groups must be -1 (all) or >= 0, got {cfg.finetune_groups}")
     if not 0.0 < cfg.layer_decay <= 1.0:
@@ -117,8 +122,10 @@ def resolve_config(
 
 
 def _precision(cfg: ClassifierConfig, device: torch.device) -> str:
-    """``auto`` on a CPU with native bf16 uses bf16 for pretrained backbones (4x faster)."""
-    if cfg.precision == "auto" and device.type == "cpu" and cfg.pretrained and cpu_supports_bf16():
+    """``auto`` on a CPU with native bf16 (AVX512-BF16 / AMX) trains with bf16 autocast, as on a
+    GPU: about 4x faster for EfficientNet-Lite, 1.5-2.3x for the from-scratch nets, with the
+    same accuracy (README); elsewhere ``auto`` is fp32 on a CPU (`device.amp_dtype`)."""
+    if cfg.precision == "auto" and device.type == "cpu" and cpu_supports_bf16():
         return "bf16"
     return cfg.precision
 
@@ -403,7 +410,8 @@ def _fit_all(
     def step(m: nn.Module, batch, dev: torch.device) -> StepOutput:
         x, y = batch
         x, y = _to_device(x, dev, cfg.channels_last), y.to(dev)
-        return StepOutput(criterion(m(x), y), len(y))
+        x, y_partner, lam = mix_batch(x, y, cfg.mix, cfg.mix_alpha)
+        return StepOutput(mixed_loss(criterion, m(x), y, y_partner, lam), len(y))
 
     def eval_fn(m: nn.Module) -> dict[str, float]:
         logits, labels = predict_logits(
