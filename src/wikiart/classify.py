@@ -106,8 +106,13 @@ def resolve_config(
         raise WikiartError(f"unknown mode {cfg.mode!r}; expected one of {MODES}")
     if cfg.schedule not in SCHEDULES:
         raise WikiartError(f"unknown schedule {cfg.schedule!r}; expected one of {SCHEDULES}")
-    if not 0.0 < cfg.crop_scale <= 1.0:
-        raise WikiartError(f"crop_scale must be in (0, 1], got {cfg.crop_scale}")
+    if not 0.0 < cfg.crop_scale <= cfg.crop_max <= 1.0:
+        raise WikiartError(
+            f"training crops need 0 < crop_scale <= crop_max <= 1, got {cfg.crop_scale} and "
+            f"{cfg.crop_max}"
+        )
+    if cfg.train_size is not None and cfg.train_size < 16:
+        raise WikiartError(f"train_size must be at least 16 px, got {cfg.train_size}")
     if cfg.mix not in MIXES:
         raise WikiartError(f"unknown mix {cfg.mix!r}; expected one of {MIXES}")
     if cfg.mix != "none" and cfg.mix_alpha <= 0:
@@ -467,7 +472,10 @@ def _train(cfg: ClassifierConfig, out: Path, ctx, device, progress: bool, t_star
     cache = cache_options(cfg.data, ds.root, progress)
     size = cfg.data.image_size
     full = prepare_split(ds.split("train"), classes, split="train", **cache)
-    augment = train_transform(size, scale=(cfg.crop_scale, 1.0))
+    # Crops may be smaller than the evaluated image (``train_size``): trained on parts of the
+    # paintings at the cached resolution, the model is then evaluated on whole paintings at that
+    # resolution, the same brushwork scale with more of it (Touvron et al. 2019, FixRes).
+    augment = train_transform(cfg.train_size or size, scale=(cfg.crop_scale, cfg.crop_max))
     if "valid" in ds.splits:
         train = full.subset(np.arange(len(full)), augment)
         val = prepare_split(ds.split("valid"), classes, split="valid", **cache)

@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep BatchNorm running statistics fixed while fine-tuning",
     )
     p.add_argument("--crop-scale", type=float, help="smallest training crop, as an area fraction")
+    p.add_argument("--crop-max", type=float, help="largest training crop, as an area fraction")
+    p.add_argument(
+        "--train-size",
+        type=int,
+        help="training crops are resized to this; evaluation sees whole images at --image-size",
+    )
     p.add_argument(
         "--mix", choices=("none", "mixup", "cutmix"), help="batch mixing when training end to end"
     )
@@ -363,6 +369,8 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
             "finetune_groups",
             "freeze_bn",
             "crop_scale",
+            "crop_max",
+            "train_size",
             "mix",
             "mix_alpha",
             "head_epochs",
