@@ -160,7 +160,7 @@ def test_frozen_mode_caches_embeddings_and_refits(learnable_root, tmp_path, caps
     assert features[0].stat().st_mtime_ns == stamp  # the second run reused every embedding
 
 
-def test_train_size_trains_on_smaller_crops_and_evaluates_whole_images(
+def test_train_scale_trains_on_smaller_crops_and_evaluates_whole_images(
     learnable_root, tmp_path, monkeypatch
 ):
     import wikiart.classify as classify
@@ -175,16 +175,18 @@ def test_train_size_trains_on_smaller_crops_and_evaluates_whole_images(
 
     monkeypatch.setattr(classify, "build_classifier", recording_build)
     run = tmp_path / "run"
-    extra = ("--train-size", "24", "--crop-scale", "0.2", "--crop-max", "0.5", "--epochs", "1")
+    extra = ("--train-scale", "0.75", "--crop-scale", "0.2", "--crop-max", "0.5", "--epochs", "1")
     assert main(train_args(learnable_root, run, *extra)) == 0
     assert {size for training, size in seen if training} == {24}
     assert {size for training, size in seen if not training} == {32}
     assert load_checkpoint(run / "model.pt")["preprocess"]["image_size"] == 32
     cfg = json.loads((run / "config.json").read_text())
-    assert cfg["train_size"] == 24 and cfg["crop_max"] == 0.5
+    assert cfg["train_scale"] == 0.75 and cfg["crop_max"] == 0.5
 
 
 def test_crop_bounds_are_checked(learnable_root, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(train_args(learnable_root, run, "--crop-scale", "0.7", "--crop-max", "0.5")) == 2
     assert "crop_scale <= crop_max" in capsys.readouterr().err
+    assert main(train_args(learnable_root, run, "--train-scale", "1.5")) == 2
+    assert "train_scale must be in (0, 1]" in capsys.readouterr().err

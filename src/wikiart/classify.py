@@ -111,8 +111,11 @@ def resolve_config(
             f"training crops need 0 < crop_scale <= crop_max <= 1, got {cfg.crop_scale} and "
             f"{cfg.crop_max}"
         )
-    if cfg.train_size is not None and cfg.train_size < 16:
-        raise WikiartError(f"train_size must be at least 16 px, got {cfg.train_size}")
+    if not 0.0 < cfg.train_scale <= 1.0 or train_size(cfg) < 8:
+        raise WikiartError(
+            f"train_scale must be in (0, 1] and give crops of 8 px or more, got {cfg.train_scale} "
+            f"at image size {cfg.data.image_size}"
+        )
     if cfg.mix not in MIXES:
         raise WikiartError(f"unknown mix {cfg.mix!r}; expected one of {MIXES}")
     if cfg.mix != "none" and cfg.mix_alpha <= 0:
@@ -124,6 +127,14 @@ def resolve_config(
     if cfg.data.data is None:
         raise WikiartError("no training data: pass --data DIR (or `data` in the config file)")
     return cfg
+
+
+def train_size(cfg: ClassifierConfig) -> int:
+    """The side of the training crops. Below the image size (``train_scale`` < 1), the model
+    trains on parts of the paintings at the cached resolution and is evaluated on whole
+    paintings at that resolution: the brushwork keeps its scale, and the model sees more of it
+    at test time (Touvron et al. 2019, "Fixing the train-test resolution discrepancy")."""
+    return round(cfg.data.image_size * cfg.train_scale)
 
 
 def _precision(cfg: ClassifierConfig, device: torch.device) -> str:
@@ -472,10 +483,7 @@ def _train(cfg: ClassifierConfig, out: Path, ctx, device, progress: bool, t_star
     cache = cache_options(cfg.data, ds.root, progress)
     size = cfg.data.image_size
     full = prepare_split(ds.split("train"), classes, split="train", **cache)
-    # Crops may be smaller than the evaluated image (``train_size``): trained on parts of the
-    # paintings at the cached resolution, the model is then evaluated on whole paintings at that
-    # resolution, the same brushwork scale with more of it (Touvron et al. 2019, FixRes).
-    augment = train_transform(cfg.train_size or size, scale=(cfg.crop_scale, cfg.crop_max))
+    augment = train_transform(train_size(cfg), scale=(cfg.crop_scale, cfg.crop_max))
     if "valid" in ds.splits:
         train = full.subset(np.arange(len(full)), augment)
         val = prepare_split(ds.split("valid"), classes, split="valid", **cache)

@@ -129,9 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crop-scale", type=float, help="smallest training crop, as an area fraction")
     p.add_argument("--crop-max", type=float, help="largest training crop, as an area fraction")
     p.add_argument(
-        "--train-size",
-        type=int,
-        help="training crops are resized to this; evaluation sees whole images at --image-size",
+        "--train-scale",
+        type=float,
+        help="training crops are resized to this fraction of --image-size (whole images at "
+        "--image-size for evaluation)",
     )
     p.add_argument(
         "--mix", choices=("none", "mixup", "cutmix"), help="batch mixing when training end to end"
@@ -370,7 +371,7 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
             "freeze_bn",
             "crop_scale",
             "crop_max",
-            "train_size",
+            "train_scale",
             "mix",
             "mix_alpha",
             "head_epochs",

@@ -67,7 +67,7 @@ class ClassifierConfig(TrainConfig):
     freeze_bn: bool = False  # fine-tuning keeps the BatchNorms' pretrained running statistics
     crop_scale: float = 0.6  # training crops cover this fraction of the image or more
     crop_max: float = 1.0  # ... and at most this fraction
-    train_size: int | None = None  # training crops resized to this (None: the image size)
+    train_scale: float = 1.0  # training crops are resized to this fraction of the image size
     mix: str = "none"  # batch mixing while training end to end: "none", "mixup" or "cutmix"
     mix_alpha: float = 1.0  # its Beta(alpha, alpha) mixing-weight distribution
     head_epochs: int = 30  # epochs of head training on cached features (frozen / probe modes)
