@@ -87,9 +87,10 @@ def test_predict_prints_top_k(learnable_root, tmp_path, capsys):
     assert main(["predict", "--checkpoint", str(run / "model.pt"), str(bad)]) == 2
 
 
-def test_killed_run_resumes_to_the_same_weights(learnable_root, tmp_path, monkeypatch):
+@pytest.mark.parametrize("extra", [(), ("--mix", "cutmix")], ids=["plain", "cutmix"])
+def test_killed_run_resumes_to_the_same_weights(learnable_root, tmp_path, monkeypatch, extra):
     straight, resumed = tmp_path / "a", tmp_path / "b"
-    assert main(train_args(learnable_root, straight, "--epochs", "3")) == 0
+    assert main(train_args(learnable_root, straight, "--epochs", "3", *extra)) == 0
 
     import wikiart.train.loop as loop
 
@@ -102,10 +103,10 @@ def test_killed_run_resumes_to_the_same_weights(learnable_root, tmp_path, monkey
         return real(*args, **kwargs)
 
     monkeypatch.setattr(loop, "_evaluate", killed_in_epoch_3)
-    assert main(train_args(learnable_root, resumed, "--epochs", "3")) == 130  # interrupted
+    assert main(train_args(learnable_root, resumed, "--epochs", "3", *extra)) == 130  # killed
     monkeypatch.setattr(loop, "_evaluate", real)
     assert load_checkpoint(resumed / "last.pt")["epoch"] == 2
-    assert main(train_args(learnable_root, resumed, "--epochs", "3", "--resume")) == 0
+    assert main(train_args(learnable_root, resumed, "--epochs", "3", "--resume", *extra)) == 0
     a = load_checkpoint(straight / "last.pt")["state_dict"]
     b = load_checkpoint(resumed / "last.pt")["state_dict"]
     assert a.keys() == b.keys()
@@ -124,6 +125,12 @@ def test_every_imbalance_strategy_trains(learnable_root, tmp_path, strategy):
     run = tmp_path / strategy
     assert main(train_args(learnable_root, run, "--imbalance", strategy, "--epochs", "1")) == 0
     assert json.loads((run / "config.json").read_text())["imbalance"] == strategy
+
+
+def test_bad_mix_settings_exit_2(learnable_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(train_args(learnable_root, run, "--mix", "cutmix", "--mix-alpha", "0")) == 2
+    assert "mix_alpha must be > 0" in capsys.readouterr().err
 
 
 def test_bad_checkpoint_exits_2(tmp_path, capsys):
@@ -151,3 +158,35 @@ def test_frozen_mode_caches_embeddings_and_refits(learnable_root, tmp_path, caps
     assert main(train_args(learnable_root, tmp_path / "again", "--mode", "frozen",
                            "--head-epochs", "2", "--seed", "1")) == 0  # fmt: skip
     assert features[0].stat().st_mtime_ns == stamp  # the second run reused every embedding
+
+
+def test_train_scale_trains_on_smaller_crops_and_evaluates_whole_images(
+    learnable_root, tmp_path, monkeypatch
+):
+    import wikiart.classify as classify
+
+    seen: list[tuple[bool, int]] = []
+    real_build = classify.build_classifier
+
+    def recording_build(*args, **kwargs):
+        model = real_build(*args, **kwargs)
+        model.register_forward_pre_hook(lambda m, inp: seen.append((m.training, inp[0].shape[-1])))
+        return model
+
+    monkeypatch.setattr(classify, "build_classifier", recording_build)
+    run = tmp_path / "run"
+    extra = ("--train-scale", "0.75", "--crop-scale", "0.2", "--crop-max", "0.5", "--epochs", "1")
+    assert main(train_args(learnable_root, run, *extra)) == 0
+    assert {size for training, size in seen if training} == {24}
+    assert {size for training, size in seen if not training} == {32}
+    assert load_checkpoint(run / "model.pt")["preprocess"]["image_size"] == 32
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["train_scale"] == 0.75 and cfg["crop_max"] == 0.5
+
+
+def test_crop_bounds_are_checked(learnable_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(train_args(learnable_root, run, "--crop-scale", "0.7", "--crop-max", "0.5")) == 2
+    assert "crop_scale <= crop_max" in capsys.readouterr().err
+    assert main(train_args(learnable_root, run, "--train-scale", "1.5")) == 2
+    assert "train_scale must be in (0, 1]" in capsys.readouterr().err

@@ -78,6 +78,22 @@ def test_seed_cnn_first_stage_matches_the_seed_map_at_416() -> None:
         assert stage(torch.zeros(1, 3, 416, 416)).shape[-2:] == (105, 105)
 
 
+def test_seed_cnn_pool_before_relu_is_the_seeds_conv_relu_pool() -> None:
+    """Pooling before the ReLU (the faster order) gives the seed's conv -> ReLU -> pool output
+    and the same weight gradients."""
+    torch.manual_seed(0)
+    stage = _build("seed-cnn").backbone.stages[0]
+    conv, pool = stage[0], stage[1]
+    assert isinstance(pool, nn.MaxPool2d) and isinstance(stage[2], nn.ReLU)
+    x = torch.randn(2, 3, 40, 40)
+    ours = stage(x)
+    (g_ours,) = torch.autograd.grad(ours.square().sum(), conv.weight)
+    seed = pool(torch.relu(conv(x)))
+    (g_seed,) = torch.autograd.grad(seed.square().sum(), conv.weight)
+    assert torch.equal(ours, seed)
+    assert torch.allclose(g_ours, g_seed, rtol=1e-5, atol=1e-6)
+
+
 def test_all_modules_registered_and_move_with_the_model() -> None:
     for arch in ("seed-cnn", "small-resnet", "efficientnet-lite0"):
         model = _build(arch, features="pool").eval()

@@ -127,6 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep BatchNorm running statistics fixed while fine-tuning",
     )
     p.add_argument("--crop-scale", type=float, help="smallest training crop, as an area fraction")
+    p.add_argument("--crop-max", type=float, help="largest training crop, as an area fraction")
+    p.add_argument(
+        "--train-scale",
+        type=float,
+        help="training crops are resized to this fraction of --image-size (whole images at "
+        "--image-size for evaluation)",
+    )
+    p.add_argument(
+        "--mix", choices=("none", "mixup", "cutmix"), help="batch mixing when training end to end"
+    )
+    p.add_argument("--mix-alpha", type=float, help="Beta(alpha, alpha) of the mixing weight")
     p.add_argument("--head-epochs", type=int, help="epochs of the head on cached features")
     p.add_argument("--head-l2", type=float, help="L2 penalty of the linear head (frozen/probe)")
     p.add_argument(
@@ -378,6 +389,10 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
             "finetune_groups",
             "freeze_bn",
             "crop_scale",
+            "crop_max",
+            "train_scale",
+            "mix",
+            "mix_alpha",
             "head_epochs",
             "tta",
             "head_l2",

@@ -66,6 +66,10 @@ class ClassifierConfig(TrainConfig):
     finetune_groups: int = -1  # fine-tune only the top N backbone depth groups (-1: all)
     freeze_bn: bool = False  # fine-tuning keeps the BatchNorms' pretrained running statistics
     crop_scale: float = 0.6  # training crops cover this fraction of the image or more
+    crop_max: float = 1.0  # ... and at most this fraction
+    train_scale: float = 1.0  # training crops are resized to this fraction of the image size
+    mix: str = "none"  # batch mixing while training end to end: "none", "mixup" or "cutmix"
+    mix_alpha: float = 1.0  # its Beta(alpha, alpha) mixing-weight distribution
     head_epochs: int = 30  # epochs of head training on cached features (frozen / probe modes)
     head_l2: float = 0.1  # L2 penalty of that linear probe
     refit: bool = True  # frozen mode: fit the head once more on train + validation at the end

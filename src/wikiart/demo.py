@@ -143,6 +143,12 @@ def _classifier_stage(
         "arch": "small-resnet",
         "epochs": 25,
         "batch_size": 32,
+        # the demo's own settings, pinned (the style generator trains against this classifier):
+        # whole 64 px images, pooled features
+        "features": "pool",
+        "train_scale": 1.0,
+        "crop_scale": 0.6,
+        "crop_max": 1.0,
         "seed": seed,
         "imbalance": "logit-adjust",
         "data": {

@@ -8,7 +8,10 @@ embedding, then the classifier". Assumed here (the seed's exact widths are not a
 
 - three stages of ``Conv2d(k=4, padding=2)`` -> ReLU -> ``MaxPool2d(4, padding=2)``, the baseline's
   own layer pair repeated, with 16, 32 and 64 channels (416 px -> 105 -> 27 -> 8, the first stage
-  reproducing the baseline's 105 x 105 map);
+  reproducing the baseline's 105 x 105 map). Computed as conv -> max-pool -> ReLU: the same
+  function and the same gradients (ReLU is monotone, so it commutes with a max, and the pool's
+  padding is -inf), with the ReLU and its backward on a map 16x smaller. At 416 px that trains
+  28% faster (bench/train_throughput.py); the checkpoint keys are unchanged;
 - ``AdaptiveAvgPool2d(4)`` before the flatten (not in the seed, which was tied to 416 px): any
   input from 32 px up works, 64 px and 416 px alike;
 - flatten -> ``BatchNorm1d`` -> ``Linear(1024, 100)`` -> ReLU: the 100-d embedding; the seed's
@@ -47,8 +50,8 @@ class SeedCNN(Backbone):
             stages.append(
                 nn.Sequential(
                     nn.Conv2d(cin, cout, kernel_size=4, padding=2),
-                    nn.ReLU(inplace=True),
                     nn.MaxPool2d(kernel_size=4, padding=2),
+                    nn.ReLU(inplace=True),  # after the pool: see the module docstring
                 )
             )
             cin = cout
