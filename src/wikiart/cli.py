@@ -19,6 +19,11 @@ from wikiart.errors import WikiartError
 log = logging.getLogger("wikiart")
 
 
+def _switch(p: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """An on/off flag (``--x`` / ``--no-x``) that leaves the config's value alone when absent."""
+    p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help)
+
+
 def _add_data_source(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "data", help="dataset root (train/, test/, valid/ of <Style>/<image>) or parquet folder"
@@ -120,12 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="fine-tune only the top N backbone depth groups (-1: all)",
     )
-    p.add_argument(
-        "--freeze-bn",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="keep BatchNorm running statistics fixed while fine-tuning",
-    )
+    _switch(p, "--freeze-bn", "keep BatchNorm running statistics fixed while fine-tuning")
     p.add_argument("--crop-scale", type=float, help="smallest training crop, as an area fraction")
     p.add_argument("--crop-max", type=float, help="largest training crop, as an area fraction")
     p.add_argument(
@@ -189,18 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--style-margin", type=float, help="hinge: cross-entropy below this stops pulling"
     )
-    p.add_argument(
-        "--style-augment",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="random crop/flip/noise of renders before the frozen classifier",
-    )
-    p.add_argument(
-        "--skips",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="U-Net skips from encoder to decoder",
-    )
+    _switch(p, "--style-augment", "random crop/flip/noise of renders before the frozen classifier")
+    _switch(p, "--skips", "U-Net skips from encoder to decoder")
     p.add_argument("--classifier-size", type=int, help="renders resized to this for the classifier")
 
     p = sub.add_parser("render", help="re-render images in other styles with a stylegen model")
