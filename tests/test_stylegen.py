@@ -5,6 +5,7 @@ import json
 
 import pytest
 import torch
+from torch import nn
 
 from wikiart.cli import main
 from wikiart.config import StylegenConfig
@@ -123,6 +124,31 @@ def test_skips_feed_encoder_features_to_the_decoder_and_old_configs_rebuild_with
     again = build_stylegen(**old)
     again.load_state_dict(plain.state_dict())
     assert again.skips is False
+
+
+def test_reflect_padding_reaches_every_padded_conv_and_old_configs_keep_zeros():
+    torch.manual_seed(0)
+    table = torch.randn(len(STYLES), 5)
+    kw = {"widths": (8, 16), "code_channels": 8, "hidden": 16, "skips": True}
+    model = StyleGenerator(16, STYLES, table, padding="reflect", **kw)
+    padded = [m for m in model.modules() if isinstance(m, nn.Conv2d) and m.padding != (0, 0)]
+    assert padded and all(m.padding_mode == "reflect" for m in padded)
+    assert model.config["padding"] == "reflect"
+    # the padding is part of the function: the same weights with zero padding render otherwise
+    zeros = StyleGenerator(16, STYLES, table, padding="zeros", **kw)
+    zeros.load_state_dict(model.state_dict())
+    x = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
+    style = torch.tensor([0, 1])
+    with torch.no_grad():
+        assert not torch.equal(model.eval()(x, style), zeros.eval()(x, style))
+    old = {k: v for k, v in model.config.items() if k != "padding"}  # a checkpoint from before
+    assert all(
+        m.padding_mode == "zeros"
+        for m in build_stylegen(**old).modules()
+        if isinstance(m, nn.Conv2d)
+    )
+    with pytest.raises(WikiartError, match="padding"):
+        StyleGenerator(16, STYLES, table, padding="circular", **kw)
 
 
 def test_rebuilds_from_config_and_bad_sizes():

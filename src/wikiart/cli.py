@@ -191,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _switch(p, "--style-augment", "random crop/flip/noise of renders before the frozen classifier")
     _switch(p, "--skips", "U-Net skips from encoder to decoder")
+    p.add_argument("--padding", choices=("reflect", "zeros"), help="conv padding of the generator")
     p.add_argument("--classifier-size", type=int, help="renders resized to this for the classifier")
 
     p = sub.add_parser("render", help="re-render images in other styles with a stylegen model")
@@ -428,6 +429,7 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
             "style_margin",
             "style_augment",
             "skips",
+            "padding",
             "classifier_size",
         )
         over = _train_overrides(args, extra)

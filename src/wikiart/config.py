@@ -101,6 +101,7 @@ class StylegenConfig(TrainConfig):
     hidden: int = 128  # width of the style MLP giving each decoder stage its (gamma, beta)
     norm: str = "batch"  # decoder normalisation under the style's (gamma, beta): or "instance"
     skips: bool = True  # U-Net skips: encoder features at each decoder stage's resolution
+    padding: str = "reflect"  # conv padding, "reflect" or "zeros" (zeros let it stamp marks)
     rec_weight: float = 5.0  # L1 reconstruction under the image's own style
     style_weight: float = 1.0  # frozen classifier's cross-entropy toward a random other style
     content_weight: float = 1.0  # perceptual distance (frozen ImageNet Lite0) render vs input

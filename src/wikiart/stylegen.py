@@ -53,6 +53,7 @@ from wikiart.device import seed_everything as seed_all
 from wikiart.errors import WikiartError
 from wikiart.eval.ssim import ssim
 from wikiart.models.stylegen import (
+    PADDINGS,
     StyleGenerator,
     build_stylegen,
     channel_stats,
@@ -84,6 +85,8 @@ def resolve_config(
     weights = (cfg.rec_weight, cfg.style_weight, cfg.content_weight, cfg.code_weight)
     if min(*weights, cfg.stats_weight, cfg.texture_weight, cfg.layout_weight, cfg.style_margin) < 0:
         raise WikiartError("stylegen loss weights must be >= 0")
+    if cfg.padding not in PADDINGS:
+        raise WikiartError(f"unknown padding {cfg.padding!r}; expected one of {PADDINGS}")
     return cfg
 
 
@@ -449,6 +452,7 @@ def train_stylegen(
         hidden=cfg.hidden,
         norm=cfg.norm,
         skips=cfg.skips,
+        padding=cfg.padding,
     ).to(device)
     log.info(
         "stylegen: %d styles, embedding %d, code %s, %d parameters; %d training images at %d px",
