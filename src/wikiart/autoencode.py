@@ -30,7 +30,7 @@ from wikiart.device import seed_everything as seed_all
 from wikiart.errors import WikiartError
 from wikiart.eval.ssim import ssim
 from wikiart.models.autoencoder import ConvAutoencoder, build_autoencoder, parse_bottleneck
-from wikiart.train.checkpoint import load_checkpoint
+from wikiart.train.checkpoint import check_kind, load_checkpoint, load_weights
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 
 log = logging.getLogger(__name__)
@@ -272,15 +272,10 @@ def load_autoencoder(
 def autoencoder_from_payload(
     payload: dict[str, Any], path: str | os.PathLike[str], device: torch.device | str = "cpu"
 ) -> ConvAutoencoder:
-    if payload.get("kind") != KIND:
-        raise WikiartError(f"{path} is a {payload.get('kind')!r} checkpoint, not an autoencoder")
+    check_kind(payload, KIND, path)
     pre = payload.get("preprocess", {})
     model = build_autoencoder(
         **payload["model_config"], mean=tuple(pre["mean"]), std=tuple(pre["std"])
     )
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise WikiartError(f"{path}: weights do not fit the stored architecture: {first}") from None
+    load_weights(model, payload, path)
     return model.to(device).eval()

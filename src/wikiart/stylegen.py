@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wikiart.autoencode import pick_per_style
 from wikiart.config import StylegenConfig, build_config, check_same_run, save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import open_dataset, open_eval_split
@@ -59,7 +60,13 @@ from wikiart.models.stylegen import (
     channel_stats,
     match_channel_stats,
 )
-from wikiart.train.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
+from wikiart.train.checkpoint import (
+    FORMAT_VERSION,
+    check_kind,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+)
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 
 log = logging.getLogger(__name__)
@@ -496,7 +503,14 @@ def train_stylegen(
     plot_history(
         result.history,
         out / "loss.png",
-        keys=("train_loss", "train_rec", "train_style_ce", "train_content", "train_texture"),
+        keys=(
+            "train_loss",
+            "train_rec",
+            "train_style_ce",
+            "train_layout",
+            "train_content",
+            "train_texture",
+        ),
         metric_keys=("train_style_acc",),
     )
     gen, _ = load_stylegen(out / "model.pt", device)
@@ -504,18 +518,12 @@ def train_stylegen(
     test = prepare_split(
         ds.split(split), classes, split=split, image_size=size, fit=cfg.data.fit, **cache
     )
-    pick = _pick(test.labels, cfg.samples, cfg.seed)
+    pick = pick_per_style(test.labels, cfg.samples, cfg.seed)
     x = torch.stack([test.raw(i) for i in pick]) if pick else torch.zeros(0, 3, size, size)
     write_grid(gen, x, [classes.classes[test.labels[i]] for i in pick], None, out / "grid.png")
     row = dict(result.history[-1]) if result.history else {}
     row["seconds"] = time.perf_counter() - t_start
     return row
-
-
-def _pick(labels: np.ndarray, n: int, seed: int) -> list[int]:
-    from wikiart.autoencode import pick_per_style
-
-    return pick_per_style(labels, n, seed)
 
 
 # -- loading and rendering -------------------------------------------------------------------
@@ -524,17 +532,12 @@ def load_stylegen(
 ) -> tuple[StyleGenerator, dict[str, Any]]:
     """Rebuild a style generator (with its style table) from its checkpoint alone."""
     payload = load_checkpoint(path)
-    if payload.get("kind") != KIND:
-        raise WikiartError(f"{path} is a {payload.get('kind')!r} checkpoint, not a stylegen")
+    check_kind(payload, KIND, path)
     pre = payload["preprocess"]
     model = build_stylegen(
         **payload["model_config"], mean=tuple(pre["mean"]), std=tuple(pre["std"])
     )
-    try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise WikiartError(f"{path}: weights do not fit the stored architecture: {first}") from None
+    load_weights(model, payload, path)
     return model.to(device).eval(), payload
 
 
@@ -676,7 +679,7 @@ def evaluate_stylegen(
     distance of render and baseline against the input. Writes ``stylegen_eval.json`` and
     ``grid.png`` into ``out``."""
     from wikiart.classify import load_classifier
-    from wikiart.models.perceptual import perceptual_distance
+    from wikiart.models.perceptual import relative_distance
 
     dev = resolve_device(device)
     model, payload = load_stylegen(checkpoint, dev)
@@ -746,6 +749,7 @@ def evaluate_stylegen(
             own = model.decode(code, y).float()
             own_ssim += float(ssim(own, x01).sum())
             floor_pred = judge_pred(x01)
+            want = features(x01) if features is not None else None  # once for every target
             for t in range(k):
                 sel = y != t
                 if not sel.any():
@@ -760,9 +764,10 @@ def evaluate_stylegen(
                 sums["base"] += float((judge_pred(b) == to_judge[t]).sum())
                 sums["ssim"] += float(ssim(r, x01[sel]).sum())
                 sums["base_ssim"] += float(ssim(b, x01[sel]).sum())
-                if features is not None:
-                    sums["fd"] += float(perceptual_distance(features, r, x01[sel])) * n
-                    sums["base_fd"] += float(perceptual_distance(features, b, x01[sel])) * n
+                if features is not None and want is not None:
+                    target = [w[sel] for w in want]
+                    sums["fd"] += float(relative_distance(features(r), target)) * n
+                    sums["base_fd"] += float(relative_distance(features(b), target)) * n
                 per_target[t, 0] += float(hit.sum())
                 per_target[t, 1] += n
                 pairs += n
@@ -791,7 +796,7 @@ def evaluate_stylegen(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "stylegen_eval.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    pick = _pick(test.labels, 6, seed)
+    pick = pick_per_style(test.labels, 6, seed)
     xs = torch.stack([test.raw(i) for i in pick])
     write_grid(
         model.to(dev), xs, [classes.classes[test.labels[i]] for i in pick], None, out / "grid.png"

@@ -135,6 +135,23 @@ def load_checkpoint(
     return payload
 
 
+def check_kind(payload: dict[str, Any], kind: str, path: str | os.PathLike[str]) -> None:
+    """A clear error when a checkpoint of another job is passed where ``kind`` is expected."""
+    if payload.get("kind") != kind:
+        raise WikiartError(f"{path} is a {payload.get('kind')!r} checkpoint, not a {kind}")
+
+
+def load_weights(model: nn.Module, payload: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Load a checkpoint's ``state_dict`` into the model its config rebuilt; a mismatch is a
+    clear error naming the file, not a traceback."""
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise WikiartError(
+            f"{path}: weights do not fit the stored architecture: {_first_line(exc)}"
+        ) from None
+
+
 def capture_rng() -> dict[str, Any]:
     """Python, numpy and torch (CPU, and CUDA when present) RNG states as plain data."""
     py_version, py_state, py_gauss = random.getstate()
