@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from conftest import write_image
+from wikiart.classify import load_classifier
 from wikiart.cli import main
 from wikiart.train.checkpoint import load_checkpoint
 
@@ -182,6 +183,20 @@ def test_train_scale_trains_on_smaller_crops_and_evaluates_whole_images(
     assert load_checkpoint(run / "model.pt")["preprocess"]["image_size"] == 32
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["train_scale"] == 0.75 and cfg["crop_max"] == 0.5
+
+
+def test_weight_decay_and_dropout_flags(learnable_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    extra = ("--weight-decay", "0.05", "--dropout", "0.2", "--epochs", "1")
+    assert main(train_args(learnable_root, run, *extra)) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["weight_decay"] == 0.05 and cfg["dropout"] == 0.2
+    model, _ = load_classifier(run / "model.pt")
+    assert isinstance(model.dropout, torch.nn.Dropout) and model.dropout.p == 0.2
+    assert main(train_args(learnable_root, tmp_path / "r2", "--weight-decay", "-1")) == 2
+    assert "weight_decay must be >= 0" in capsys.readouterr().err
+    assert main(train_args(learnable_root, tmp_path / "r3", "--dropout", "1")) == 2
+    assert "dropout must be in [0, 1)" in capsys.readouterr().err
 
 
 def test_crop_bounds_are_checked(learnable_root, tmp_path, capsys):

@@ -133,6 +133,10 @@ def resolve_config(
         raise WikiartError(f"unknown mix {cfg.mix!r}; expected one of {MIXES}")
     if cfg.mix != "none" and cfg.mix_alpha <= 0:
         raise WikiartError(f"mix_alpha must be > 0, got {cfg.mix_alpha}")
+    if cfg.weight_decay < 0:
+        raise WikiartError(f"weight_decay must be >= 0, got {cfg.weight_decay}")
+    if cfg.dropout is not None and not 0.0 <= cfg.dropout < 1.0:
+        raise WikiartError(f"dropout must be in [0, 1), got {cfg.dropout}")
     if cfg.finetune_groups < -1:
         raise WikiartError(f"finetune_groups must be -1 (all) or >= 0, got {cfg.finetune_groups}")
     if not 0.0 < cfg.layer_decay <= 1.0:

@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", choices=("pool", "stats"), help="embedding of pretrained nets")
     p.add_argument("--mode", choices=("finetune", "frozen", "probe+finetune"))
     p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--weight-decay", type=float, help="AdamW's decoupled weight decay")
+    p.add_argument("--dropout", type=float, help="dropout on the embedding, before the head")
     p.add_argument("--schedule", choices=("onecycle", "cosine", "constant"))
     p.add_argument("--backbone-lr-mult", type=float, help="backbone LR = lr x this")
     p.add_argument(
@@ -374,6 +376,8 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
             "features",
             "mode",
             "label_smoothing",
+            "weight_decay",
+            "dropout",
             "schedule",
             "backbone_lr_mult",
             "layer_decay",
