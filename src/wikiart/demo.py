@@ -144,8 +144,10 @@ def _classifier_stage(
         "epochs": 25,
         "batch_size": 32,
         # the demo's own settings, pinned (the style generator trains against this classifier):
-        # whole 64 px images, pooled features
+        # whole 64 px images, pooled features, the earlier optimiser settings
         "features": "pool",
+        "lr": 2e-3,
+        "weight_decay": 1e-4,
         "train_scale": 1.0,
         "crop_scale": 0.6,
         "crop_max": 1.0,
