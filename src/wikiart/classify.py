@@ -68,13 +68,9 @@ _SMALL = {"data": {"image_size": 96}, "batch_size": 64, "lr": 2e-3, "epochs": 25
 #: ``small-resnet`` from scratch, chosen on validation macro-F1 (README): style statistics of
 #: its four stages, trained on crops of 1/4 to 4/5 of each painting at 3/4 of the image size and
 #: evaluated on whole paintings at 128 px (FixRes), 40 epochs: best validation 0.437 against
-#: 0.382-0.409 for 25-50 epochs on whole 96 px images (with or without CutMix). Then AdamW's
-#: weight decay from 1e-4 to 0.2 with the peak LR from 2e-3 to 6e-3: 0.483 (0.05 / 3e-3: 0.451,
-#: 0.1 / 4e-3: 0.460, 0.4 / 8e-3: lower again).
+#: 0.382-0.409 for 25-50 epochs on whole 96 px images (with or without CutMix).
 _SMALL_RESNET = {
     **_SMALL,
-    "lr": 6e-3,
-    "weight_decay": 0.2,
     "data": {"image_size": 128},
     "features": "stats",
     "train_scale": 0.75,

@@ -144,10 +144,8 @@ def _classifier_stage(
         "epochs": 25,
         "batch_size": 32,
         # the demo's own settings, pinned (the style generator trains against this classifier):
-        # whole 64 px images, pooled features, the earlier optimiser settings
+        # whole 64 px images, pooled features
         "features": "pool",
-        "lr": 2e-3,
-        "weight_decay": 1e-4,
         "train_scale": 1.0,
         "crop_scale": 0.6,
         "crop_max": 1.0,
