@@ -156,8 +156,9 @@ def train_size(cfg: ClassifierConfig) -> int:
 
 def _precision(cfg: ClassifierConfig, device: torch.device) -> str:
     """``auto`` on a CPU with native bf16 (AVX512-BF16 / AMX) trains with bf16 autocast, as on a
-    GPU: about 4x faster for EfficientNet-Lite, 1.5-2.3x for the from-scratch nets (training
-    steps, one thread); `seed-cnn` lost no accuracy in bf16 (README, one seed). Elsewhere
+    GPU: about 4x faster for EfficientNet-Lite, 1.5x for `seed-cnn` at 416 px (README,
+    bench/train_throughput.py: 104.2 against 69.4 img/s); `seed-cnn` lost no accuracy in bf16
+    (README, one seed). Elsewhere
     ``auto`` is fp32 on a CPU (`device.amp_dtype`)."""
     if cfg.precision == "auto" and device.type == "cpu" and cpu_supports_bf16():
         return "bf16"

@@ -54,10 +54,10 @@ from wikiart.device import seed_everything as seed_all
 from wikiart.errors import WikiartError
 from wikiart.eval.ssim import ssim
 from wikiart.models.stylegen import (
-    PADDINGS,
     StyleGenerator,
     build_stylegen,
     channel_stats,
+    check_padding,
     match_channel_stats,
 )
 from wikiart.train.checkpoint import (
@@ -92,8 +92,7 @@ def resolve_config(
     weights = (cfg.rec_weight, cfg.style_weight, cfg.content_weight, cfg.code_weight)
     if min(*weights, cfg.stats_weight, cfg.texture_weight, cfg.layout_weight, cfg.style_margin) < 0:
         raise WikiartError("stylegen loss weights must be >= 0")
-    if cfg.padding not in PADDINGS:
-        raise WikiartError(f"unknown padding {cfg.padding!r}; expected one of {PADDINGS}")
+    check_padding(cfg.padding)
     return cfg
 
 
@@ -303,17 +302,10 @@ def texture_distance(
     terms = []
     for m, tm, ts in zip(maps, stats["mean"], stats["std"], strict=True):
         mu, sd = (v.flatten(1) for v in channel_stats(m.float()))
-        tm, ts = tm.to(mu.device), ts.to(mu.device)
+        tm, ts = tm.to(mu.device), ts.to(mu.device)  # no copy when already there
         scale = (tm.pow(2) + ts.pow(2)).mean().clamp_min(1e-8)
         terms.append(((mu - tm[target]).pow(2) + (sd - ts[target]).pow(2)).mean() / scale)
     return torch.stack(terms).mean()
-
-
-def code_part(code: torch.Tensor | tuple[torch.Tensor, ...], sel: Any) -> Any:
-    """Rows ``sel`` of what `StyleGenerator.encode` returned (a code or a tuple with skips)."""
-    if isinstance(code, tuple):
-        return tuple(c[sel] for c in code)
-    return code[sel]
 
 
 def make_stylegen_loss(
@@ -378,9 +370,7 @@ def make_stylegen_loss(
                 total = total + cfg.texture_weight * tex
         if cfg.code_weight > 0:
             code_sw = g.encode(as_model_input(g.normalizer, swapped))
-            main_sw = code_sw[0] if isinstance(code_sw, tuple) else code_sw
-            main = code[0] if isinstance(code, tuple) else code
-            code_l = F.l1_loss(main_sw.float(), main.detach().float())
+            code_l = F.l1_loss(code_sw[0].float(), code[0].detach().float())
             parts["code"] = code_l.detach()
             total = total + cfg.code_weight * code_l
         if cfg.stats_weight > 0 and emb is not None:
@@ -475,7 +465,11 @@ def train_stylegen(
     texture = None
     if features is not None and cfg.texture_weight > 0:
         texture = texture_stats(features, full, len(classes), device, cfg.batch_size)
-    loss_fn = make_stylegen_loss(clf, clf_size, cfg, features, emb, texture)
+    # on the training device once (the checkpoint keeps the CPU copy), not once per step
+    on_device = (
+        None if texture is None else {k: [t.to(device) for t in v] for k, v in texture.items()}
+    )
+    loss_fn = make_stylegen_loss(clf, clf_size, cfg, features, emb, on_device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=cfg.lr, total_steps=max(1, len(loader) * cfg.epochs), pct_start=0.15
@@ -756,7 +750,7 @@ def evaluate_stylegen(
                     continue
                 n = int(sel.sum())
                 tt = torch.full((n,), t, device=dev, dtype=torch.long)
-                r = model.decode(code_part(code, sel), tt).float()
+                r = model.decode(tuple(c[sel] for c in code), tt).float()
                 b = match_channel_stats(x01[sel], cmean[t], cstd[t])
                 hit = judge_pred(r) == to_judge[t]
                 sums["swap"] += float(hit.sum())
@@ -764,7 +758,7 @@ def evaluate_stylegen(
                 sums["base"] += float((judge_pred(b) == to_judge[t]).sum())
                 sums["ssim"] += float(ssim(r, x01[sel]).sum())
                 sums["base_ssim"] += float(ssim(b, x01[sel]).sum())
-                if features is not None and want is not None:
+                if want is not None:
                     target = [w[sel] for w in want]
                     sums["fd"] += float(relative_distance(features(r), target)) * n
                     sums["base_fd"] += float(relative_distance(features(b), target)) * n

@@ -83,6 +83,12 @@ def _conv(cin: int, cout: int, stride: int = 1, norm: bool = True) -> list[nn.Mo
 PADDINGS = ("zeros", "reflect")
 
 
+def check_padding(padding: str) -> None:
+    """A clear error for a conv padding the generator does not offer."""
+    if padding not in PADDINGS:
+        raise WikiartError(f"unknown padding {padding!r}; expected one of {PADDINGS}")
+
+
 class StyleModulation(nn.Module):
     """Style embedding -> ``(gamma, beta)`` for every decoder stage, through one shared hidden
     layer (an MLP built here, trained with the rest). ``gamma`` is ``1 + delta`` so that a
@@ -201,18 +207,19 @@ class StyleGenerator(nn.Module):
         # border is. Zero padding tells it, and the generator then learned to stamp each style's
         # fixed-position marks (bands, grids) that fool a classifier; mirrored borders leave it
         # only textures, which are the style (README, measured on the built-in data).
-        if padding not in PADDINGS:
-            raise WikiartError(f"unknown padding {padding!r}; expected one of {PADDINGS}")
+        check_padding(padding)
         for m in self.modules():
             if isinstance(m, nn.Conv2d) and m.padding != (0, 0):
                 m.padding_mode = padding
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        """The spatial content code ``N x code_channels x h x w``; with ``skips``, a tuple of
-        the code then the encoder's stage outputs, deepest first, that the decoder reads."""
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(code, *skips)``: the spatial content code ``N x code_channels x h x w``, then
+        (with ``skips`` only) the encoder's stage outputs, deepest first, that the decoder
+        reads. Every tensor has the batch first, so ``tuple(c[sel] for c in codes)`` selects
+        images."""
         h = self.normalizer(x)
         if not self.skips:
-            return self.encoder(h)
+            return (self.encoder(h),)
         taps = [h]
         for i, layer in enumerate(self.encoder):
             h = layer(h)
@@ -226,11 +233,9 @@ class StyleGenerator(nn.Module):
             return self.style_table[style.long()]
         return style
 
-    def decode(
-        self, code: torch.Tensor | tuple[torch.Tensor, ...], style: torch.Tensor
-    ) -> torch.Tensor:
-        """``encode``'s output (a code, or the code and its skips) rendered in ``style``."""
-        code, *skips = code if isinstance(code, tuple) else (code,)
+    def decode(self, codes: tuple[torch.Tensor, ...], style: torch.Tensor) -> torch.Tensor:
+        """``encode``'s output rendered in ``style``."""
+        code, *skips = codes
         params = self.modulation(self.style_vectors(style).to(code.dtype))
         h = self._modulate(self.entry(code), 0, *params[0])
         for i, (stage, (gamma, beta)) in enumerate(zip(self.stages, params[1:], strict=True)):
