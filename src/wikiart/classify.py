@@ -53,7 +53,7 @@ from wikiart.distributed import barrier, init_distributed, parameters_agree, shu
 from wikiart.errors import WikiartError
 from wikiart.eval.metrics import classification_metrics, confusion, per_class_rows
 from wikiart.models.registry import build_classifier, unfreeze_last
-from wikiart.train.checkpoint import check_kind, load_checkpoint, load_weights
+from wikiart.train.checkpoint import check_kind, load_checkpoint, load_weights, unwrap
 from wikiart.train.loop import LoopConfig, StepOutput, fit, write_history_csv
 from wikiart.train.losses import make_loss
 from wikiart.train.mixing import MIXES, mix_batch, mixed_loss
@@ -137,6 +137,8 @@ def resolve_config(
         raise WikiartError(f"weight_decay must be >= 0, got {cfg.weight_decay}")
     if cfg.dropout is not None and not 0.0 <= cfg.dropout < 1.0:
         raise WikiartError(f"dropout must be in [0, 1), got {cfg.dropout}")
+    if not 0.0 <= cfg.ema_decay < 1.0:
+        raise WikiartError(f"ema_decay must be in [0, 1) (0: off), got {cfg.ema_decay}")
     if cfg.finetune_groups < -1:
         raise WikiartError(f"finetune_groups must be -1 (all) or >= 0, got {cfg.finetune_groups}")
     if not 0.0 < cfg.layer_decay <= 1.0:
@@ -448,14 +450,21 @@ def _fit_all(
         x, y_partner, lam = mix_batch(x, y, cfg.mix, cfg.mix_alpha)
         return StepOutput(mixed_loss(criterion, m(x), y, y_partner, lam), len(y))
 
-    def eval_fn(m: nn.Module) -> dict[str, float]:
+    def eval_fn(m: nn.Module) -> dict[str, float]:  # the live model, or its EMA
         logits, labels = predict_logits(
-            plain, val_loader, device, precision=precision, channels_last=cfg.channels_last
+            unwrap(m), val_loader, device, precision=precision, channels_last=cfg.channels_last
         )
         return _val_numbers(logits, labels, classes, criterion, device)
 
     loop = LoopConfig.for_job(
-        cfg, device, out, progress, amp=precision, monitor="val_macro_f1", is_main=ctx.is_main
+        cfg,
+        device,
+        out,
+        progress,
+        amp=precision,
+        monitor="val_macro_f1",
+        is_main=ctx.is_main,
+        ema_decay=cfg.ema_decay,
     )
     result = fit(
         model,

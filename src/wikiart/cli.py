@@ -117,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--weight-decay", type=float, help="AdamW's decoupled weight decay")
     p.add_argument("--dropout", type=float, help="dropout on the embedding, before the head")
+    p.add_argument(
+        "--ema-decay",
+        type=float,
+        help="evaluate, select and save an exponential moving average of the weights with this "
+        "decay per step (e.g. 0.995; 0: off)",
+    )
     p.add_argument("--schedule", choices=("onecycle", "cosine", "constant"))
     p.add_argument("--backbone-lr-mult", type=float, help="backbone LR = lr x this")
     p.add_argument(
@@ -378,6 +384,7 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
             "label_smoothing",
             "weight_decay",
             "dropout",
+            "ema_decay",
             "schedule",
             "backbone_lr_mult",
             "layer_decay",

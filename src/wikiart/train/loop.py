@@ -2,7 +2,8 @@
 
 The loop owns what every model needs the same way: mixed precision, gradient clipping, the LR
 scheduler, a progress bar, evaluation, ``history.csv``, checkpoints (``last.pt`` to resume,
-``model.pt`` for inference), early stopping and resuming.
+``model.pt`` for inference), early stopping, resuming, and an optional EMA of the weights
+(``ema_decay``: the average is what is evaluated, selected and saved as ``model.pt``).
 
 Resuming is bit-for-bit on CPU: every epoch starts by reseeding python, numpy, torch and the
 train loader's generators from ``(seed, epoch)``, so epoch ``e`` sees the same shuffling and
@@ -30,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from wikiart.device import amp_dtype, autocast
@@ -42,6 +44,7 @@ from wikiart.train.checkpoint import (
     save_checkpoint,
     unwrap,
 )
+from wikiart.train.ema import make_ema
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,7 @@ class LoopConfig:
     log_every: int = 1
     scheduler_interval: Literal["step", "epoch"] = "step"
     is_main: bool = True  # distributed runs: only the main process writes files and bars
+    ema_decay: float = 0.0  # > 0: evaluate, select and save an EMA of the weights (train.ema)
 
     @classmethod
     def for_job(
@@ -134,6 +138,8 @@ class LoopConfig:
             raise WikiartError(f"grad_clip must be > 0, got {self.grad_clip}")
         if self.log_every < 1:
             raise WikiartError(f"log_every must be >= 1, got {self.log_every}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise WikiartError(f"ema_decay must be in [0, 1) (0: off), got {self.ema_decay}")
         if self.checkpoint_name == self.best_name:
             raise WikiartError("checkpoint_name and best_name must differ")
 
@@ -295,6 +301,7 @@ def _train_epoch(
     epoch: int,
     scaler: torch.amp.GradScaler | None,
     scheduler: Any,
+    ema: AveragedModel | None = None,
 ) -> tuple[dict[str, float], float, int]:
     """One pass over ``loader``: returns the averaged train numbers, the last LR used and the
     number of samples seen. Losses are summed detached and turned into floats every
@@ -351,6 +358,8 @@ def _train_epoch(
                 scaler.update()
             else:
                 optimizer.step()
+            if ema is not None:
+                ema.update_parameters(unwrap(model))
             if scheduler is not None and cfg.scheduler_interval == "step":
                 scheduler.step()
 
@@ -412,29 +421,32 @@ def _save_epoch(
     scheduler: Any,
     scaler: torch.amp.GradScaler | None,
     make_payload_extra: Callable[[], dict[str, Any]] | None,
+    ema: AveragedModel | None = None,
 ) -> None:
     """history.csv, then model.pt (if best), then last.pt: a crash in between re-trains this
-    epoch on resume and rewrites the same model.pt, never leaving last.pt ahead of the best."""
+    epoch on resume and rewrites the same model.pt, never leaving last.pt ahead of the best.
+    With an EMA, model.pt holds the average and last.pt both the live weights and the average."""
     write_history_csv(history_path, state.history)
     extra = _payload_extra(make_payload_extra)
     if is_best:
+        evaluated = model if ema is None else ema.module
         save_checkpoint(
-            best_path, _build_payload(extra, model=model, epoch=state.epoch, metrics=row)
+            best_path, _build_payload(extra, model=evaluated, epoch=state.epoch, metrics=row)
         )
-    save_checkpoint(
-        last_path,
-        _build_payload(
-            extra,
-            model=model,
-            epoch=state.epoch,
-            metrics=row,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            scaler=scaler,
-            loop_state=state.to_dict(),
-            rng=capture_rng(),
-        ),
+    last = _build_payload(
+        extra,
+        model=model,
+        epoch=state.epoch,
+        metrics=row,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=scaler,
+        loop_state=state.to_dict(),
+        rng=capture_rng(),
     )
+    if ema is not None:
+        last["ema"] = ema.state_dict()
+    save_checkpoint(last_path, last)
 
 
 def _payload_extra(make_payload_extra: Callable[[], dict[str, Any]] | None) -> dict[str, Any]:
@@ -465,6 +477,7 @@ def _resume(
     scheduler: Any,
     scaler: torch.amp.GradScaler | None,
     kind: str,
+    ema: AveragedModel | None = None,
 ) -> _LoopState | None:
     """Restore everything from ``last.pt``; ``None`` when there is nothing to resume."""
     if not path.exists():
@@ -493,6 +506,12 @@ def _resume(
             log.warning("resume: %s has no scheduler state; the schedule restarts", path.name)
     if scaler is not None and "scaler" in ckpt:
         scaler.load_state_dict(ckpt["scaler"])
+    if ema is not None:
+        if "ema" in ckpt:
+            ema.load_state_dict(ckpt["ema"])
+        else:
+            log.warning("resume: %s has no weight average; it starts from here", path.name)
+            ema.n_averaged.zero_()
     if "rng" in ckpt:
         restore_rng(ckpt["rng"])
     state = _LoopState.from_dict(ckpt["loop"])
@@ -552,9 +571,13 @@ def fit(
 
     scaler = _make_scaler(cfg.device, cfg.amp)
     extra = _payload_extra(make_payload_extra)
+    ema = make_ema(unwrap(model), cfg.ema_decay) if cfg.ema_decay > 0 else None
     state = _LoopState(seed=cfg.seed)
     if cfg.resume:
-        state = _resume(last_path, cfg, model, optimizer, scheduler, scaler, extra["kind"]) or state
+        state = (
+            _resume(last_path, cfg, model, optimizer, scheduler, scaler, extra["kind"], ema)
+            or state
+        )
     elif last_path.exists():
         log.info("starting a new run in %s (its old %s will be replaced)", run_dir, last_path.name)
     resumed_from = state.epoch
@@ -587,9 +610,9 @@ def fit(
             if hasattr(sampler, "set_epoch"):  # DistributedSampler: a new shuffle per epoch
                 sampler.set_epoch(epoch)
             train_stats, lr, seen = _train_epoch(
-                model, optimizer, train_loader, step_fn, cfg, epoch, scaler, scheduler
+                model, optimizer, train_loader, step_fn, cfg, epoch, scaler, scheduler, ema
             )
-            metrics = _evaluate(model, eval_fn)
+            metrics = _evaluate(model if ema is None else ema.module, eval_fn)
             if clash := sorted(set(metrics) & set(train_stats)):
                 raise ValueError(f"eval_fn metrics {clash} clash with the train numbers")
             row: dict[str, Any] = {"epoch": epoch, **train_stats, **metrics, "lr": lr}
@@ -631,6 +654,7 @@ def fit(
                     scheduler,
                     scaler,
                     make_payload_extra,
+                    ema,
                 )
         except KeyboardInterrupt:
             if epoch > 1:  # last.pt is written atomically, so it still holds epoch - 1
