@@ -23,7 +23,7 @@ from wikiart.models import (
     style_statistics,
     unfreeze_last,
 )
-from wikiart.models.stats import rms_normalize
+from wikiart.models.stats import covariance_statistics, rms_normalize
 
 K = 3  # classes
 
@@ -159,7 +159,45 @@ def test_stats_not_offered_where_undefined() -> None:
         with pytest.raises(WikiartError, match="stats"):
             build_classifier(arch, K, features="stats")
     with pytest.raises(WikiartError, match="features"):
-        build_classifier("small-resnet", K, features="gram")
+        build_classifier("efficientnet-lite0", K, features="gram")
+    with pytest.raises(WikiartError, match="features"):
+        build_classifier("small-resnet", K, features="texture")
+
+
+def test_covariance_statistics_exact_on_a_hand_made_map() -> None:
+    a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    x = torch.stack([a, 2 * a, -a, torch.full((2, 2), 7.0)]).unsqueeze(0)  # 1 x 4 x 2 x 2
+    cov = torch.cov(x.reshape(4, 4), correction=0)  # 1.25 * [[1, 2, -1, 0], [2, 4, -2, 0], ...]
+    rows, cols = torch.triu_indices(4, 4)
+    upper = cov[rows, cols]
+    signed = torch.sign(upper) * torch.sqrt(upper.abs())
+    out = covariance_statistics(x, eps=0.0)
+    assert out.shape == (1, 10)
+    assert torch.allclose(out[0], rms_normalize(signed))
+    assert out[0, 2] < 0 and out[0, 3] == 0  # anti-correlated channels keep their sign
+    assert torch.allclose(out.pow(2).mean(), torch.tensor(1.0), atol=1e-5)
+    y = torch.randn(3, 5, 4, 4, requires_grad=True)
+    covariance_statistics(y).sum().backward()
+    assert torch.isfinite(y.grad).all() and y.grad.abs().sum() > 0
+    with pytest.raises(ValueError):
+        covariance_statistics(torch.zeros(2, 3))
+
+
+def test_small_resnet_gram_embedding_and_its_projections_train() -> None:
+    model = _build("small-resnet", features="gram")
+    assert model.embedding_dim == 960 + 2 * 32 * 33 // 2
+    with torch.no_grad():
+        assert model.eval().embed(_batch()).shape == (2, model.embedding_dim)
+    rebuilt = build_classifier(**model.config)
+    assert rebuilt.embedding_dim == model.embedding_dim
+    for decay in (1.0, 0.5):  # every parameter, the projections included, is optimised once
+        ids = [id(p) for g in model.param_groups(1e-3, layer_decay=decay) for p in g["params"]]
+        assert len(ids) == len(set(ids)) == len(list(model.parameters()))
+    model.train()
+    model(_batch(4).float()).sum().backward()
+    assert all(
+        p.grad is not None and p.grad.abs().sum() > 0 for p in model.backbone.gram_proj.parameters()
+    )
 
 
 # -- pretrained weights ----------------------------------------------------------------------

@@ -112,7 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--imbalance", choices=IMBALANCE_CHOICES, help="class imbalance strategy")
     p.add_argument("--pretrained", help="'auto' (offline weights), 'none', or a local weights file")
-    p.add_argument("--features", choices=("pool", "stats"), help="embedding of pretrained nets")
+    p.add_argument(
+        "--features",
+        choices=("pool", "stats", "gram"),
+        help="embedding: last layer pooled, style statistics of several layers, or (small-resnet) "
+        "those plus channel covariances",
+    )
     p.add_argument("--mode", choices=("finetune", "frozen", "probe+finetune"))
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--weight-decay", type=float, help="AdamW's decoupled weight decay")

@@ -8,7 +8,7 @@ import torchvision
 from torch import nn
 
 from wikiart.models.backbone import FEATURES, Backbone, check_features
-from wikiart.models.stats import style_statistics
+from wikiart.models.stats import covariance_statistics, style_statistics
 
 RESNETS = ("resnet18", "resnet34", "resnet50")
 
@@ -37,21 +37,31 @@ class BasicBlock(nn.Module):
         return self.act(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
+#: ``small-resnet``'s embeddings: ``gram`` adds channel covariances to ``stats``.
+SMALL_RESNET_FEATURES = (*FEATURES, "gram")
+
+
 class SmallResNet(Backbone):
     """A compact residual net for CPU training at 64-128 px: a 3x3 stride-2 stem, then four
     stages of BasicBlocks (widths 32/64/128/256, each stage after the first halving the size),
     then global average pooling to a 256-d embedding. About 2.8 M parameters: the ResNet-18
     layout at half its width, without the stem's max-pool (small inputs keep their
-    detail: brush strokes are a few pixels wide at 128 px)."""
+    detail: brush strokes are a few pixels wide at 128 px).
+
+    ``features``: ``pool`` (the last stage averaged), ``stats`` (mean and std per channel of
+    every stage) or ``gram``: ``stats`` plus the channel covariance of the last two stages, each
+    first projected by a learned 1x1 conv to ``gram_channels`` channels
+    (`stats.covariance_statistics`)."""
 
     def __init__(
         self,
         widths: tuple[int, ...] = (32, 64, 128, 256),
         depths: tuple[int, ...] = (2, 2, 2, 2),
         features: str = "pool",
+        gram_channels: int = 32,
     ) -> None:
         super().__init__()
-        check_features(features, FEATURES, "small-resnet")
+        check_features(features, SMALL_RESNET_FEATURES, "small-resnet")
         if len(widths) != len(depths) or not widths or min(*widths, *depths) < 1:
             raise ValueError(f"widths {widths} and depths {depths}: same length, all >= 1")
         self.stem = nn.Sequential(
@@ -69,12 +79,18 @@ class SmallResNet(Backbone):
         self.stages = nn.ModuleList(stages)
         self.features = features
         self.embedding_dim = widths[-1] if features == "pool" else 2 * sum(widths)
+        self.gram_proj = nn.ModuleList()
+        if features == "gram":
+            self.gram_proj.extend(nn.Conv2d(w, gram_channels, 1, bias=False) for w in widths[-2:])
+            self.embedding_dim += len(self.gram_proj) * gram_channels * (gram_channels + 1) // 2
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
-        return [list(self.stem.parameters())] + [list(s.parameters()) for s in self.stages]
+        groups = [list(self.stem.parameters())] + [list(s.parameters()) for s in self.stages]
+        groups[-1] += list(self.gram_proj.parameters())  # the embedding's top, with the last stage
+        return groups
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
@@ -82,9 +98,16 @@ class SmallResNet(Backbone):
         for stage in self.stages:
             x = stage(x)
             taps.append(x)
+        if self.features == "pool":
+            return x.mean(dim=(2, 3))
+        stats = style_statistics(taps)
         if self.features == "stats":
-            return style_statistics(taps)
-        return x.mean(dim=(2, 3))
+            return stats
+        grams = [
+            covariance_statistics(proj(tap))
+            for proj, tap in zip(self.gram_proj, taps[-len(self.gram_proj) :], strict=True)
+        ]
+        return torch.cat([stats, *grams], dim=1).to(stats.dtype)
 
 
 def _block_channels(layer: nn.Sequential) -> int:
@@ -127,6 +150,13 @@ class TorchvisionResNet(Backbone):
         for layer in self._layers():
             x = layer(x)
             taps.append(x)
+        if self.features == "pool":
+            return x.mean(dim=(2, 3))
+        stats = style_statistics(taps)
         if self.features == "stats":
-            return style_statistics(taps)
-        return x.mean(dim=(2, 3))
+            return stats
+        grams = [
+            covariance_statistics(proj(tap))
+            for proj, tap in zip(self.gram_proj, taps[-len(self.gram_proj) :], strict=True)
+        ]
+        return torch.cat([stats, *grams], dim=1).to(stats.dtype)

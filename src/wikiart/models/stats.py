@@ -56,3 +56,23 @@ def style_statistics(
         block = torch.cat([mean, std], dim=1)
         parts.append(rms_normalize(block) if normalize else block)
     return torch.cat(parts, dim=1).to(features[0].dtype)
+
+
+def covariance_statistics(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Second-order style statistics of one map: the upper triangle (diagonal included) of each
+    sample's ``C x C`` channel covariance over the spatial positions, a centred Gram matrix
+    (Gatys et al. 2016), with the signed square root and normalisation of bilinear pooling (Lin
+    et al. 2015), RMS-normalised as a block (`rms_normalize`).
+
+    ``x``: ``N x C x H x W``. Returns ``N x C(C+1)/2`` in at least fp32. Which channels fire
+    *together* is what mean and std per channel cannot say; keep ``C`` small (a 1x1 projection
+    first), as the size grows with ``C^2``."""
+    if x.dim() != 4:
+        raise ValueError(f"expected an N x C x H x W feature map, got shape {tuple(x.shape)}")
+    n, c = x.shape[:2]
+    flat = x.to(_compute_dtype(x.dtype)).reshape(n, c, -1)
+    flat = flat - flat.mean(dim=2, keepdim=True)
+    cov = flat @ flat.transpose(1, 2) / flat.shape[2]
+    rows, cols = torch.triu_indices(c, c, device=x.device)
+    upper = cov[:, rows, cols]
+    return rms_normalize(torch.sign(upper) * torch.sqrt(upper.abs() + eps))
