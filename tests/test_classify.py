@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from conftest import write_image
-from wikiart.classify import load_classifier
+from wikiart.classify import load_classifier, resolve_config
 from wikiart.cli import main
+from wikiart.errors import WikiartError
 from wikiart.train.checkpoint import load_checkpoint
 
 CONTRACT_FILES = (
@@ -214,6 +215,17 @@ def test_ema_decay_flag_keeps_the_average_as_the_model(learnable_root, tmp_path,
     assert 0.0 <= metrics["macro_f1"] <= 1.0
     assert main(train_args(learnable_root, tmp_path / "r2", "--ema-decay", "1")) == 2
     assert "ema_decay must be in [0, 1)" in capsys.readouterr().err
+
+
+def test_sgd_optimizer_flag(learnable_root, tmp_path):
+    run = tmp_path / "run"
+    extra = ("--optimizer", "sgd", "--lr", "0.05", "--epochs", "1")
+    assert main(train_args(learnable_root, run, *extra)) == 0
+    assert json.loads((run / "config.json").read_text())["optimizer"] == "sgd"
+    groups = load_checkpoint(run / "last.pt")["optimizer"]["param_groups"]
+    assert all(g["nesterov"] and g["momentum"] > 0 for g in groups)
+    with pytest.raises(WikiartError, match="unknown optimizer 'lamb'"):
+        resolve_config(None, {"optimizer": "lamb"})
 
 
 def test_crop_bounds_are_checked(learnable_root, tmp_path, capsys):

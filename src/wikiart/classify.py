@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 KIND = "classifier"
 MODES = ("finetune", "frozen", "probe+finetune")
 SCHEDULES = ("onecycle", "cosine", "constant")
+OPTIMIZERS = ("adamw", "sgd")
 
 _SMALL = {"data": {"image_size": 96}, "batch_size": 64, "lr": 2e-3, "epochs": 25}
 #: ``small-resnet`` from scratch, chosen on validation macro-F1 (README): style statistics of
@@ -137,6 +138,8 @@ def resolve_config(
         raise WikiartError(f"weight_decay must be >= 0, got {cfg.weight_decay}")
     if cfg.dropout is not None and not 0.0 <= cfg.dropout < 1.0:
         raise WikiartError(f"dropout must be in [0, 1), got {cfg.dropout}")
+    if cfg.optimizer not in OPTIMIZERS:
+        raise WikiartError(f"unknown optimizer {cfg.optimizer!r}; expected one of {OPTIMIZERS}")
     if not 0.0 <= cfg.ema_decay < 1.0:
         raise WikiartError(f"ema_decay must be in [0, 1) (0: off), got {cfg.ema_decay}")
     if cfg.finetune_groups < -1:
@@ -230,6 +233,12 @@ def _val_numbers(logits, labels, classes, criterion, device) -> dict[str, float]
 
 # -- training --------------------------------------------------------------------------------
 def _optimizer(groups: list[dict[str, Any]], cfg: ClassifierConfig) -> torch.optim.Optimizer:
+    """AdamW (decoupled weight decay), or SGD with Nesterov momentum 0.9 and weight decay as an
+    L2 penalty in the gradient: the classic recipe for ResNets trained from scratch."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            groups, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
+        )
     return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 

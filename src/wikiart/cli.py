@@ -123,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, help="AdamW's decoupled weight decay")
     p.add_argument("--dropout", type=float, help="dropout on the embedding, before the head")
     p.add_argument(
+        "--optimizer",
+        choices=("adamw", "sgd"),
+        help="end-to-end training: AdamW (default) or SGD with Nesterov momentum",
+    )
+    p.add_argument(
         "--ema-decay",
         type=float,
         help="evaluate, select and save an exponential moving average of the weights with this "
@@ -390,6 +395,7 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
             "weight_decay",
             "dropout",
             "ema_decay",
+            "optimizer",
             "schedule",
             "backbone_lr_mult",
             "layer_decay",

@@ -74,6 +74,7 @@ class ClassifierConfig(TrainConfig):
     head_l2: float = 0.1  # L2 penalty of that linear probe
     refit: bool = True  # frozen mode: fit the head once more on train + validation at the end
     dropout: float | None = None
+    optimizer: str = "adamw"  # end-to-end training: "adamw" or "sgd" (Nesterov momentum 0.9)
     ema_decay: float = 0.0  # > 0: select and keep an EMA of the weights (end-to-end training)
     tta: bool = True  # average logits over the image and its mirror at evaluation
     channels_last: bool = True
