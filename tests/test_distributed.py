@@ -25,15 +25,17 @@ def test_distributed_weighted_sampler_splits_one_draw():
     assert list(parts[0]) != a  # a new draw each epoch
 
 
-@pytest.mark.parametrize("imbalance", ["sampler", "logit-adjust"])
-def test_two_processes_finish_with_identical_weights(learnable_root, tmp_path, imbalance):
+@pytest.mark.parametrize(
+    ("imbalance", "extra"), [("sampler", []), ("logit-adjust", ["--ema-decay", "0.9"])]
+)
+def test_two_processes_finish_with_identical_weights(learnable_root, tmp_path, imbalance, extra):
     run = tmp_path / "run"
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
         "-m", "wikiart", "--no-progress", "train", "classifier", "--data", str(learnable_root),
         "--out", str(run), "--arch", "small-resnet", "--image-size", "32", "--batch-size", "4",
         "--epochs", "2", "--workers", "0", "--device", "cpu", "--imbalance", imbalance,
-        "--cache-dir", str(tmp_path / "cache"), "--val-fraction", "0.2",
+        "--cache-dir", str(tmp_path / "cache"), "--val-fraction", "0.2", *extra,
     ]  # fmt: skip
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
@@ -45,3 +47,5 @@ def test_two_processes_finish_with_identical_weights(learnable_root, tmp_path, i
     assert metrics["n"] == 8
     history = (run / "history.csv").read_text().strip().splitlines()
     assert len(history) == 3  # header + 2 epochs, written once (by the main process)
+    if extra:  # the average of the weights was kept beside the live weights
+        assert "ema" in load_checkpoint(run / "last.pt")
