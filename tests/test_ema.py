@@ -114,3 +114,14 @@ def test_resuming_a_run_saved_without_an_average_warns_and_restarts_it(tmp_path,
         _, result = _fit(tmp_path, 3, resume=True)
     assert "no weight average" in caplog.text
     assert int(load_checkpoint(result.last_path)["ema"]["n_averaged"]) == 8  # epoch 3 only
+
+
+def test_resuming_without_the_average_says_it_is_dropped(tmp_path, caplog):
+    _fit(tmp_path, 2)
+    ds = toy_data()
+    model, opt = build()
+    cfg = config(tmp_path, 3, resume=True)  # ema_decay 0
+    with caplog.at_level(logging.WARNING):
+        fit(model, opt, loader(ds), step, cfg, make_payload_extra=extra)
+    assert "drops" in caplog.text
+    assert "ema" not in load_checkpoint(tmp_path / "last.pt")

@@ -512,6 +512,12 @@ def _resume(
         else:
             log.warning("resume: %s has no weight average; it starts from here", path.name)
             ema.n_averaged.zero_()
+    elif "ema" in ckpt:
+        log.warning(
+            "resume: %s also holds a weight average, which this run (no ema_decay) drops: "
+            "model.pt will hold the live weights from here",
+            path.name,
+        )
     if "rng" in ckpt:
         restore_rng(ckpt["rng"])
     state = _LoopState.from_dict(ckpt["loop"])
