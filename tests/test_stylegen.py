@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 from torch import nn
+from torch.utils.data import TensorDataset
 
 from wikiart.autoencode import perceptual_features
 from wikiart.cli import main
@@ -218,19 +219,6 @@ def test_random_view_is_differentiable_in_range_and_varies():
     assert not torch.allclose(random_view(x.detach()), random_view(x.detach()))
 
 
-class _Pairs(torch.utils.data.Dataset):
-    """(uint8 image, label) pairs, as a cached dataset yields them."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
-        self.images, self.labels = images, labels
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int):
-        return self.images[i], self.labels[i]
-
-
 class _TinyFeatures(torch.nn.Module):
     """A stand-in frozen feature extractor: two fixed conv layers."""
 
@@ -252,7 +240,7 @@ def test_texture_stats_average_per_style_and_the_distance_vanishes_at_the_target
     feats = _TinyFeatures()
     imgs = torch.randint(0, 256, (6, 3, 16, 16), dtype=torch.uint8)
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
-    stats = texture_stats(feats, _Pairs(imgs, labels), 3, torch.device("cpu"), batch_size=4)
+    stats = texture_stats(feats, TensorDataset(imgs, labels), 3, torch.device("cpu"), batch_size=4)
     assert [m.shape for m in stats["mean"]] == [(3, 4), (3, 6)]
     maps = feats(imgs.float() / 255)
     want = channel_stats(maps[1][:2])[0].flatten(1).mean(0)
@@ -274,7 +262,7 @@ def test_texture_term_and_hinge_train_and_report_their_parts():
     feats = _TinyFeatures()
     x = torch.randint(0, 256, (6, 3, 16, 16), dtype=torch.uint8)
     y = torch.tensor([0, 1, 2, 0, 1, 2])
-    texture = texture_stats(feats, _Pairs(x, y), 3, torch.device("cpu"))
+    texture = texture_stats(feats, TensorDataset(x, y), 3, torch.device("cpu"))
     cfg = StylegenConfig(
         content_weight=1.0,
         texture_weight=1.0,

@@ -54,6 +54,7 @@ from wikiart.errors import WikiartError
 from wikiart.eval.metrics import classification_metrics, confusion, per_class_rows
 from wikiart.models.registry import build_classifier, unfreeze_last
 from wikiart.train.checkpoint import check_kind, load_checkpoint, load_weights, unwrap
+from wikiart.train.ema import check_ema_decay
 from wikiart.train.loop import LoopConfig, StepOutput, fit, write_history_csv
 from wikiart.train.losses import make_loss
 from wikiart.train.mixing import MIXES, mix_batch, mixed_loss
@@ -140,8 +141,7 @@ def resolve_config(
         raise WikiartError(f"dropout must be in [0, 1), got {cfg.dropout}")
     if cfg.optimizer not in OPTIMIZERS:
         raise WikiartError(f"unknown optimizer {cfg.optimizer!r}; expected one of {OPTIMIZERS}")
-    if not 0.0 <= cfg.ema_decay < 1.0:
-        raise WikiartError(f"ema_decay must be in [0, 1) (0: off), got {cfg.ema_decay}")
+    check_ema_decay(cfg.ema_decay)  # before any data is read, not when the loop starts
     if cfg.finetune_groups < -1:
         raise WikiartError(f"finetune_groups must be -1 (all) or >= 0, got {cfg.finetune_groups}")
     if not 0.0 < cfg.layer_decay <= 1.0:

@@ -150,13 +150,6 @@ class TorchvisionResNet(Backbone):
         for layer in self._layers():
             x = layer(x)
             taps.append(x)
-        if self.features == "pool":
-            return x.mean(dim=(2, 3))
-        stats = style_statistics(taps)
         if self.features == "stats":
-            return stats
-        grams = [
-            covariance_statistics(proj(tap))
-            for proj, tap in zip(self.gram_proj, taps[-len(self.gram_proj) :], strict=True)
-        ]
-        return torch.cat([stats, *grams], dim=1).to(stats.dtype)
+            return style_statistics(taps)
+        return x.mean(dim=(2, 3))

@@ -42,6 +42,12 @@ def ema_multi_avg_fn(
     return update
 
 
+def check_ema_decay(decay: float) -> None:
+    """A clear error unless ``decay`` is 0 (no average) or in (0, 1)."""
+    if not 0.0 <= decay < 1.0:
+        raise WikiartError(f"ema_decay must be in [0, 1) (0: off), got {decay}")
+
+
 def make_ema(model: nn.Module, decay: float) -> AveragedModel:
     """A copy of ``model`` (unwrapped: no DDP) whose weights and buffers follow an EMA of
     ``model``'s after each ``update_parameters(model)``. ``decay`` in (0, 1)."""

@@ -44,7 +44,7 @@ from wikiart.train.checkpoint import (
     save_checkpoint,
     unwrap,
 )
-from wikiart.train.ema import make_ema
+from wikiart.train.ema import check_ema_decay, make_ema
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +138,7 @@ class LoopConfig:
             raise WikiartError(f"grad_clip must be > 0, got {self.grad_clip}")
         if self.log_every < 1:
             raise WikiartError(f"log_every must be >= 1, got {self.log_every}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise WikiartError(f"ema_decay must be in [0, 1) (0: off), got {self.ema_decay}")
+        check_ema_decay(self.ema_decay)
         if self.checkpoint_name == self.best_name:
             raise WikiartError("checkpoint_name and best_name must differ")
 
