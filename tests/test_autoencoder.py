@@ -5,7 +5,8 @@ import torch
 
 from wikiart.autoencode import make_reconstruction_loss, pick_per_style
 from wikiart.errors import WikiartError
-from wikiart.eval.ssim import K1, ssim
+from wikiart.functional import SSIM_K1 as K1
+from wikiart.functional import ssim
 from wikiart.models.autoencoder import BOTTLENECKS, ConvAutoencoder, parse_bottleneck
 
 

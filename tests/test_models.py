@@ -14,6 +14,7 @@ import torchvision
 from torch import nn
 
 from wikiart.errors import WikiartError
+from wikiart.functional import covariance_statistics, rms_normalize
 from wikiart.models import (
     ARCHS,
     StyleClassifier,
@@ -23,7 +24,6 @@ from wikiart.models import (
     style_statistics,
     unfreeze_last,
 )
-from wikiart.models.stats import covariance_statistics, rms_normalize
 
 K = 3  # classes
 

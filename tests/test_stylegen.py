@@ -12,13 +12,9 @@ from wikiart.autoencode import perceptual_features
 from wikiart.cli import main
 from wikiart.config import StylegenConfig
 from wikiart.errors import WikiartError
-from wikiart.models.stylegen import (
-    StyleGenerator,
-    adain,
-    build_stylegen,
-    channel_stats,
-    match_channel_stats,
-)
+from wikiart.functional import adain, match_channel_stats
+from wikiart.functional import channel_mean_std as channel_stats
+from wikiart.models.stylegen import StyleGenerator, build_stylegen
 from wikiart.stylegen import (
     EMBEDDINGS_FILE,
     load_style_embeddings,

@@ -28,7 +28,7 @@ from wikiart.data.transforms import eval_transform, train_transform
 from wikiart.device import autocast, loader_workers, resolve_device
 from wikiart.device import seed_everything as seed_all
 from wikiart.errors import WikiartError
-from wikiart.eval.ssim import ssim
+from wikiart.functional import ssim
 from wikiart.models.autoencoder import ConvAutoencoder, build_autoencoder, parse_bottleneck
 from wikiart.train.checkpoint import check_kind, load_checkpoint, load_weights
 from wikiart.train.loop import LoopConfig, StepOutput, fit

@@ -52,14 +52,8 @@ from wikiart.data.transforms import train_transform
 from wikiart.device import loader_workers, resolve_device
 from wikiart.device import seed_everything as seed_all
 from wikiart.errors import WikiartError
-from wikiart.eval.ssim import ssim
-from wikiart.models.stylegen import (
-    StyleGenerator,
-    build_stylegen,
-    channel_stats,
-    check_padding,
-    match_channel_stats,
-)
+from wikiart.functional import channel_mean_std, match_channel_stats, ssim
+from wikiart.models.stylegen import StyleGenerator, build_stylegen, check_padding
 from wikiart.train.checkpoint import (
     FORMAT_VERSION,
     check_kind,
@@ -279,7 +273,7 @@ def texture_stats(
     counts = torch.zeros(k, dtype=torch.float64)
     for x, y in loader:
         maps = features(x.to(device).float() / 255)
-        stats = [torch.cat([s.flatten(1) for s in channel_stats(m.float())], 1) for m in maps]
+        stats = [torch.cat([s.flatten(1) for s in channel_mean_std(m.float())], 1) for m in maps]
         if not sums:
             sums = [torch.zeros(k, st.shape[1], dtype=torch.float64) for st in stats]
         for acc, st in zip(sums, stats, strict=True):
@@ -301,7 +295,7 @@ def texture_distance(
     energy of those averages (so every layer weighs alike)."""
     terms = []
     for m, tm, ts in zip(maps, stats["mean"], stats["std"], strict=True):
-        mu, sd = (v.flatten(1) for v in channel_stats(m.float()))
+        mu, sd = (v.flatten(1) for v in channel_mean_std(m.float()))
         tm, ts = tm.to(mu.device), ts.to(mu.device)  # no copy when already there
         scale = (tm.pow(2) + ts.pow(2)).mean().clamp_min(1e-8)
         terms.append(((mu - tm[target]).pow(2) + (sd - ts[target]).pow(2)).mean() / scale)

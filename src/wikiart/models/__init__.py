@@ -3,6 +3,7 @@
 (One exception, ``weights.py``: reading a local pretrained-weights file when asked.)
 """
 
+from wikiart.functional import channel_mean_std, style_statistics
 from wikiart.models.base import StyleClassifier
 from wikiart.models.registry import (
     ARCHS,
@@ -11,7 +12,6 @@ from wikiart.models.registry import (
     layer_groups,
     unfreeze_last,
 )
-from wikiart.models.stats import channel_mean_std, style_statistics
 
 __all__ = [
     "ARCHS",

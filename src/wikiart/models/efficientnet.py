@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from wikiart.errors import WikiartError
+from wikiart.functional import style_statistics
 from wikiart.models.backbone import FEATURES, Backbone, check_features
-from wikiart.models.stats import style_statistics
 from wikiart.models.weights import read_state_dict
 
 LITES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")

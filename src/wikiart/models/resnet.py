@@ -7,8 +7,8 @@ import torch
 import torchvision
 from torch import nn
 
+from wikiart.functional import covariance_statistics, style_statistics
 from wikiart.models.backbone import FEATURES, Backbone, check_features
-from wikiart.models.stats import covariance_statistics, style_statistics
 
 RESNETS = ("resnet18", "resnet34", "resnet50")
 

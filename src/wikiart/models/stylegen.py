@@ -38,37 +38,11 @@ from torch import nn
 
 from wikiart.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalizer
 from wikiart.errors import WikiartError
+from wikiart.functional import adain
 from wikiart.models.autoencoder import check_stages
 
 DEFAULT_WIDTHS = (32, 64, 128)
 NORMS = ("batch", "instance")
-
-
-# -- pure maths ------------------------------------------------------------------------------
-def channel_stats(x: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sample, per-channel mean and standard deviation of ``N x C x H x W``, each
-    ``N x C x 1 x 1`` (the statistics AdaIN swaps; biased variance, ``eps`` inside the root)."""
-    mean = x.mean(dim=(2, 3), keepdim=True)
-    std = (x.var(dim=(2, 3), keepdim=True, unbiased=False) + eps).sqrt()
-    return mean, std
-
-
-def adain(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
-    """Adaptive instance normalisation: ``x`` with its channel statistics replaced by standard
-    deviation ``gamma`` and mean ``beta`` (each ``N x C``)."""
-    mean, std = channel_stats(x)
-    return (x - mean) / std * gamma[..., None, None] + beta[..., None, None]
-
-
-def match_channel_stats(
-    x: torch.Tensor, target_mean: torch.Tensor, target_std: torch.Tensor
-) -> torch.Tensor:
-    """The colour-statistics baseline: each image's per-channel mean and spread set to the
-    target's (``N x 3`` or ``3``), clamped to ``[0, 1]``. ``x`` is ``N x 3 x H x W`` in [0, 1]."""
-    mean, std = channel_stats(x.float())
-    tm = target_mean.float().reshape(-1, x.shape[1], 1, 1)
-    ts = target_std.float().reshape(-1, x.shape[1], 1, 1)
-    return ((x.float() - mean) / std * ts + tm).clamp(0, 1)
 
 
 # -- modules ---------------------------------------------------------------------------------
