@@ -159,7 +159,7 @@ def test_missing_rows_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     root = _image_root(tmp_path / "images")
     train = _csv(tmp_path / "style_train.csv", [line for line, _ in CSV_ROWS])
     val = _csv(tmp_path / "style_val.csv", [b"Baroque/rubens_portrait.jpg,4"])
-    with caplog.at_level(logging.WARNING, logger="wikiart.data.sources"):
+    with caplog.at_level(logging.WARNING, logger="wikiart.data.csv_source"):
         splits = artgan_splits([train, val], root)
     assert len(splits["train"]) == 7 and len(splits["test"]) == 1
     warnings = [r.getMessage() for r in caplog.records]
@@ -245,7 +245,7 @@ def test_real_artgan_csvs_match_the_sample(caplog: pytest.LogCaptureFixture) -> 
     train_csv, val_csv = splits_dir / "style_train.csv", splits_dir / "style_val.csv"
     if not (train_csv.is_file() and val_csv.is_file() and sample.is_dir()):
         pytest.skip(f"shared data not found under {SHARED}")
-    with caplog.at_level(logging.WARNING, logger="wikiart.data.sources"):
+    with caplog.at_level(logging.WARNING, logger="wikiart.data.csv_source"):
         splits = artgan_splits([train_csv, val_csv], sample)
     counts = {name: len(refs) for name, refs in splits.items()}
     print(f"resolved: {counts}")
@@ -450,7 +450,7 @@ def test_parquet_null_rows_are_skipped(tmp_path: Path, caplog: pytest.LogCapture
     styles = [0, 1, None, 2, 3, 1, 2, -1, 3]
     shard = tmp_path / "validation-00000-of-00001.parquet"
     _write_shard(shard, images, styles, _hf_metadata(NAMES))
-    with caplog.at_level(logging.WARNING, logger="wikiart.data.sources"):
+    with caplog.at_level(logging.WARNING, logger="wikiart.data.parquet_source"):
         splits = parquet_splits(tmp_path)
     assert list(splits) == ["valid"]
     refs = splits["valid"]
