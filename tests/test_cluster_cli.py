@@ -95,14 +95,14 @@ def test_classifier_checkpoint_gives_its_penultimate_embedding(learnable_root, t
     run = tmp_path / "clf"
     argv = [
         "--no-progress", "train", "classifier", "--data", str(learnable_root), "--out", str(run),
-        "--arch", "seed-cnn", "--image-size", "32", "--batch-size", "8", "--epochs", "1",
+        "--arch", "baseline-cnn", "--image-size", "32", "--batch-size", "8", "--epochs", "1",
         "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--val-fraction", "0.25",
     ]  # fmt: skip
     assert main(argv) == 0
     out = tmp_path / "cl"
     assert main(cluster_args(learnable_root, out, "--checkpoint", str(run / "model.pt"))) == 0
     res = check_cluster_outputs(out, 8, ["Bright", "Dark", "Rare"])
-    assert res["dims"] == 100 and "classifier seed-cnn" in res["source"]
+    assert res["dims"] == 100 and "classifier baseline-cnn" in res["source"]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import math
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,11 @@ import torchvision
 from torch import nn
 
 from wikiart.errors import WikiartError
-from wikiart.functional import covariance_statistics, rms_normalize
 from wikiart.models import (
     ARCHS,
     StyleClassifier,
     build_classifier,
-    channel_mean_std,
     layer_groups,
-    style_statistics,
     unfreeze_last,
 )
 
@@ -64,25 +60,25 @@ def test_arch_forward_embed_and_config_rebuild(arch: str) -> None:
 
 
 @pytest.mark.parametrize("size", [32, 64, 128])
-def test_seed_cnn_accepts_any_size(size: int) -> None:
-    model = _build("seed-cnn").eval()
+def test_baseline_cnn_accepts_any_size(size: int) -> None:
+    model = _build("baseline-cnn").eval()
     with torch.no_grad():
         assert model(_batch(size=size)).shape == (2, K)
     assert model.embedding_dim == 100
 
 
-def test_seed_cnn_first_stage_matches_the_seed_map_at_416() -> None:
+def test_baseline_cnn_first_stage_matches_the_course_map_at_416() -> None:
     """The baseline's conv(4, pad 2) + maxpool(4, pad 2) gave a 105 x 105 map at 416 px."""
-    stage = _build("seed-cnn").backbone.stages[0]
+    stage = _build("baseline-cnn").backbone.stages[0]
     with torch.no_grad():
         assert stage(torch.zeros(1, 3, 416, 416)).shape[-2:] == (105, 105)
 
 
-def test_seed_cnn_pool_before_relu_is_the_seeds_conv_relu_pool() -> None:
+def test_baseline_cnn_pool_before_relu_is_the_courses_conv_relu_pool() -> None:
     """Pooling before the ReLU (the faster order) gives the seed's conv -> ReLU -> pool output
     and the same weight gradients."""
     torch.manual_seed(0)
-    stage = _build("seed-cnn").backbone.stages[0]
+    stage = _build("baseline-cnn").backbone.stages[0]
     conv, pool = stage[0], stage[1]
     assert isinstance(pool, nn.MaxPool2d) and isinstance(stage[2], nn.ReLU)
     x = torch.randn(2, 3, 40, 40)
@@ -95,7 +91,7 @@ def test_seed_cnn_pool_before_relu_is_the_seeds_conv_relu_pool() -> None:
 
 
 def test_all_modules_registered_and_move_with_the_model() -> None:
-    for arch in ("seed-cnn", "small-resnet", "efficientnet-lite0"):
+    for arch in ("baseline-cnn", "small-resnet", "efficientnet-lite0"):
         model = _build(arch, features="pool").eval()
         assert {"normalizer.scale", "normalizer.bias"} <= set(model.state_dict())
         model = model.to(torch.float64)
@@ -116,34 +112,7 @@ def test_channels_last_and_bf16_autocast() -> None:
         assert out.shape == (2, K) and torch.isfinite(out.float()).all()
 
 
-# -- style statistics ------------------------------------------------------------------------
-def test_channel_mean_std_exact_on_a_hand_made_map() -> None:
-    x = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]], [[5.0, 5.0], [5.0, 5.0]]]])  # 1 x 2 x 2 x 2
-    mean, std = channel_mean_std(x, eps=0.0)
-    assert torch.equal(mean, torch.tensor([[2.5, 5.0]]))
-    assert torch.allclose(std, torch.tensor([[math.sqrt(1.25), 0.0]]))  # population std
-    _, std_eps = channel_mean_std(x)
-    assert torch.allclose(std_eps, torch.sqrt(torch.tensor([[1.25, 0.0]]) + 1e-5))
-    with pytest.raises(ValueError):
-        channel_mean_std(torch.zeros(2, 3))
-
-
-def test_style_statistics_layout_normalisation_and_gradients() -> None:
-    a = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]], [[5.0, 5.0], [5.0, 5.0]]]], requires_grad=True)
-    b = torch.full((1, 1, 3, 3), 2.0)  # another depth, another size
-    raw = style_statistics([a, b], normalize=False, eps=0.0)
-    assert torch.allclose(raw, torch.tensor([[2.5, 5.0, math.sqrt(1.25), 0.0, 2.0, 0.0]]))
-    normed = style_statistics([a, b])
-    assert normed.shape == (1, 6)
-    for block in (normed[:, :4], normed[:, 4:]):  # each layer's [mean, std] at unit RMS
-        assert torch.allclose(block.pow(2).mean(), torch.tensor(1.0), atol=1e-4)
-    normed.sum().backward()  # a constant channel: finite gradients thanks to eps
-    assert torch.isfinite(a.grad).all()
-    assert torch.allclose(rms_normalize(torch.tensor([[3.0, 4.0]])).pow(2).mean(), torch.ones(()))
-    half = style_statistics([a.detach().bfloat16(), b.bfloat16()])
-    assert half.dtype == torch.bfloat16 and torch.allclose(half.float(), normed, atol=2e-2)
-
-
+# -- style statistics embeddings --------------------------------------------------------
 @pytest.mark.parametrize(
     ("arch", "dim"), [("efficientnet-lite0", 3584), ("small-resnet", 960), ("resnet18", 1920)]
 )
@@ -155,32 +124,13 @@ def test_stats_embedding_size(arch: str, dim: int) -> None:
 
 
 def test_stats_not_offered_where_undefined() -> None:
-    for arch in ("seed-cnn", "torchvision:resnet18"):
+    for arch in ("baseline-cnn", "torchvision:resnet18"):
         with pytest.raises(WikiartError, match="stats"):
             build_classifier(arch, K, features="stats")
     with pytest.raises(WikiartError, match="features"):
         build_classifier("efficientnet-lite0", K, features="gram")
     with pytest.raises(WikiartError, match="features"):
         build_classifier("small-resnet", K, features="texture")
-
-
-def test_covariance_statistics_exact_on_a_hand_made_map() -> None:
-    a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
-    x = torch.stack([a, 2 * a, -a, torch.full((2, 2), 7.0)]).unsqueeze(0)  # 1 x 4 x 2 x 2
-    cov = torch.cov(x.reshape(4, 4), correction=0)  # 1.25 * [[1, 2, -1, 0], [2, 4, -2, 0], ...]
-    rows, cols = torch.triu_indices(4, 4)
-    upper = cov[rows, cols]
-    signed = torch.sign(upper) * torch.sqrt(upper.abs())
-    out = covariance_statistics(x, eps=0.0)
-    assert out.shape == (1, 10)
-    assert torch.allclose(out[0], rms_normalize(signed))
-    assert out[0, 2] < 0 and out[0, 3] == 0  # anti-correlated channels keep their sign
-    assert torch.allclose(out.pow(2).mean(), torch.tensor(1.0), atol=1e-5)
-    y = torch.randn(3, 5, 4, 4, requires_grad=True)
-    covariance_statistics(y).sum().backward()
-    assert torch.isfinite(y.grad).all() and y.grad.abs().sum() > 0
-    with pytest.raises(ValueError):
-        covariance_statistics(torch.zeros(2, 3))
 
 
 def test_small_resnet_gram_embedding_and_its_projections_train() -> None:
@@ -296,7 +246,7 @@ def test_frozen_backbone_trains_only_the_head() -> None:
     assert [g["name"] for g in model.param_groups(1e-3, 0.1)] == ["head", "backbone"]
 
 
-@pytest.mark.parametrize("arch", ["seed-cnn", "small-resnet", "resnet18", "efficientnet-lite0"])
+@pytest.mark.parametrize("arch", ["baseline-cnn", "small-resnet", "resnet18", "efficientnet-lite0"])
 def test_layer_groups_cover_every_parameter_once(arch: str) -> None:
     model = _build(arch)
     groups = layer_groups(model)
@@ -312,10 +262,12 @@ def test_layer_groups_cover_every_parameter_once(arch: str) -> None:
 
 # -- names -----------------------------------------------------------------------------------
 def test_unknown_arch_and_extras_are_clear_errors() -> None:
-    with pytest.raises(WikiartError, match=r"seed-cnn.*efficientnet-lite0"):
+    with pytest.raises(WikiartError, match=r"baseline-cnn.*efficientnet-lite0"):
         build_classifier("vgg-99", K)
+    with pytest.raises(WikiartError, match="now called 'baseline-cnn'"):
+        build_classifier("seed-cnn", K)
     with pytest.raises(WikiartError, match="does not take"):
-        build_classifier("seed-cnn", K, widths=[8])
+        build_classifier("baseline-cnn", K, widths=[8])
     with pytest.raises(WikiartError, match="unknown torchvision model"):
         build_classifier("torchvision:no_such_net", K)
     assert build_classifier("EfficientNet_Lite0", K).config["arch"] == "efficientnet-lite0"

@@ -3,11 +3,10 @@
 (One exception, ``weights.py``: reading a local pretrained-weights file when asked.)
 """
 
-from wikiart.functional import channel_mean_std, style_statistics
 from wikiart.models.base import StyleClassifier
 from wikiart.models.registry import (
     ARCHS,
-    DEFAULT_IMAGE_SIZE,
+    Arch,
     build_classifier,
     layer_groups,
     unfreeze_last,
@@ -15,11 +14,9 @@ from wikiart.models.registry import (
 
 __all__ = [
     "ARCHS",
-    "DEFAULT_IMAGE_SIZE",
+    "Arch",
     "StyleClassifier",
     "build_classifier",
-    "channel_mean_std",
     "layer_groups",
-    "style_statistics",
     "unfreeze_last",
 ]

@@ -28,11 +28,6 @@ from wikiart.functional import style_statistics
 from wikiart.models.backbone import FEATURES, Backbone, check_features
 from wikiart.models.weights import read_state_dict
 
-LITES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
-#: The resolution each variant was trained at (a sensible default --image-size).
-IMAGE_SIZE = {"efficientnet-lite0": 224, "efficientnet-lite1": 240, "efficientnet-lite2": 260}
-#: The ImageNet head's dropout in the original models: the default for our head.
-DROPOUT = {"efficientnet-lite0": 0.2, "efficientnet-lite1": 0.2, "efficientnet-lite2": 0.3}
 
 
 def _efficientnet_class() -> type[nn.Module]:

@@ -43,6 +43,14 @@ class LiteFeatures(nn.Module):
         return maps
 
 
+def perceptual_features(device: torch.device | str = "cpu") -> LiteFeatures:
+    """The frozen first stages of the ImageNet-pretrained EfficientNet-Lite0, from the weights
+    shipped offline (a `WikiartError` where that weights package is missing)."""
+    backbone = EfficientNetLite("efficientnet-lite0")
+    backbone.load_offline_weights()
+    return LiteFeatures(backbone).to(device)
+
+
 def perceptual_distance(
     features: LiteFeatures, recon: torch.Tensor, target: torch.Tensor
 ) -> torch.Tensor:

@@ -10,7 +10,6 @@ from torch import nn
 from wikiart.functional import covariance_statistics, style_statistics
 from wikiart.models.backbone import FEATURES, Backbone, check_features
 
-RESNETS = ("resnet18", "resnet34", "resnet50")
 
 
 class BasicBlock(nn.Module):

@@ -1,10 +1,10 @@
-"""``seed-cnn``: the seed project's improved classifier, re-implemented as the reproduction row.
+"""``baseline-cnn``: the course project's improved classifier, re-implemented as the reproduction row.
 
-What the seed's code is known to be: the course baseline ``WikiArtModel`` was one
+What the course code is known to be: the course baseline ``WikiArtModel`` was one
 ``Conv2d(3, 1, (4, 4), padding=2)`` -> ``MaxPool2d((4, 4), padding=2)`` -> flatten ->
 ``BatchNorm1d(105 * 105)`` -> ``Linear(.., 300)`` -> dropout -> ReLU -> ``Linear(300, classes)`` ->
-``LogSoftmax`` on 416 px images, and the seed's improved model had "three 4x4 convs to a 100-d
-embedding, then the classifier". Assumed here (the seed's exact widths are not available):
+``LogSoftmax`` on 416 px images, and the course's improved model had "three 4x4 convs to a 100-d
+embedding, then the classifier". Assumed here (its exact widths are not available):
 
 - three stages of ``Conv2d(k=4, padding=2)`` -> ReLU -> ``MaxPool2d(4, padding=2)``, the baseline's
   own layer pair repeated, with 16, 32 and 64 channels (416 px -> 105 -> 27 -> 8, the first stage
@@ -12,18 +12,18 @@ embedding, then the classifier". Assumed here (the seed's exact widths are not a
   function and the same gradients (ReLU is monotone, so it commutes with a max, and the pool's
   padding is -inf), with the ReLU and its backward on a map 16x smaller. At 416 px that trains
   28% faster (bench/train_throughput.py); the checkpoint keys are unchanged;
-- ``AdaptiveAvgPool2d(4)`` before the flatten (not in the seed, which was tied to 416 px): any
+- ``AdaptiveAvgPool2d(4)`` before the flatten (not in the course model, which was tied to 416 px): any
   input from 32 px up works, 64 px and 416 px alike;
-- flatten -> ``BatchNorm1d`` -> ``Linear(1024, 100)`` -> ReLU: the 100-d embedding; the seed's
+- flatten -> ``BatchNorm1d`` -> ``Linear(1024, 100)`` -> ReLU: the 100-d embedding; the course model's
   dropout sat before that ReLU, which is the same function as `StyleClassifier`'s dropout after it
   (ReLU and inverted dropout commute);
-- no ``LogSoftmax``: the head returns logits, and cross-entropy on logits equals the seed's NLL on
+- no ``LogSoftmax``: the head returns logits, and cross-entropy on logits equals the course model's NLL on
   log-softmax outputs;
-- ImageNet mean/std normalisation of the input, where the seed fed raw 0-255 floats (the
+- ImageNet mean/std normalisation of the input, where the course code fed raw 0-255 floats (the
   BatchNorm1d after the convs hides most of that difference; this keeps one preprocessing for all
   archs).
 
-Like the seed, the ``BatchNorm1d`` cannot train on a batch of one: train with ``drop_last``.
+Like the course model, the ``BatchNorm1d`` cannot train on a batch of one: train with ``drop_last``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from torch import nn
 from wikiart.models.backbone import Backbone
 
 
-class SeedCNN(Backbone):
+class BaselineCNN(Backbone):
     """Three 4x4 conv stages -> 100-d embedding (see the module docstring for what is assumed)."""
 
     def __init__(
