@@ -286,7 +286,8 @@ def _stylegen_stage(
     size = min(image_size, 64)
     data = {"data": str(data_dir), "image_size": size, "cache_dir": cache}
     judge_cfg = clf_config(
-        None, {"arch": "baseline-cnn", "epochs": 15, "batch_size": 32, "seed": seed + 1, "data": data}
+        None,
+        {"arch": "baseline-cnn", "epochs": 15, "batch_size": 32, "seed": seed + 1, "data": data},
     )
     judge = train_classifier(judge_cfg, out / "judge", progress=progress)
     cfg = sg_config(

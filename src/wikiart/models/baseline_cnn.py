@@ -1,4 +1,5 @@
-"""``baseline-cnn``: the course project's improved classifier, re-implemented as the reproduction row.
+"""``baseline-cnn``: the course project's improved classifier, re-implemented (the reproduction
+baseline).
 
 What the course code is known to be: the course baseline ``WikiArtModel`` was one
 ``Conv2d(3, 1, (4, 4), padding=2)`` -> ``MaxPool2d((4, 4), padding=2)`` -> flatten ->
@@ -12,13 +13,13 @@ embedding, then the classifier". Assumed here (its exact widths are not availabl
   function and the same gradients (ReLU is monotone, so it commutes with a max, and the pool's
   padding is -inf), with the ReLU and its backward on a map 16x smaller. At 416 px that trains
   28% faster (bench/train_throughput.py); the checkpoint keys are unchanged;
-- ``AdaptiveAvgPool2d(4)`` before the flatten (not in the course model, which was tied to 416 px): any
-  input from 32 px up works, 64 px and 416 px alike;
-- flatten -> ``BatchNorm1d`` -> ``Linear(1024, 100)`` -> ReLU: the 100-d embedding; the course model's
-  dropout sat before that ReLU, which is the same function as `StyleClassifier`'s dropout after it
+- ``AdaptiveAvgPool2d(4)`` before the flatten (not in the course model, which was tied to
+  416 px): any input from 32 px up works, 64 px and 416 px alike;
+- flatten -> ``BatchNorm1d`` -> ``Linear(1024, 100)`` -> ReLU: the 100-d embedding; the course
+  model's dropout sat before that ReLU, which is the same function as `StyleClassifier`'s dropout after it
   (ReLU and inverted dropout commute);
-- no ``LogSoftmax``: the head returns logits, and cross-entropy on logits equals the course model's NLL on
-  log-softmax outputs;
+- no ``LogSoftmax``: the head returns logits, and cross-entropy on logits equals the course
+  model's NLL on log-softmax outputs;
 - ImageNet mean/std normalisation of the input, where the course code fed raw 0-255 floats (the
   BatchNorm1d after the convs hides most of that difference; this keeps one preprocessing for all
   archs).

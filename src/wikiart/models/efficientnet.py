@@ -29,7 +29,6 @@ from wikiart.models.backbone import FEATURES, Backbone, check_features
 from wikiart.models.weights import read_state_dict
 
 
-
 def _efficientnet_class() -> type[nn.Module]:
     try:
         from efficientnet_lite_pytorch import EfficientNet

@@ -19,8 +19,8 @@ from torch import nn
 from wikiart.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from wikiart.errors import WikiartError
 from wikiart.models.backbone import Backbone
-from wikiart.models.baseline_cnn import BaselineCNN
 from wikiart.models.base import StyleClassifier
+from wikiart.models.baseline_cnn import BaselineCNN
 from wikiart.models.efficientnet import EfficientNetLite
 from wikiart.models.external import TimmBackbone, TorchvisionBackbone
 from wikiart.models.resnet import SmallResNet, TorchvisionResNet
@@ -144,7 +144,7 @@ for _name, _size, _train_size, _dropout in (
     register(
         Arch(
             _name,
-            f"ImageNet-pretrained {_name.replace('efficientnet', 'EfficientNet')} (offline weights)",
+            f"ImageNet-pretrained {_name} (offline weights)",
             lambda features, drop_connect_rate=0.2, _n=_name: EfficientNetLite(
                 _n, features=features, drop_connect_rate=drop_connect_rate
             ),

@@ -11,7 +11,6 @@ from wikiart.functional import covariance_statistics, style_statistics
 from wikiart.models.backbone import FEATURES, Backbone, check_features
 
 
-
 class BasicBlock(nn.Module):
     """Two 3x3 convs with a shortcut (He et al. 2016). The last BatchNorm starts at zero, so each
     block starts as the identity: deep from-scratch nets then train like shallow ones at first

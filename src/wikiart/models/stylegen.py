@@ -86,6 +86,38 @@ class StyleModulation(nn.Module):
         return out
 
 
+def _style_table(
+    style_names: list[str], style_table: torch.Tensor | None, style_dim: int | None
+) -> torch.Tensor:
+    """The per-style embedding table: the one given (one row per style), or zeros of
+    ``style_dim`` columns to be filled by a checkpoint's state_dict."""
+    if not style_names:
+        raise WikiartError("a style generator needs at least one style")
+    if style_table is None:
+        if style_dim is None:
+            raise WikiartError("give style_table or style_dim")
+        style_table = torch.zeros(len(style_names), int(style_dim))
+    if style_table.shape[0] != len(style_names):
+        raise WikiartError(
+            f"style table has {style_table.shape[0]} rows for {len(style_names)} styles"
+        )
+    return style_table
+
+
+def _encoder(widths: list[int], code_channels: int) -> tuple[nn.Sequential, list[int]]:
+    """Stride-2 conv stages ending in a 1x1 conv to the content code, and the index of the
+    layer ending each stage (where the U-Net skips tap the encoder)."""
+    enc: list[nn.Module] = []
+    prev = 3
+    stage_ends: list[int] = []
+    for width in widths:
+        enc += _conv(prev, width, stride=2) + _conv(width, width)
+        stage_ends.append(len(enc) - 1)
+        prev = width
+    enc.append(nn.Conv2d(prev, code_channels, 1))
+    return nn.Sequential(*enc), stage_ends
+
+
 class StyleGenerator(nn.Module):
     """uint8 (or normalised float) images ``N x 3 x S x S`` and style indices (or embeddings)
     -> images in ``[0, 1]`` rendered in that style."""
@@ -100,30 +132,21 @@ class StyleGenerator(nn.Module):
         code_channels: int = 64,
         hidden: int = 128,
         norm: str = "batch",
-        skips: bool = False,
-        padding: str = "zeros",
+        skips: bool = True,
+        padding: str = "reflect",
         mean: tuple[float, ...] = IMAGENET_MEAN,
         std: tuple[float, ...] = IMAGENET_STD,
     ) -> None:
         super().__init__()
         widths = check_stages(image_size, widths, "stylegen")
-        factor = 2 ** len(widths)
-        if not style_names:
-            raise WikiartError("a style generator needs at least one style")
-        if style_table is None:
-            if style_dim is None:
-                raise WikiartError("give style_table or style_dim")
-            style_table = torch.zeros(len(style_names), int(style_dim))
-        if style_table.shape[0] != len(style_names):
-            raise WikiartError(
-                f"style table has {style_table.shape[0]} rows for {len(style_names)} styles"
-            )
+        style_table = _style_table(style_names, style_table, style_dim)
+        if norm not in NORMS:
+            raise WikiartError(f"stylegen norm must be one of {NORMS}, got {norm!r}")
+        check_padding(padding)
         self.image_size = int(image_size)
         self.style_names = list(style_names)
         self.style_dim = int(style_table.shape[1])
         self.mean, self.std = tuple(mean), tuple(std)
-        if norm not in NORMS:
-            raise WikiartError(f"stylegen norm must be one of {NORMS}, got {norm!r}")
         self.norm = norm
         self.config: dict[str, Any] = {
             "image_size": self.image_size,
@@ -138,27 +161,29 @@ class StyleGenerator(nn.Module):
         }
         self.normalizer = Normalizer(mean, std)
         self.register_buffer("style_table", style_table.detach().float().clone())
-
-        enc: list[nn.Module] = []
-        prev = 3
-        self._stage_ends: list[int] = []  # encoder layer index ending each stage (skip taps)
-        for width in widths:
-            enc += _conv(prev, width, stride=2) + _conv(width, width)
-            self._stage_ends.append(len(enc) - 1)
-            prev = width
-        enc.append(nn.Conv2d(prev, code_channels, 1))
-        self.encoder = nn.Sequential(*enc)
+        self.encoder, self._stage_ends = _encoder(widths, code_channels)
         self.skips = bool(skips)
+        factor = 2 ** len(widths)
         self.code_shape = (int(code_channels), image_size // factor, image_size // factor)
+        self._build_decoder(list(widths), int(code_channels), hidden)
+        # "reflect": every padded conv pads by mirroring the image, so no layer can tell where the
+        # border is. Zero padding tells it, and the generator then learned to stamp each style's
+        # fixed-position marks (bands, grids) that fool a classifier; mirrored borders leave it
+        # only textures, which are the style (README, measured on the built-in data).
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d) and m.padding != (0, 0):
+                m.padding_mode = padding
 
-        # decoder: a conv at code resolution, then one upsampling stage per encoder stage; each
-        # stage's conv output is AdaIN-modulated by the style before its ReLU.
-        # With ``skips`` (U-Net, Ronneberger et al. 2015) every upsampling stage also reads the
-        # encoder's features at its resolution (the last one: the normalised input image),
-        # concatenated before its conv: the details the 8x-downsampled code cannot carry come
-        # straight across, and the style's modulation right after decides what to keep of them.
+    def _build_decoder(self, widths: list[int], code_channels: int, hidden: int) -> None:
+        """A conv at code resolution, then one upsampling stage per encoder stage; each stage's
+        conv output is modulated by the style before its ReLU.
+
+        With ``skips`` (U-Net, Ronneberger et al. 2015) every upsampling stage also reads the
+        encoder's features at its resolution (the last one: the normalised input image),
+        concatenated before its conv: the details the 8x-downsampled code cannot carry come
+        straight across, and the style's modulation right after decides what to keep of them."""
         dec_widths = [widths[-1], *reversed(widths)]  # e.g. 128 | 128, 64, 32
-        skip_widths = [*reversed(widths[:-1]), 3] if skips else [0] * len(widths)  # 64, 32, 3
+        skip_widths = [*reversed(widths[:-1]), 3] if self.skips else [0] * len(widths)
         self.entry = nn.Conv2d(code_channels, dec_widths[0], 3, padding=1)
         self.stages = nn.ModuleList(
             nn.Sequential(
@@ -173,18 +198,10 @@ class StyleGenerator(nn.Module):
         # content here), the style sets every channel's scale and shift. "instance": AdaIN,
         # which replaces each image's statistics by the style's outright.
         self.norms = nn.ModuleList(
-            nn.BatchNorm2d(c, affine=False) if norm == "batch" else nn.Identity()
+            nn.BatchNorm2d(c, affine=False) if self.norm == "batch" else nn.Identity()
             for c in dec_widths
         )
         self.out = nn.Sequential(nn.Conv2d(dec_widths[-1], 3, 3, padding=1), nn.Sigmoid())
-        # "reflect": every padded conv pads by mirroring the image, so no layer can tell where the
-        # border is. Zero padding tells it, and the generator then learned to stamp each style's
-        # fixed-position marks (bands, grids) that fool a classifier; mirrored borders leave it
-        # only textures, which are the style (README, measured on the built-in data).
-        check_padding(padding)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d) and m.padding != (0, 0):
-                m.padding_mode = padding
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """``(code, *skips)``: the spatial content code ``N x code_channels x h x w``, then
