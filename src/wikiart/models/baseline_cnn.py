@@ -16,8 +16,8 @@ embedding, then the classifier". Assumed here (its exact widths are not availabl
 - ``AdaptiveAvgPool2d(4)`` before the flatten (not in the course model, which was tied to
   416 px): any input from 32 px up works, 64 px and 416 px alike;
 - flatten -> ``BatchNorm1d`` -> ``Linear(1024, 100)`` -> ReLU: the 100-d embedding; the course
-  model's dropout sat before that ReLU, which is the same function as `StyleClassifier`'s dropout after it
-  (ReLU and inverted dropout commute);
+  model's dropout sat before that ReLU, which is the same function as `StyleClassifier`'s
+  dropout after it (ReLU and inverted dropout commute);
 - no ``LogSoftmax``: the head returns logits, and cross-entropy on logits equals the course
   model's NLL on log-softmax outputs;
 - ImageNet mean/std normalisation of the input, where the course code fed raw 0-255 floats (the
