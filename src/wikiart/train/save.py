@@ -1,0 +1,85 @@
+"""What the loop writes after each epoch: ``history.csv``, ``model.pt`` when the epoch is the
+best, then ``last.pt`` with everything a resume needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel
+
+from wikiart.train.checkpoint import capture_rng, make_payload, save_checkpoint
+from wikiart.train.history import write_history_csv
+from wikiart.train.loop_config import LoopConfig
+from wikiart.train.state import LoopState
+
+PAYLOAD_EXTRA_DEFAULTS: dict[str, Any] = {
+    "kind": "model",
+    "model_config": {},
+    "classes": None,
+    "preprocess": {},
+}
+
+
+def save_epoch(
+    cfg: LoopConfig,
+    state: LoopState,
+    history_path: Path,
+    best_path: Path,
+    last_path: Path,
+    is_best: bool,
+    row: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: torch.amp.GradScaler | None,
+    make_payload_extra: Callable[[], dict[str, Any]] | None,
+    ema: AveragedModel | None = None,
+) -> None:
+    """history.csv, then model.pt (if best), then last.pt: a crash in between re-trains this
+    epoch on resume and rewrites the same model.pt, never leaving last.pt ahead of the best.
+    With an EMA, model.pt holds the average and last.pt both the live weights and the average."""
+    write_history_csv(history_path, state.history)
+    extra = payload_extra(make_payload_extra)
+    if is_best:
+        evaluated = model if ema is None else ema.module
+        save_checkpoint(
+            best_path, _build_payload(extra, model=evaluated, epoch=state.epoch, metrics=row)
+        )
+    last = _build_payload(
+        extra,
+        model=model,
+        epoch=state.epoch,
+        metrics=row,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=scaler,
+        loop_state=state.to_dict(),
+        rng=capture_rng(),
+    )
+    if ema is not None:
+        last["ema"] = ema.state_dict()
+    save_checkpoint(last_path, last)
+
+
+def payload_extra(make_payload_extra: Callable[[], dict[str, Any]] | None) -> dict[str, Any]:
+    """kind/model_config/classes/preprocess for `make_payload` plus any other top-level keys."""
+    extra = dict(PAYLOAD_EXTRA_DEFAULTS)
+    if make_payload_extra is not None:
+        extra.update(make_payload_extra())
+    return extra
+
+
+def _build_payload(extra: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    known = {k: extra[k] for k in PAYLOAD_EXTRA_DEFAULTS}
+    payload = make_payload(**known, **kwargs)
+    for key, value in extra.items():
+        if key in PAYLOAD_EXTRA_DEFAULTS:
+            continue
+        if key in payload:
+            raise ValueError(f"make_payload_extra may not override checkpoint key {key!r}")
+        payload[key] = value
+    return payload
