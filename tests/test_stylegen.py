@@ -8,26 +8,26 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from wikiart.autoencode import perceptual_features
+from wikiart.checkpoints import load_checkpoint
 from wikiart.cli import main
 from wikiart.config import StylegenConfig
 from wikiart.errors import WikiartError
 from wikiart.functional import adain, match_channel_stats
 from wikiart.functional import channel_mean_std as channel_stats
+from wikiart.models.perceptual import perceptual_features
 from wikiart.models.stylegen import StyleGenerator, build_stylegen
 from wikiart.stylegen import (
     EMBEDDINGS_FILE,
+    StylegenLoss,
     load_style_embeddings,
     load_stylegen,
-    make_stylegen_loss,
     other_styles,
     random_view,
-    render,
     save_style_embeddings,
     texture_distance,
     texture_stats,
 )
-from wikiart.train.checkpoint import load_checkpoint
+from wikiart.stylegen.render import render
 
 STYLES = ["A", "B", "C"]
 
@@ -106,7 +106,7 @@ def test_output_in_image_range_and_the_style_changes_it(norm, skips):
         model.style_index("Z")
 
 
-def test_skips_feed_encoder_features_to_the_decoder_and_old_configs_rebuild_without():
+def test_skips_feed_encoder_features_to_the_decoder_and_are_the_default():
     plain, unet = small_model(), small_model(skips=True)
     # the first upsampling stage reads the 8-channel encoder features at its resolution
     assert plain.stages[0][1].weight.shape[1] == 16
@@ -119,13 +119,13 @@ def test_skips_feed_encoder_features_to_the_decoder_and_old_configs_rebuild_with
     assert [c.shape for c in plain.encode(x)] == [(2, 8, 4, 4)]  # the code alone, still a tuple
     assert code[1].shape == (2, 8, 8, 8) and code[2].shape == (2, 3, 16, 16)
     assert unet.config["skips"] is True
-    old = {k: v for k, v in plain.config.items() if k != "skips"}  # a checkpoint from before
-    again = build_stylegen(**old)
-    again.load_state_dict(plain.state_dict())
-    assert again.skips is False
+    unstated = {k: v for k, v in plain.config.items() if k != "skips"}
+    again = build_stylegen(**unstated)
+    again.load_state_dict(unet.state_dict())
+    assert again.skips is True
 
 
-def test_reflect_padding_reaches_every_padded_conv_and_old_configs_keep_zeros():
+def test_reflect_padding_reaches_every_padded_conv_and_is_the_default():
     torch.manual_seed(0)
     table = torch.randn(len(STYLES), 5)
     kw = {"widths": (8, 16), "code_channels": 8, "hidden": 16, "skips": True}
@@ -140,11 +140,11 @@ def test_reflect_padding_reaches_every_padded_conv_and_old_configs_keep_zeros():
     style = torch.tensor([0, 1])
     with torch.no_grad():
         assert not torch.equal(model.eval()(x, style), zeros.eval()(x, style))
-    old = {k: v for k, v in model.config.items() if k != "padding"}  # a checkpoint from before
+    unstated = {k: v for k, v in zeros.config.items() if k != "padding"}
     assert all(
-        m.padding_mode == "zeros"
-        for m in build_stylegen(**old).modules()
-        if isinstance(m, nn.Conv2d)
+        m.padding_mode == "reflect"
+        for m in build_stylegen(**unstated).modules()
+        if isinstance(m, nn.Conv2d) and m.padding != (0, 0)
     )
     with pytest.raises(WikiartError, match="padding"):
         StyleGenerator(16, STYLES, table, padding="circular", **kw)
@@ -187,7 +187,7 @@ def test_a_few_steps_reduce_the_loss_and_the_classifier_stays_frozen():
         p.requires_grad_(False)
     before = {k: v.clone() for k, v in clf.state_dict().items()}
     cfg = StylegenConfig(content_weight=0.0)
-    loss_fn = make_stylegen_loss(clf, 16, cfg, None)
+    loss_fn = StylegenLoss(clf, 16, cfg)
     x = torch.randint(0, 256, (6, 3, 16, 16), dtype=torch.uint8)
     y = torch.tensor([0, 1, 2, 0, 1, 2])
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -266,7 +266,7 @@ def test_texture_term_and_hinge_train_and_report_their_parts():
         style_margin=0.5,
         style_augment=True,
     )
-    loss_fn = make_stylegen_loss(clf, 16, cfg, feats, None, texture)
+    loss_fn = StylegenLoss(clf, 16, cfg, feats, texture=texture)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(40):
@@ -280,8 +280,35 @@ def test_texture_term_and_hinge_train_and_report_their_parts():
     assert losses[-1] < 0.7 * losses[0]
 
 
+def test_stylegen_loss_is_reproducible_and_reports_the_configured_terms():
+    model = small_model(skips=True)
+    clf = _TinyClassifier().eval()
+    for p in clf.parameters():
+        p.requires_grad_(False)
+    x = torch.randint(0, 256, (6, 3, 16, 16), dtype=torch.uint8)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    emb = {"mean": torch.randn(3, 3), "embed_mean": torch.zeros(3), "embed_std": torch.ones(3)}
+    cfg = StylegenConfig(content_weight=0.0, texture_weight=0.0, code_weight=0.1, stats_weight=0.1)
+    loss_fn = StylegenLoss(clf, 16, cfg, embeddings=emb)
+    assert isinstance(loss_fn, nn.Module)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(7)  # the same target styles and random views
+        runs.append(loss_fn(model, x, y))
+    (a, parts_a), (b, parts_b) = runs
+    assert torch.equal(a, b)
+    assert set(parts_a) == {"rec", "style_ce", "style_acc", "layout", "code", "stats"}
+    assert all(torch.equal(parts_a[k], parts_b[k]) for k in parts_a)
+    # a term is reported only when it is configured (and has what it needs)
+    bare = StylegenConfig(content_weight=1.0, texture_weight=0.0, layout_weight=0.0)
+    _, parts = StylegenLoss(clf, 16, bare, features=None)(model, x, y)
+    assert set(parts) == {"rec", "style_ce", "style_acc"}
+    loss_fn.train()
+    assert not clf.training  # the frozen judge stays in eval mode
+
+
 # -- end to end through the CLI --------------------------------------------------------------
-def _train_classifier(root, run, seed, arch="seed-cnn"):
+def _train_classifier(root, run, seed, arch="baseline-cnn"):
     argv = [
         "--no-progress", "train", "classifier", "--data", str(root), "--out", str(run),
         "--arch", arch, "--image-size", "32", "--batch-size", "8", "--epochs", "1",
@@ -396,7 +423,7 @@ def test_resume_continues_to_the_same_weights(learnable_root, tmp_path, monkeypa
     gives the same weights as two epochs in one go."""
     import shutil
 
-    import wikiart.stylegen as sg
+    import wikiart.stylegen.train as sg
 
     clf = _train_classifier(learnable_root, tmp_path / "clf", 0)
     base = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,6 +66,15 @@ def amp_dtype(device: torch.device, precision: bool | str = "auto") -> torch.dty
             return torch.float16
         return None
     return torch.bfloat16 if precision == "bf16" else torch.float16
+
+
+def inference_precision(payload: dict[str, Any], device: torch.device) -> str:
+    """The precision a checkpoint's run used for inference (its ``preprocess["precision"]``),
+    where this device can do it: bf16 falls back to fp32 on a CPU without bf16 kernels."""
+    stored = payload["preprocess"].get("precision", "auto")
+    if stored == "bf16" and device.type == "cpu" and not cpu_supports_bf16():
+        return "fp32"
+    return stored
 
 
 def autocast(device: torch.device, precision: bool | str = "auto") -> AbstractContextManager:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import warnings
 from typing import Literal
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from wikiart.errors import BadImageError
+from wikiart.data.refs import display
+from wikiart.errors import BadImageError, WikiartError
 
 Fit = Literal["crop", "pad"]
 FITS: tuple[str, ...] = ("crop", "pad")
@@ -160,3 +163,17 @@ def decode_fitted(
     """Bytes to a ``size x size x 3`` uint8 array, decoded and resized once."""
     im = open_image(data, target=size, fit=fit, max_pixels=max_pixels)
     return np.asarray(fit_image(im, size, fit), dtype=np.uint8)
+
+
+def read_image_file(path: str | os.PathLike[str], size: int, fit: Fit = "crop") -> torch.Tensor:
+    """An image file a user names -> ``3 x size x size`` uint8, decoded and resized the way
+    training data was. A missing or unreadable file, or one that is not a usable image, is a
+    `WikiartError` naming it (the CLI prints one line and exits 2)."""
+    try:
+        with open(path, "rb") as fh:
+            arr = decode_fitted(fh.read(), size, fit)
+    except OSError as exc:
+        raise WikiartError(f"cannot read {display(path)}: {exc.strerror or exc}") from None
+    except Exception as exc:
+        raise WikiartError(f"{display(path)} is not a usable image: {exc}") from None
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1)

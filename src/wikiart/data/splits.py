@@ -1,4 +1,5 @@
-"""Carving a validation split out of the training split (never out of test)."""
+"""Carving a validation split out of the training split (never out of test), and picking a few
+images of every style to show."""
 
 from __future__ import annotations
 
@@ -24,3 +25,15 @@ def stratified_split(
         val.append(idx[:n_val])
         train.append(idx[n_val:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def pick_per_style(labels: np.ndarray, n: int, seed: int = 0) -> list[int]:
+    """Up to ``n`` indices, one per style in turn (round robin), so every style is shown."""
+    rng = np.random.default_rng(seed)
+    by_style = [rng.permutation(np.flatnonzero(labels == c)).tolist() for c in np.unique(labels)]
+    picked: list[int] = []
+    while len(picked) < n and any(by_style):
+        for group in by_style:
+            if group and len(picked) < n:
+                picked.append(group.pop())
+    return picked

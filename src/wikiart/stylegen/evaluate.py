@@ -1,0 +1,248 @@
+"""`wikiart evaluate --judge` for a generator: an independent judge scores its style swaps.
+
+The evaluation never trusts the training classifier: a separately trained judge decides which
+style each render shows, and two references keep the figure honest: the *floor* (how often the
+judge already calls the unmodified input the target style) and a *colour baseline* that only
+moves each image's per-channel colour mean and spread to the target style's average. Writes
+``stylegen_eval.json`` and ``grid.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wikiart.data.classmap import ClassMap
+from wikiart.data.dataset import open_eval_split
+from wikiart.data.loader import CachedImageDataset, make_loader, prepare_split
+from wikiart.data.refs import display
+from wikiart.data.splits import pick_per_style
+from wikiart.device import resolve_device
+from wikiart.errors import WikiartError
+from wikiart.files import write_json
+from wikiart.functional import match_channel_stats, ssim
+from wikiart.models.perceptual import relative_distance
+from wikiart.models.stylegen import StyleGenerator
+from wikiart.stylegen.frozen import file_digest, lite_features, load_frozen_classifier, to_uint8
+from wikiart.stylegen.render import load_stylegen, write_grid
+
+EVAL_FILE = "stylegen_eval.json"
+_SUMS = ("swap", "floor", "base", "ssim", "fd", "base_ssim", "base_fd")
+
+
+def evaluate_stylegen(
+    checkpoint: str | os.PathLike[str],
+    judge: str | os.PathLike[str],
+    data: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    device: str = "auto",
+    batch_size: int = 64,
+    max_per_style: int | None = None,
+    cache_dir: str | None = None,
+    progress: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Swap success, floor and colour baseline by the judge; SSIM and pretrained-feature
+    distance of render and baseline against the input. Writes ``stylegen_eval.json`` and
+    ``grid.png`` into ``out``."""
+    dev = resolve_device(device)
+    model, payload = load_stylegen(checkpoint, dev)
+    referee, judge_payload = _load_judge(judge, payload, model, dev)
+    classes = ClassMap(tuple(model.style_names))
+    cache = {"cache_root": cache_dir, "workers": None, "progress": progress}
+    test = _test_images(data, classes, model.image_size, cache, max_per_style, seed)
+    scorer = _Scorer(model, referee, lite_features(dev), payload["color_stats"], dev)
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for x, y in make_loader(test, batch_size=batch_size):
+            scorer.add_batch(x.to(dev), y.to(dev))
+    result = scorer.result(len(test))
+    arch = judge_payload["model_config"].get("arch")
+    result["judge"] = {"path": str(judge), "arch": arch, "size": referee.size}
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / EVAL_FILE, result)
+    pick = pick_per_style(test.labels, 6, seed)
+    xs = torch.stack([test.raw(i) for i in pick])
+    labels = [classes.classes[test.labels[i]] for i in pick]
+    write_grid(model.to(dev), xs, labels, None, out / "grid.png")
+    return result
+
+
+@dataclass
+class _Judge:
+    """The independent judge: renders at the generator's size -> its predicted classes."""
+
+    model: nn.Module
+    size: int  # the judge's input size
+    image_size: int  # the generator's
+    to_judge: torch.Tensor  # generator style index -> the judge's class index
+
+    def predict(self, x01: torch.Tensor) -> torch.Tensor:
+        u8 = to_uint8(x01)
+        if self.size != self.image_size:
+            size = (self.size, self.size)
+            u8 = to_uint8(F.interpolate(u8.float() / 255, size=size, mode="bilinear"))
+        return self.model(u8).float().argmax(1)
+
+
+def _load_judge(
+    judge: str | os.PathLike[str],
+    payload: dict[str, Any],
+    model: StyleGenerator,
+    device: torch.device,
+) -> tuple[_Judge, dict[str, Any]]:
+    """The judge checkpoint, refused when it is the training classifier (by path or content)
+    or does not know every style of the generator: ``(judge, its payload)``."""
+    if not Path(judge).is_file():
+        raise WikiartError(f"judge checkpoint not found: {judge}")
+    trained_with = payload.get("classifier", {})
+    same_path = trained_with.get("path") and Path(trained_with["path"]).resolve() == (
+        Path(judge).resolve()
+    )
+    if same_path or trained_with.get("sha256") == file_digest(judge):
+        raise WikiartError(
+            f"the judge {judge} is the classifier this generator was trained against; train an "
+            "independent judge (another --arch or --seed) and pass that"
+        )
+    jm, jp = load_frozen_classifier(judge, device)
+    judge_classes = list(jp["classes"])
+    missing = [s for s in model.style_names if s not in judge_classes]
+    if missing:
+        raise WikiartError(f"the judge does not know style(s) {missing}; it knows {judge_classes}")
+    to_judge = torch.tensor([judge_classes.index(s) for s in model.style_names], device=device)
+    size = int(jp["preprocess"]["image_size"])
+    return _Judge(jm, size, model.image_size, to_judge), jp
+
+
+def _test_images(
+    data: str | os.PathLike[str],
+    classes: ClassMap,
+    size: int,
+    cache: dict[str, Any],
+    max_per_style: int | None,
+    seed: int,
+) -> CachedImageDataset:
+    """The test split (or split folder) at the generator's size, at most ``max_per_style``
+    images of each style (a seeded random choice); no usable image is an error."""
+    root, refs = open_eval_split(data)
+    test = prepare_split(refs, classes, split="test", image_size=size, source=root, **cache)
+    if max_per_style:
+        rng = np.random.default_rng(seed)
+        keep = np.sort(
+            np.concatenate(
+                [
+                    rng.permutation(np.flatnonzero(test.labels == c))[:max_per_style]
+                    for c in np.unique(test.labels)
+                ]
+            )
+        )
+        test = test.subset(keep)
+    if len(test) == 0:
+        raise WikiartError(f"no usable test images in {display(root)}")
+    return test
+
+
+@dataclass
+class _Scorer:
+    """Running sums over (test image, other style) pairs: the judge's verdicts on renders, the
+    unmodified inputs (floor) and the colour baseline, and SSIM and feature distances."""
+
+    model: StyleGenerator
+    judge: _Judge
+    features: nn.Module | None
+    colors: dict[str, list]
+    device: torch.device
+    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_SUMS, 0.0))
+    own_ssim: float = 0.0
+    pairs: int = 0
+
+    def __post_init__(self) -> None:
+        self.k = len(self.model.style_names)
+        self.per_target = torch.zeros(self.k, 2)  # hits, pairs
+        self.cmean = torch.tensor(self.colors["mean"], device=self.device)
+        self.cstd = torch.tensor(self.colors["std"], device=self.device)
+
+    def add_batch(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Score one batch: its own-style reconstructions, then every other target style."""
+        x01 = x.float() / 255
+        code = self.model.encode(x)
+        own = self.model.decode(code, y).float()
+        self.own_ssim += float(ssim(own, x01).sum())
+        floor_pred = self.judge.predict(x01)
+        want = self.features(x01) if self.features is not None else None  # once for all targets
+        for t in range(self.k):
+            sel = y != t
+            if sel.any():
+                self._add_target(t, sel, code, x01, floor_pred, want)
+
+    def _add_target(
+        self,
+        t: int,
+        sel: torch.Tensor,
+        code: tuple[torch.Tensor, ...],
+        x01: torch.Tensor,
+        floor_pred: torch.Tensor,
+        want: list[torch.Tensor] | None,
+    ) -> None:
+        """The images ``sel`` (not of style ``t``) rendered in ``t`` and colour-matched to it."""
+        n = int(sel.sum())
+        tt = torch.full((n,), t, device=self.device, dtype=torch.long)
+        r = self.model.decode(tuple(c[sel] for c in code), tt).float()
+        b = match_channel_stats(x01[sel], self.cmean[t], self.cstd[t])
+        wanted = self.judge.to_judge[t]
+        hit = self.judge.predict(r) == wanted
+        self.sums["swap"] += float(hit.sum())
+        self.sums["floor"] += float((floor_pred[sel] == wanted).sum())
+        self.sums["base"] += float((self.judge.predict(b) == wanted).sum())
+        self.sums["ssim"] += float(ssim(r, x01[sel]).sum())
+        self.sums["base_ssim"] += float(ssim(b, x01[sel]).sum())
+        feats = self.features
+        if feats is not None and want is not None:
+            target = [w[sel] for w in want]
+            self.sums["fd"] += float(relative_distance(feats(r), target)) * n
+            self.sums["base_fd"] += float(relative_distance(feats(b), target)) * n
+        self.per_target[t, 0] += float(hit.sum())
+        self.per_target[t, 1] += n
+        self.pairs += n
+
+    def result(self, images: int) -> dict[str, Any]:
+        """The averages of ``stylegen_eval.json`` (the judge and timing are added by the
+        caller)."""
+        pairs, sums, names = self.pairs, self.sums, self.model.style_names
+        if pairs == 0:
+            raise WikiartError("no (image, other style) pairs: the test split needs 2+ styles")
+
+        def mean(v: float) -> float:
+            return round(v / pairs, 4)
+
+        def fd(v: float) -> float | None:
+            return mean(v) if self.features is not None else None
+
+        hits, seen = self.per_target[:, 0], self.per_target[:, 1].clamp_min(1)
+        return {
+            "pairs": pairs,
+            "swap_success": mean(sums["swap"]),
+            "floor": mean(sums["floor"]),
+            "color_baseline": mean(sums["base"]),
+            "ssim": mean(sums["ssim"]),
+            "feature_distance": fd(sums["fd"]),
+            "color_baseline_ssim": mean(sums["base_ssim"]),
+            "color_baseline_feature_distance": fd(sums["base_fd"]),
+            "own_style_ssim": round(self.own_ssim / images, 4),
+            "images": images,
+            "styles": list(names),
+            "swap_success_per_target": {
+                s: round(float(hits[i] / seen[i]), 4) for i, s in enumerate(names)
+            },
+        }

@@ -1,0 +1,44 @@
+"""The one table `wikiart evaluate` prints for a generator (and the demo's report reuses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+EVAL_HEADER = (
+    "pairs",
+    "swap success",
+    "floor",
+    "colour baseline",
+    "SSIM",
+    "baseline SSIM",
+    "feature dist.",
+    "baseline feature dist.",
+)
+
+
+def eval_row(r: dict[str, Any]) -> list[Any]:
+    """The values of ``stylegen_eval.json`` under `EVAL_HEADER`, in its order."""
+    return [
+        r["pairs"],
+        r["swap_success"],
+        r["floor"],
+        r["color_baseline"],
+        r["ssim"],
+        r["color_baseline_ssim"],
+        r["feature_distance"],
+        r["color_baseline_feature_distance"],
+    ]
+
+
+def format_table(r: dict[str, Any]) -> str:
+    """The one table `wikiart evaluate` prints for a stylegen checkpoint."""
+    cells = [[str(h) for h in EVAL_HEADER], [_cell(v) for v in eval_row(r)]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(EVAL_HEADER))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
