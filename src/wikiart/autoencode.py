@@ -20,17 +20,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from wikiart.checkpoints import check_kind, load_checkpoint, load_weights
 from wikiart.config import AutoencoderConfig, build_config, check_same_run, save_config
 from wikiart.data.dataset import open_dataset
 from wikiart.data.loader import CachedImageDataset, cache_options, make_loader, prepare_split
-from wikiart.data.splits import stratified_split
+from wikiart.data.splits import pick_per_style, stratified_split
 from wikiart.data.transforms import eval_transform, train_transform
 from wikiart.device import autocast, loader_workers, resolve_device
 from wikiart.device import seed_everything as seed_all
 from wikiart.errors import WikiartError
 from wikiart.functional import ssim
 from wikiart.models.autoencoder import ConvAutoencoder, build_autoencoder, parse_bottleneck
-from wikiart.train.checkpoint import check_kind, load_checkpoint, load_weights
+from wikiart.models.perceptual import perceptual_features
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 
 log = logging.getLogger(__name__)
@@ -56,16 +57,6 @@ def resolve_config(
 
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
-
-
-def perceptual_features(device: torch.device) -> nn.Module:
-    """The frozen first stages of the offline ImageNet-pretrained EfficientNet-Lite0."""
-    from wikiart.models.efficientnet import EfficientNetLite
-    from wikiart.models.perceptual import LiteFeatures
-
-    backbone = EfficientNetLite("efficientnet-lite0")
-    backbone.load_offline_weights()
-    return LiteFeatures(backbone).to(device)
 
 
 def make_reconstruction_loss(
@@ -232,18 +223,6 @@ def _write_figures(model, payload, ds, classes, out, cfg, cache, device, history
         title=f"{split} images (top) and their reconstructions (bottom), "
         f"code {payload['model_config']['bottleneck']}",
     )
-
-
-def pick_per_style(labels: np.ndarray, n: int, seed: int = 0) -> list[int]:
-    """Up to ``n`` indices, one per style in turn (round robin), so every style is shown."""
-    rng = np.random.default_rng(seed)
-    by_style = [rng.permutation(np.flatnonzero(labels == c)).tolist() for c in np.unique(labels)]
-    picked: list[int] = []
-    while len(picked) < n and any(by_style):
-        for group in by_style:
-            if group and len(picked) < n:
-                picked.append(group.pop())
-    return picked
 
 
 @torch.inference_mode()
