@@ -45,7 +45,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
 
     from wikiart.autoencode import resolve_config, train_autoencoder
-    from wikiart.cluster import cluster_embeddings, embed_split, format_table
+    from wikiart.clustering import cluster_embeddings, embed_split, format_table
 
     out = Path(args.out)
     started = time.perf_counter()

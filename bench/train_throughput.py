@@ -118,7 +118,7 @@ def _train(
     channels_last: bool = False,
 ) -> tuple[int, float]:
     """``WARMUP_STEPS`` untimed steps, then ``steps`` timed ones: (images, seconds)."""
-    from wikiart.classify import _to_device
+    from wikiart.classify.infer import to_device as _to_device
     from wikiart.device import autocast
 
     model.train()

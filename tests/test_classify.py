@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from conftest import write_image
+from wikiart.checkpoints import load_checkpoint
 from wikiart.classify import load_classifier, resolve_config
 from wikiart.cli import main
 from wikiart.errors import WikiartError
-from wikiart.train.checkpoint import load_checkpoint
 
 CONTRACT_FILES = (
     "model.pt",
@@ -165,7 +165,7 @@ def test_frozen_mode_caches_embeddings_and_refits(learnable_root, tmp_path, caps
 def test_train_scale_trains_on_smaller_crops_and_evaluates_whole_images(
     learnable_root, tmp_path, monkeypatch
 ):
-    import wikiart.classify as classify
+    import wikiart.classify.train as classify
 
     seen: list[tuple[bool, int]] = []
     real_build = classify.build_classifier

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from wikiart.checkpoints import load_checkpoint
 from wikiart.cli import main
-from wikiart.train.checkpoint import load_checkpoint
 
 CONTRACT_KEYS = {"n", "k", "method", "nmi", "ari", "silhouette", "knn_accuracy"}
 
@@ -119,7 +119,7 @@ def test_classifier_checkpoint_gives_its_penultimate_embedding(learnable_root, t
 )
 def test_bad_input_exits_2_with_one_line(learnable_root, tmp_path, capsys, args, message):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    from wikiart.train.checkpoint import save_checkpoint
+    from wikiart.checkpoints import save_checkpoint
 
     save_checkpoint(tmp_path / "other.pt", {"format_version": 1, "kind": "stylegen"})
     argv = [a.format(tmp=tmp_path, root=learnable_root) for a in args]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from wikiart.cluster import Embeddings
+from wikiart.clustering import Embeddings
 from wikiart.errors import WikiartError
 from wikiart.eval import clustering as C
 
@@ -91,7 +91,7 @@ def test_embeddings_npz_round_trip(tmp_path):
 
 
 def test_comparison_table_has_one_row_per_source(blobs):
-    from wikiart.cluster import TABLE_HEADER, format_table, table_rows
+    from wikiart.clustering import TABLE_HEADER, format_table, table_rows
 
     x, y = blobs
     res = C.evaluate_embedding(x, y, ["kmeans"])

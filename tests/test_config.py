@@ -2,7 +2,16 @@ import json
 
 import pytest
 
-from wikiart.config import DataConfig, TrainConfig, build_config, save_config
+from wikiart.config import (
+    AutoencoderConfig,
+    ClassifierConfig,
+    DataConfig,
+    StylegenConfig,
+    TrainConfig,
+    build_config,
+    save_config,
+    to_toml,
+)
 from wikiart.errors import WikiartError
 
 
@@ -30,7 +39,8 @@ def test_saved_as_config_json(tmp_path):
         ('epochs = "three"\n', "expected int"),
         ("lr = true\n", "expected float"),
         ("resume = 1\n", "expected true or false"),
-        ("data = 3\n", "must be a table"),
+        ("data = 3\n", "'data': expected str"),
+        ('fit = "stretch"\n', "unknown fit 'stretch'; expected one of crop, pad"),
         ("epochs = \n", "not valid TOML"),
     ],
 )
@@ -48,3 +58,33 @@ def test_missing_config_file(tmp_path):
 
 def test_int_accepted_for_float():
     assert build_config(TrainConfig, None, {"lr": 1}).lr == 1.0
+
+
+def test_a_section_s_settings_may_be_flat_or_nested(tmp_path):
+    flat = tmp_path / "flat.toml"
+    flat.write_text('data = "/d"\nimage_size = 64\nepochs = 3\n')
+    nested = tmp_path / "nested.toml"
+    nested.write_text('epochs = 3\n[data]\ndata = "/d"\nimage-size = 64\n')
+    a, b = build_config(TrainConfig, flat), build_config(TrainConfig, nested)
+    assert a == b and a.data.data == "/d" and a.data.image_size == 64 and a.epochs == 3
+    # a flag given flat overrides the file's nested value, key by key
+    c = build_config(TrainConfig, nested, {"image_size": 32})
+    assert c.data.image_size == 32 and c.data.data == "/d"
+
+
+def test_job_defaults_live_in_their_dataclass():
+    ae = AutoencoderConfig()
+    assert ae.bottleneck == "16x8x8" and ae.data.image_size == 64 and ae.epochs == 15
+    sg = StylegenConfig()
+    assert sg.data.image_size == 64 and sg.batch_size == 16 and sg.skips and sg.padding == "reflect"
+    # a nested section given in part keeps the job's other defaults
+    assert build_config(AutoencoderConfig, None, {"data": "/d"}).data.image_size == 64
+
+
+@pytest.mark.parametrize("cls", [ClassifierConfig, AutoencoderConfig, StylegenConfig])
+def test_to_toml_reads_back_to_the_same_config(tmp_path, cls):
+    cfg = build_config(cls, None, {"data": "/path/with \"quotes\"", "seed": 3, "lr": 1e-5})
+    path = tmp_path / "cfg.toml"
+    path.write_text(to_toml(cfg))
+    assert build_config(cls, path) == cfg
+    assert "# grad_clip = (unset)" in path.read_text()  # None has no TOML form: a comment

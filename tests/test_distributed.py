@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
+from wikiart.checkpoints import load_checkpoint
 from wikiart.data.balance import DistributedWeightedSampler
-from wikiart.train.checkpoint import load_checkpoint
 
 
 def test_distributed_weighted_sampler_splits_one_draw():

@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 from test_train_loop import assert_same_weights, build, config, extra, loader, step, toy_data
+from wikiart.checkpoints import load_checkpoint, save_checkpoint
 from wikiart.errors import WikiartError
-from wikiart.train import fit, load_checkpoint, save_checkpoint
+from wikiart.train import fit
 from wikiart.train.ema import make_ema
 
 

@@ -16,19 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from wikiart.checkpoints import FORMAT_VERSION, load_checkpoint, make_payload, save_checkpoint
 from wikiart.data.loader import make_loader
 from wikiart.errors import WikiartError
-from wikiart.train import (
-    FORMAT_VERSION,
-    LoopConfig,
-    StepOutput,
-    capture_rng,
-    fit,
-    load_checkpoint,
-    make_payload,
-    restore_rng,
-    save_checkpoint,
-)
+from wikiart.train import LoopConfig, StepOutput, capture_rng, fit, restore_rng
 from wikiart.train.loop import write_history_csv
 
 CPU = torch.device("cpu")

@@ -72,9 +72,13 @@ def _first_line(exc: BaseException, limit: int = 160) -> str:
 
 
 def load_checkpoint(
-    path: str | os.PathLike[str], map_location: str | torch.device | None = "cpu"
+    path: str | os.PathLike[str],
+    map_location: str | torch.device | None = "cpu",
+    *,
+    mmap: bool = False,
 ) -> dict[str, Any]:
-    """Read a checkpoint safely (``weights_only=True``); any unusable file is a `WikiartError`."""
+    """Read a checkpoint safely (``weights_only=True``); any unusable file is a `WikiartError`.
+    ``mmap``: tensors are mapped from the file, read only when touched (cheap to peek)."""
     path = Path(path)
     if not path.exists():
         raise WikiartError(f"checkpoint not found: {path}")
@@ -88,7 +92,7 @@ def load_checkpoint(
     if not zipfile.is_zipfile(path):
         raise WikiartError(damaged)
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        payload = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except OSError as exc:
         raise WikiartError(f"{damaged}: {exc.strerror or exc}") from None
     except Exception as exc:
@@ -110,6 +114,11 @@ def load_checkpoint(
             f"wikiart {wikiart.__version__} (reads format <= {FORMAT_VERSION}): upgrade wikiart"
         )
     return payload
+
+
+def checkpoint_kind(path: str | os.PathLike[str]) -> str | None:
+    """The ``kind`` a checkpoint holds, without reading its weights (memory-mapped)."""
+    return load_checkpoint(path, mmap=True).get("kind")
 
 
 def check_kind(payload: dict[str, Any], kind: str, path: str | os.PathLike[str]) -> None:

@@ -100,3 +100,9 @@ def open_eval_split(
         return root, scan_split(root).refs
     ds = open_dataset(root)
     return root, ds.split(split)
+
+
+def require_data(data: str | os.PathLike[str] | None) -> None:
+    """A training job's first check: a dataset was named at all."""
+    if data is None:
+        raise WikiartError("no training data: pass --data DIR (or `data` in the config file)")

@@ -1,24 +1,7 @@
-"""Training: the one loop every model uses (`fit` with a step function) and checkpoints."""
+"""Training: the one loop every model uses (`fit` with a step function), its configuration,
+EMA, batch mixing, the optimizer factory and the random generators' states."""
 
-from wikiart.train.checkpoint import (
-    FORMAT_VERSION,
-    capture_rng,
-    load_checkpoint,
-    make_payload,
-    restore_rng,
-    save_checkpoint,
-)
 from wikiart.train.loop import FitResult, LoopConfig, StepOutput, fit
+from wikiart.train.seeding import capture_rng, restore_rng
 
-__all__ = [
-    "FORMAT_VERSION",
-    "FitResult",
-    "LoopConfig",
-    "StepOutput",
-    "capture_rng",
-    "fit",
-    "load_checkpoint",
-    "make_payload",
-    "restore_rng",
-    "save_checkpoint",
-]
+__all__ = ["FitResult", "LoopConfig", "StepOutput", "capture_rng", "fit", "restore_rng"]

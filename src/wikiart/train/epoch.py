@@ -16,9 +16,9 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
+from wikiart.checkpoints import unwrap
 from wikiart.device import amp_dtype, autocast
 from wikiart.errors import WikiartError
-from wikiart.train.checkpoint import unwrap
 from wikiart.train.history import RESERVED_COLUMNS
 from wikiart.train.loop_config import LoopConfig
 

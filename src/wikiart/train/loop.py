@@ -30,8 +30,8 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
+from wikiart.checkpoints import unwrap
 from wikiart.errors import WikiartError
-from wikiart.train.checkpoint import unwrap
 from wikiart.train.ema import make_ema
 from wikiart.train.epoch import EvalFn, StepFn, StepOutput
 

@@ -11,9 +11,10 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
+from wikiart.checkpoints import load_checkpoint, unwrap
 from wikiart.errors import WikiartError
-from wikiart.train.checkpoint import load_checkpoint, restore_rng, unwrap
 from wikiart.train.loop_config import LoopConfig
+from wikiart.train.seeding import restore_rng
 from wikiart.train.state import LoopState
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,10 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from wikiart.train.checkpoint import capture_rng, make_payload, save_checkpoint
+from wikiart.checkpoints import make_payload, save_checkpoint
 from wikiart.train.history import write_history_csv
 from wikiart.train.loop_config import LoopConfig
+from wikiart.train.seeding import capture_rng
 from wikiart.train.state import LoopState
 
 PAYLOAD_EXTRA_DEFAULTS: dict[str, Any] = {

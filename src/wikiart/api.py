@@ -1,0 +1,193 @@
+"""The public Python API: one function per thing a user does, taking the same settings as the
+command line (keyword arguments named like the flags, with underscores). Each imports its job
+lazily, so ``import wikiart`` stays light.
+
+    import wikiart
+    metrics = wikiart.train_classifier("runs/clf", data="wikiart", epochs=5)
+    wikiart.predict("runs/clf/model.pt", ["painting.jpg"], top_k=3)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wikiart.checkpoints import checkpoint_kind, load_model
+from wikiart.config import to_dict
+from wikiart.errors import WikiartError
+
+if TYPE_CHECKING:
+    from wikiart.clustering import Embeddings
+
+PathLike = str | os.PathLike[str]
+
+
+def _settings(config: Any, settings: dict[str, Any]) -> tuple[PathLike | None, dict[str, Any]]:
+    """``config`` as a TOML path, or a config object whose values ``settings`` override."""
+    if config is None or isinstance(config, str | os.PathLike):
+        return config, settings
+    if not dataclasses.is_dataclass(config):
+        raise WikiartError(f"config must be a TOML file or a config object, got {config!r}")
+    return None, {**to_dict(config), **settings}
+
+
+def train_classifier(
+    out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
+) -> dict[str, Any]:
+    """Train a style classifier into ``out``; returns the test metrics (``metrics.json``).
+    ``settings``: `wikiart.config.ClassifierConfig` fields (``data``, ``arch``, ``epochs``,
+    ``image_size``, ...); unset ones come from the architecture's preset."""
+    from wikiart.classify import resolve_config
+    from wikiart.classify import train_classifier as train
+
+    return train(resolve_config(*_settings(config, settings)), out, progress=progress)
+
+
+def train_autoencoder(
+    out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
+) -> dict[str, Any]:
+    """Train a convolutional autoencoder into ``out``; returns its best validation numbers.
+    ``settings``: `wikiart.config.AutoencoderConfig` fields."""
+    from wikiart.autoencode import resolve_config
+    from wikiart.autoencode import train_autoencoder as train
+
+    return train(resolve_config(*_settings(config, settings)), out, progress=progress)
+
+
+def train_stylegen(
+    out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
+) -> dict[str, Any]:
+    """Train a style-conditioned generator against a trained classifier (``classifier=``);
+    returns the last epoch's numbers. ``settings``: `wikiart.config.StylegenConfig` fields."""
+    from wikiart.stylegen import resolve_config
+    from wikiart.stylegen import train_stylegen as train
+
+    return train(resolve_config(*_settings(config, settings)), out, progress=progress)
+
+
+def evaluate(
+    checkpoint: PathLike,
+    data: PathLike,
+    out: PathLike,
+    *,
+    judge: PathLike | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+    tta: bool = True,
+    max_per_style: int | None = None,
+    cache_dir: str | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Evaluate any checkpoint on a split folder or a dataset root's ``test/``: a classifier
+    writes ``metrics.json``; a generator, judged by an independent classifier (``judge``),
+    writes ``stylegen_eval.json``. Returns what was written."""
+    kind = checkpoint_kind(checkpoint)
+    common = {"batch_size": batch_size, "cache_dir": cache_dir, "progress": progress}
+    if kind == "stylegen":
+        from wikiart.stylegen import evaluate_stylegen
+
+        if judge is None:
+            raise WikiartError(
+                "a stylegen checkpoint is evaluated by an independent classifier: pass "
+                "--judge CLASSIFIER/model.pt"
+            )
+        return evaluate_stylegen(
+            checkpoint, judge, data, out, device=device, max_per_style=max_per_style, **common
+        )
+    if kind != "classifier":
+        raise WikiartError(
+            f"{checkpoint} is a {kind!r} checkpoint: evaluate takes a classifier "
+            "or a stylegen checkpoint"
+        )
+    from wikiart.classify import evaluate_checkpoint
+
+    return evaluate_checkpoint(checkpoint, data, out, device=device, tta=tta, **common)
+
+
+def predict(
+    checkpoint: PathLike,
+    images: Sequence[PathLike],
+    *,
+    top_k: int = 5,
+    device: str = "auto",
+    tta: bool = True,
+) -> list[dict[str, Any]]:
+    """Top-k styles of each image file: ``[{"image", "top": [{"style", "probability"}]}]``."""
+    from wikiart.classify import predict_images
+
+    return predict_images(checkpoint, images, top_k=top_k, device=device, tta=tta)
+
+
+def embed(
+    data: PathLike,
+    *,
+    checkpoint: PathLike | None = None,
+    source: str | None = None,
+    image_size: int | None = None,
+    features: str | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+    cache_dir: str | None = None,
+    progress: bool = False,
+) -> Embeddings:
+    """Embed a split folder (or a dataset root's ``test/``) with an autoencoder or classifier
+    checkpoint, or a ``source`` (``"pixels"``: downsampled raw pixels; ``"pretrained"``: the
+    offline ImageNet EfficientNet-Lite0): vectors, labels, paths and classes."""
+    from wikiart.clustering import embed_split
+
+    return embed_split(
+        data, checkpoint=checkpoint, source=source, image_size=image_size, features=features,
+        device=device, batch_size=batch_size, cache_dir=cache_dir, progress=progress,
+    )  # fmt: skip
+
+
+def cluster(
+    embeddings: Embeddings,
+    out: PathLike,
+    *,
+    methods: Sequence[str] = ("kmeans", "agglomerative", "gmm"),
+    k: int | None = None,
+    normalize: str = "standard",
+    seed: int = 0,
+    tsne: bool = True,
+) -> dict[str, Any]:
+    """Cluster embeddings and score the clusters against the styles (NMI, ARI, silhouette,
+    leave-one-out 5-NN accuracy); writes ``clusters.json``, ``embeddings.npz`` and scatter
+    plots into ``out`` and returns ``clusters.json``'s content."""
+    from wikiart.clustering import check_cluster_options, cluster_embeddings
+
+    check_cluster_options(methods, normalize)
+    return cluster_embeddings(
+        embeddings, out, normalize=normalize, methods=list(methods), k=k, seed=seed, tsne=tsne
+    )
+
+
+def render(
+    checkpoint: PathLike,
+    images: Sequence[PathLike],
+    styles: Sequence[str],
+    out: PathLike,
+    *,
+    device: str = "auto",
+) -> list[Path]:
+    """Re-render image files in each named style with a trained generator; writes one image per
+    (image, style) and ``grid.png`` into ``out`` and returns the images' paths."""
+    from wikiart.stylegen import render_command
+
+    return render_command(checkpoint, images, styles, out, device=device)
+
+
+__all__ = [
+    "cluster",
+    "embed",
+    "evaluate",
+    "load_model",
+    "predict",
+    "render",
+    "train_autoencoder",
+    "train_classifier",
+    "train_stylegen",
+]

@@ -1,0 +1,125 @@
+"""The head-only stage (``frozen`` and the first half of ``probe+finetune``): embeddings of the
+frozen backbone computed once per image and its mirror (kept in the feature cache,
+`wikiart.data.features`), then a regularised linear head fitted on them, the multinomial logistic
+regression of a linear probe, trained by the one training loop."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from wikiart.checkpoints import load_checkpoint
+from wikiart.classify.infer import predict_logits
+from wikiart.classify.stages import Stage, balanced_loader, payload_extra, val_numbers
+from wikiart.data.balance import class_counts
+from wikiart.data.features import FeatureStore, feature_file, image_keys
+from wikiart.data.loader import make_loader
+from wikiart.data.transforms import eval_transform
+from wikiart.device import loader_workers
+from wikiart.train.loop import FitResult, LoopConfig, StepOutput, fit
+from wikiart.train.losses import make_loss
+from wikiart.train.optim import make_scheduler
+
+log = logging.getLogger(__name__)
+
+
+def _store(model: nn.Module, st: Stage) -> FeatureStore:
+    cfg = st.cfg
+    spec = [model.config, cfg.data.image_size, cfg.data.fit, st.precision, cfg.channels_last]
+    return FeatureStore(feature_file(spec, model.state_dict(), cfg.data.cache_dir))
+
+
+def embeddings(model: nn.Module, datasets, st: Stage):
+    """``((plain, mirrored), labels)`` per dataset, from the feature cache where it has them;
+    the rest computed, added and saved once."""
+    cfg, store = st.cfg, _store(model, st)
+    keys = [image_keys(data.refs) for data in datasets]
+    for data, ks in zip(datasets, keys, strict=True):
+        missing = [i for i, k in enumerate(ks) if k not in store]
+        if not missing:
+            continue
+        todo = data.subset(np.array(missing), eval_transform(cfg.data.image_size))
+        kw = {"batch_size": max(cfg.batch_size, 64), "num_workers": loader_workers(None)}
+        loader = make_loader(todo, **kw)
+        common = {"precision": st.precision, "channels_last": cfg.channels_last, "embed": True}
+        plain = predict_logits(model, loader, st.device, **common)[0]
+        mirror = predict_logits(model, loader, st.device, flip=True, **common)[0]
+        store.add([ks[i] for i in missing], plain, mirror)
+    store.save()
+    return [
+        (store.get(ks), torch.as_tensor(data.labels, dtype=torch.long))
+        for data, ks in zip(datasets, keys, strict=True)
+    ]
+
+
+def train_head(model, st: Stage, feats, labels, run_dir: Path, eval_fn=None) -> FitResult:
+    """A linear head on fixed embeddings (standardised with their statistics)."""
+    cfg, device = st.cfg, st.device
+    counts = class_counts(labels.numpy(), len(st.classes))
+    criterion = make_loss(cfg.imbalance, counts, label_smoothing=cfg.label_smoothing).to(device)
+    with torch.no_grad():
+        model.set_embedding_stats(feats.mean(0).to(device), feats.std(0).to(device))
+    data = TensorDataset(feats, labels)
+    loader = balanced_loader(data, labels.numpy(), cfg, len(st.classes), batch_size=256)
+    # Adam with a coupled L2 penalty (decoupled weight decay regularised far too weakly here)
+    opt = torch.optim.Adam(model.head.parameters(), lr=cfg.lr * 3, weight_decay=cfg.head_l2)
+
+    def step(m: nn.Module, batch, dev: torch.device) -> StepOutput:
+        f, y = (t.to(dev) for t in batch)
+        return StepOutput(criterion(m.logits_from_embedding(f), y), len(y))
+
+    loop = LoopConfig.for_job(
+        cfg,
+        device,
+        run_dir,
+        st.progress,
+        epochs=cfg.head_epochs,
+        amp="fp32",
+        grad_clip=None,
+        patience=None,
+        monitor=None,  # a convex, regularised fit: its last epoch, not a noisy validation pick
+        is_main=st.ctx.is_main,  # every process fits the same head; one writes it
+    )
+    scheduler = make_scheduler(opt, cfg.schedule, len(loader) * cfg.head_epochs)
+    extra = lambda: payload_extra(model, st)  # noqa: E731
+    result = fit(
+        model, opt, loader, step, loop, eval_fn=eval_fn, scheduler=scheduler,
+        make_payload_extra=extra,
+    )  # fmt: skip
+    model.load_state_dict(load_checkpoint(result.best_path)["state_dict"])
+    return result
+
+
+def fit_head(model, st: Stage) -> FitResult:
+    """Stage 1: embeddings of the frozen backbone, then only the head trained on them. In
+    frozen mode the same recipe is then refitted on train + validation, as scikit-learn refits
+    after cross-validation (nothing is chosen on validation here); the history shown stays that
+    of the validated fit."""
+    cfg, device = st.cfg, st.device
+    model.set_backbone_trainable(False)
+    t0 = time.perf_counter()
+    ((f0, f1), y0), ((vf, _), vy) = embeddings(model, [st.train, st.val], st)
+    log.info("head: embeddings of %d images ready in %.0fs", len(y0), time.perf_counter() - t0)
+
+    def eval_fn(m: nn.Module) -> dict[str, float]:
+        logits = m.logits_from_embedding(vf.to(device)).float().cpu()
+        return val_numbers(logits, vy, st)
+
+    feats, labels = torch.cat([f0, f1]), torch.cat([y0, y0])
+    result = train_head(model, st, feats, labels, st.out / "head", eval_fn)
+    if cfg.mode == "frozen" and cfg.refit and len(vy):
+        torch.manual_seed(cfg.seed)
+        model.head.reset_parameters()
+        feats, labels = torch.cat([feats, vf]), torch.cat([labels, vy])
+        refit = train_head(model, st, feats, labels, st.out / "head-refit")
+        log.info("head refitted on %d train + validation embeddings", len(labels))
+        result = dataclasses.replace(refit, history=result.history)
+    model.set_backbone_trainable(True)
+    return result

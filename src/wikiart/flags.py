@@ -1,0 +1,115 @@
+"""Command-line flags generated from the config dataclasses (`wikiart.config`), so a setting is
+declared once: its flag (``--image-size`` for ``image_size``), type, choices and help come from
+its field. Everyday settings are listed first in ``--help``; expert knobs under "advanced
+options". Unset flags are None and leave the TOML file's or the preset's value alone."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from typing import Any
+
+ADVANCED = "advanced options"
+_PREFIX = "cfg."  # argparse dests of generated flags: cfg.<field> or cfg.<section>.<field>
+
+
+def _base_type(tp: Any) -> Any:
+    """``int | None`` -> ``int``; other types unchanged."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0]
+    return tp
+
+
+def _list_of(item: type):
+    def parse(value: str) -> list:
+        try:
+            return [item(v) for v in value.split(",") if v]
+        except ValueError:
+            kind = "integers like 32,64,128" if item is int else f"{item.__name__} values"
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {kind}, got {value!r}"
+            ) from None
+
+    return parse
+
+
+def _flag_kwargs(
+    f: dataclasses.Field, tp: Any, flag: str, preset_note: str | None
+) -> dict[str, Any]:
+    meta = f.metadata
+    help_text = meta.get("help") or None
+    default = f.default if f.default is not dataclasses.MISSING else None
+    if help_text and preset_note:
+        help_text = f"{help_text} (default: {preset_note})"
+    elif help_text and default is not None and not isinstance(default, bool):
+        help_text = f"{help_text} (default: {default})"
+    kw: dict[str, Any] = {
+        "help": help_text,
+        "default": None,
+        "metavar": flag[2:].upper().replace("-", "_"),
+    }
+    base = _base_type(tp)
+    if base is bool:
+        kw["action"] = argparse.BooleanOptionalAction
+        del kw["metavar"]
+    elif typing.get_origin(base) is list:
+        (item,) = typing.get_args(base)
+        kw["type"] = _list_of(item)
+        kw["metavar"] = "A,B,..."
+    else:
+        kw["type"] = base
+    if meta.get("choices"):
+        kw["choices"] = meta["choices"]
+        del kw["metavar"]
+    return kw
+
+
+def add_config_flags(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    *,
+    skip: tuple[str, ...] = (),
+    preset_keys: frozenset[str] = frozenset(),
+    preset_note: str = "the preset's",
+) -> None:
+    """One flag per field of ``cls`` (and of its nested sections), everyday ones in the parser's
+    main group, advanced ones in an "advanced options" group. The help of ``preset_keys``
+    (settings a preset may set) names ``preset_note`` as their default."""
+    advanced = parser.add_argument_group(ADVANCED)
+    for path, f, tp in _walk(cls):
+        meta = f.metadata
+        if not meta.get("cli", True) or f.name in skip:
+            continue
+        flag = meta.get("flag") or "--" + f.name.replace("_", "-")
+        group = advanced if meta.get("advanced") else parser
+        note = preset_note if f.name in preset_keys else None
+        group.add_argument(flag, dest=_PREFIX + ".".join(path), **_flag_kwargs(f, tp, flag, note))
+
+
+def _walk(cls: type, prefix: tuple[str, ...] = ()):
+    """``(path, field, type)`` of every setting, a nested section's (the data) first."""
+    hints = typing.get_type_hints(cls)
+    fields = dataclasses.fields(cls)
+    for f in sorted(fields, key=lambda f: not dataclasses.is_dataclass(hints[f.name])):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            yield from _walk(tp, (*prefix, f.name))
+        else:
+            yield (*prefix, f.name), f, tp
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The generated flags the user gave, as a nested dict for `wikiart.config.build_config`."""
+    out: dict[str, Any] = {}
+    for dest, value in vars(args).items():
+        if not dest.startswith(_PREFIX) or value is None:
+            continue
+        *sections, name = dest[len(_PREFIX) :].split(".")
+        node = out
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[name] = value
+    return out
