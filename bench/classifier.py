@@ -6,7 +6,7 @@ machine. Every row is a plain `wikiart train classifier` run (the same code user
 architecture's preset budget unless --epochs is given. With several ``--seeds`` each row is the
 mean +- standard deviation over the seeds (each seed also draws its own validation split).
 
-    python bench/classifier.py [--archs seed-cnn small-resnet efficientnet-lite0] [--epochs N]
+    python bench/classifier.py [--archs baseline-cnn small-resnet efficientnet-lite0] [--epochs N]
                                [--seeds 0 1 2]
 """
 
@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 SAMPLE = HERE.parent.parent / "shared" / "data" / "wikiart-sample"
 #: (arch, extra settings) rows of the default table
 ROWS: tuple[tuple[str, dict], ...] = (
-    ("seed-cnn", {}),
+    ("baseline-cnn", {}),
     ("small-resnet", {}),
     ("efficientnet-lite0", {"mode": "frozen"}),
     ("efficientnet-lite0", {}),

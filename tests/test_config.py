@@ -83,7 +83,7 @@ def test_job_defaults_live_in_their_dataclass():
 
 @pytest.mark.parametrize("cls", [ClassifierConfig, AutoencoderConfig, StylegenConfig])
 def test_to_toml_reads_back_to_the_same_config(tmp_path, cls):
-    cfg = build_config(cls, None, {"data": "/path/with \"quotes\"", "seed": 3, "lr": 1e-5})
+    cfg = build_config(cls, None, {"data": '/path/with "quotes"', "seed": 3, "lr": 1e-5})
     path = tmp_path / "cfg.toml"
     path.write_text(to_toml(cfg))
     assert build_config(cls, path) == cfg

@@ -3,7 +3,6 @@ folder with a ``report.html``. Each later capability adds its stage here."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 from wikiart.data.cache import ImageStore
 from wikiart.data.dataset import open_dataset
 from wikiart.data.stats import dataset_stats, format_stats
+from wikiart.files import write_json
 from wikiart.report.html import HtmlReport
 from wikiart.report.plots import image_grid, plot_counts
 
@@ -28,50 +28,48 @@ def run_demo(
     progress: bool = False,
 ) -> Path:
     """Run the demo into ``out``; returns the path of ``report.html``."""
-    from wikiart.data.check import check_dataset
-
     out.mkdir(parents=True, exist_ok=True)
     timings: list[tuple[str, float]] = []
     report = HtmlReport("wikiart demo")
-
     t0 = time.perf_counter()
-    if data is None:
-        from wikiart.data.synth import generate
-
-        data_dir = out / "data"
-        log.info("writing the built-in procedural dataset to %s", data_dir)
-        generate(data_dir, seed=seed, progress=progress)
-        cache_root: Path | None = out / "cache"
-        source = "the built-in procedural dataset (`wikiart data synth`)"
-    else:
-        data_dir, cache_root, source = Path(data), None, f"`{data}`"
+    data_dir, cache_root, source = _dataset(out, data, seed, progress)
     timings.append(("dataset", time.perf_counter() - t0))
-    ds = open_dataset(data_dir)
-    ds.class_map().save(out / "classes.json")  # the class order every later stage maps through
-
-    t0 = time.perf_counter()
-    stats = dataset_stats(ds)
-    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
-    print(format_stats(stats))
-    counts_png = plot_counts(
-        {s: v["counts"] for s, v in stats["splits"].items()}, out / "counts.png"
+    _data_stages(report, out, data_dir, cache_root, source, image_size, seed, progress, timings)
+    stages = (
+        ("classifier", _classifier_stage, (image_size,)),
+        ("autoencoder + clustering", _representation_stage, ()),
+        ("style generator (judge, training, evaluation)", _stylegen_stage, (image_size,)),
     )
-    timings.append(("stats", time.perf_counter() - t0))
+    for name, stage, size in stages:
+        t0 = time.perf_counter()
+        stage(report, out, data_dir, cache_root, *size, seed, progress)
+        timings.append((name, time.perf_counter() - t0))
+    report.section("Timings")
+    report.table(["stage", "seconds"], [[name, round(s, 2)] for name, s in timings])
+    return report.write(out / "report.html")
 
-    t0 = time.perf_counter()
-    check = check_dataset(ds, progress=progress)
-    (out / "check.json").write_text(json.dumps(check.to_dict(), indent=2) + "\n", encoding="utf-8")
-    timings.append(("check", time.perf_counter() - t0))
 
-    t0 = time.perf_counter()
-    store = ImageStore.for_source(ds.root, image_size, "crop", cache_root)
-    refs = [r for split in ds.splits.values() for r in split]
-    built = store.build(refs, progress=progress)
-    timings.append(("cache", time.perf_counter() - t0))
+def _dataset(
+    out: Path, data: str | None, seed: int, progress: bool
+) -> tuple[Path, Path | None, str]:
+    """The dataset folder, the cache root (the demo's own, for the built-in data) and how the
+    report names the source."""
+    if data is not None:
+        return Path(data), None, f"`{data}`"
+    from wikiart.data.synth import generate
 
+    data_dir = out / "data"
+    log.info("writing the built-in procedural dataset to %s", data_dir)
+    generate(data_dir, seed=seed, progress=progress)
+    return data_dir, out / "cache", "the built-in procedural dataset (`wikiart data synth`)"
+
+
+def _samples(ds, store: ImageStore, seed: int) -> list[tuple[str, list]]:
+    """Up to six random cached training images per style."""
     rng = np.random.default_rng(seed)
-    rows = []
+    refs = [r for split in ds.splits.values() for r in split]
     train = ds.split("train") if "train" in ds.splits else refs
+    rows = []
     for style in ds.class_map():
         mine = [r for r in train if r.style == style and store.is_current(r)]
         pick = rng.choice(len(mine), size=min(6, len(mine)), replace=False) if mine else []
@@ -81,7 +79,42 @@ def run_demo(
             if slot >= 0:
                 imgs.append(store.read(slot))
         rows.append((style, imgs))
-    samples_png = image_grid(rows, out / "samples.png")
+    return rows
+
+
+def _data_stages(
+    report: HtmlReport,
+    out: Path,
+    data_dir: Path,
+    cache_root: Path | None,
+    source: str,
+    image_size: int,
+    seed: int,
+    progress: bool,
+    timings: list[tuple[str, float]],
+) -> None:
+    """Statistics, the data check and the preprocessing cache, with their report sections."""
+    from wikiart.data.check import check_dataset
+
+    ds = open_dataset(data_dir)
+    ds.class_map().save(out / "classes.json")  # the class order every later stage maps through
+    t0 = time.perf_counter()
+    stats = dataset_stats(ds)
+    write_json(out / "stats.json", stats)
+    print(format_stats(stats))
+    counts_png = plot_counts(
+        {s: v["counts"] for s, v in stats["splits"].items()}, out / "counts.png"
+    )
+    timings.append(("stats", time.perf_counter() - t0))
+    t0 = time.perf_counter()
+    check = check_dataset(ds, progress=progress)
+    write_json(out / "check.json", check.to_dict())
+    timings.append(("check", time.perf_counter() - t0))
+    t0 = time.perf_counter()
+    store = ImageStore.for_source(ds.root, image_size, "crop", cache_root)
+    built = store.build([r for split in ds.splits.values() for r in split], progress=progress)
+    timings.append(("cache", time.perf_counter() - t0))
+    samples_png = image_grid(_samples(ds, store, seed), out / "samples.png")
 
     report.section("Data")
     report.text(f"Source: {source}. Root: {stats['root']}.")
@@ -97,33 +130,15 @@ def run_demo(
     report.image(
         samples_png, f"Random training images per style ({image_size} px, from the cache)", out
     )
-
     report.section("Data check")
     report.text(f"{check.errors} error(s), {check.warnings} warning(s). Full report: check.json.")
     report.pre(check.format_text())
-
     report.section("Preprocessing cache")
     report.text(
         f"{built.total} images cached at {image_size} px in {store.dir}: {built.decoded} decoded "
         f"({built.images_per_s:.0f} img/s), {built.reused} reused from an earlier run, "
         f"{len(built.bad)} unusable."
     )
-
-    t0 = time.perf_counter()
-    _classifier_stage(report, out, data_dir, cache_root, image_size, seed, progress)
-    timings.append(("classifier", time.perf_counter() - t0))
-
-    t0 = time.perf_counter()
-    _representation_stage(report, out, data_dir, cache_root, seed, progress)
-    timings.append(("autoencoder + clustering", time.perf_counter() - t0))
-
-    t0 = time.perf_counter()
-    _stylegen_stage(report, out, data_dir, cache_root, image_size, seed, progress)
-    timings.append(("style generator (judge, training, evaluation)", time.perf_counter() - t0))
-
-    report.section("Timings")
-    report.table(["stage", "seconds"], [[name, round(s, 2)] for name, s in timings])
-    return report.write(out / "report.html")
 
 
 def _classifier_stage(
@@ -201,7 +216,7 @@ def _representation_stage(
     raw pixels, the autoencoder's code, the demo classifier's embedding, and the pretrained
     backbone where its weights package is installed."""
     from wikiart.autoencode import resolve_config, train_autoencoder
-    from wikiart.cluster import TABLE_HEADER, cluster_embeddings, embed_split, table_rows
+    from wikiart.clustering import TABLE_HEADER, cluster_embeddings, embed_split, table_rows
     from wikiart.errors import WikiartError
 
     cache = str(cache_root) if cache_root else None

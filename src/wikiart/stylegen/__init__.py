@@ -8,7 +8,7 @@ shared loop and `StylegenLoss` (`train`, `loss`) -> ``model.pt`` -> renders and 
 networks that are never trained here: the classifier, the judge and the Lite0 features.
 """
 
-from wikiart.stylegen.config import KIND, PRESETS, resolve_config
+from wikiart.stylegen.config import KIND, resolve_config
 from wikiart.stylegen.evaluate import evaluate_stylegen
 from wikiart.stylegen.loss import StylegenLoss, other_styles, random_view, texture_distance
 from wikiart.stylegen.render import load_stylegen, render_command, write_grid
@@ -27,7 +27,6 @@ __all__ = [
     "EMBEDDINGS_FILE",
     "EVAL_HEADER",
     "KIND",
-    "PRESETS",
     "StylegenLoss",
     "color_stats",
     "eval_row",

@@ -23,7 +23,7 @@ from wikiart.data.transforms import train_transform
 from wikiart.device import loader_workers, resolve_device
 from wikiart.device import seed_everything as seed_all
 from wikiart.models.stylegen import StyleGenerator
-from wikiart.stylegen.config import KIND
+from wikiart.stylegen.config import KIND, require_inputs
 from wikiart.stylegen.frozen import file_digest, lite_features, load_frozen_classifier
 from wikiart.stylegen.loss import StylegenLoss
 from wikiart.stylegen.render import load_stylegen, write_grid
@@ -57,6 +57,7 @@ def train_stylegen(
 ) -> dict[str, Any]:
     """Embed the styles with the frozen classifier, train the generator with the shared loop,
     then write ``loss.png`` and a ``grid.png`` of test renders. Returns the last epoch's row."""
+    require_inputs(cfg)
     out = Path(out)
     t_start = time.perf_counter()
     device = resolve_device(cfg.device)
