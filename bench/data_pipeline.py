@@ -5,7 +5,7 @@ long side (real WikiArt files are 750-4,900 px wide):
   - cache build: images/s decoding + resizing once into the uint8 store (all cores);
   - cached epoch: images/s of one training epoch read from the cache with augmentation
     (RandomResizedCrop + flip), batch 64, through a DataLoader;
-  - naive epoch: decode + resize per item (the seed's way), same output size and augmentation;
+  - naive epoch: decode + resize per item (the course's way), same output size and augmentation;
 Both hand uint8 batches to the training process, which normalises them on its device.
 and the peak RSS of each, every measurement in a fresh subprocess. The cached epoch is also run
 on a third and on all of the images to show that its memory does not grow with the dataset.
@@ -128,17 +128,17 @@ def measure_cached_epoch(
 class NaiveDataset:
     """Every item opens, decodes and resizes the original file.
 
-    ``seed_float=False``: a strong naive baseline (uint8 decode, Pillow-SIMD-class uint8 resize).
-    ``seed_float=True``: the seed's own way, ``read_image(path).float()`` then resize in float."""
+    ``course_float=False``: a strong naive baseline (uint8 decode, Pillow-SIMD-class uint8 resize).
+    ``course_float=True``: the course's way, ``read_image(path).float()``, then resize in float."""
 
-    def __init__(self, refs, class_map, size: int, seed_float: bool = False) -> None:
+    def __init__(self, refs, class_map, size: int, course_float: bool = False) -> None:
         from torchvision.transforms import v2
 
         from wikiart.data.transforms import train_transform
 
         self.refs = refs
         self.labels = [class_map.index(r.style) for r in refs]
-        self.seed_float = seed_float
+        self.course_float = course_float
         # the same augmentation as the cached path, after a per-item resize to the output size
         self.tf = v2.Compose([v2.Resize(size, antialias=True), train_transform(size)])
 
@@ -149,13 +149,13 @@ class NaiveDataset:
         from torchvision.io import ImageReadMode, decode_image, read_file
 
         img = decode_image(read_file(self.refs[i].path), mode=ImageReadMode.RGB)
-        if self.seed_float:
+        if self.course_float:
             img = img.float()
         return self.tf(img), self.labels[i]
 
 
 def measure_naive_epoch(
-    data: str, size: int, workers: int, limit: int, seed_float: bool = False
+    data: str, size: int, workers: int, limit: int, course_float: bool = False
 ) -> dict:
     import torch
 
@@ -164,7 +164,7 @@ def measure_naive_epoch(
 
     torch.set_num_threads(1)
     ds = open_dataset(data)
-    naive = NaiveDataset(ds.split("train"), ds.class_map(), size, seed_float)
+    naive = NaiveDataset(ds.split("train"), ds.class_map(), size, course_float)
     loader = make_loader(naive, batch_size=64, shuffle=True, num_workers=workers)
     n, secs = _epoch(loader, limit)
     return _result(n, secs)
@@ -238,16 +238,16 @@ def main() -> None:
                 fraction=frac,
             )
             rows.append((label, f"epoch from cache ({c['images']} imgs)", c))
-        for seed_float in (False, True):
+        for course_float in (False, True):
             n = run_child(
                 "naive",
                 data=data,
                 size=args.size,
                 workers=args.workers,
                 limit=args.naive_limit,
-                seed_float=seed_float,
+                course_float=course_float,
             )
-            name = "seed read_image().float()" if seed_float else "naive decode+resize"
+            name = "course read_image().float()" if course_float else "naive decode+resize"
             rows.append((label, f"epoch {name} ({n['images']})", n))
 
     print(

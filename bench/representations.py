@@ -2,7 +2,7 @@
 
 Rows: raw downsampled pixels (the floor); our autoencoder's code, trained here on the sample's
 train split with MSE and with MSE + a perceptual term (or read from --ae-checkpoint /
---ae-perceptual-checkpoint), optionally with MSE + SSIM (--ssim); the seed's 1x10x10 code size
+--ae-perceptual-checkpoint), optionally with MSE + SSIM (--ssim); the course's 1x10x10 code size
 with our recipe; the offline ImageNet-pretrained EfficientNet-Lite0
 (average pool and style statistics); optionally a trained classifier (--classifier RUN/model.pt).
 Columns: k-means NMI and ARI against the styles, silhouette of the k-means clusters and of the

@@ -10,7 +10,7 @@ workers, the pages they do not share with it, is in a column of its own). Neithe
 header. Every measurement trains ``--images`` images (``--images / 64`` steps) after 2 warm-up
 steps that are not timed.
 
-- **seed**: the seed's own data handling, re-created: a Dataset whose ``__getitem__`` does
+- **course**: the course code's own data handling, re-created: a Dataset whose ``__getitem__`` does
   ``torchvision.io.read_image(path).float()`` (full decode, no JPEG draft mode), resizes the float
   tensor to 416 x 416 with ``torchvision.transforms.Resize``, keeps every image in a dict
   ``{file name: float32 tensor}`` in RAM and moves the tensor to the device inside
@@ -54,7 +54,7 @@ ARCH = "baseline-cnn"
 BATCH = 64
 WARMUP_STEPS = 2
 LR = 1e-3
-#: Images in the full WikiArt set (ArtGAN release), for the seed's cache extrapolation.
+#: Images in the full WikiArt set (ArtGAN release), for the course code's cache extrapolation.
 WIKIART_IMAGES = 81_444
 
 
@@ -62,8 +62,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def seed_bytes_per_image(size: int) -> int:
-    """One image in the seed's RAM cache: 3 x size x size float32."""
+def course_bytes_per_image(size: int) -> int:
+    """One image in the course code's RAM cache: 3 x size x size float32."""
     return size * size * 3 * 4
 
 
@@ -244,10 +244,10 @@ def measure_ours(
     )
 
 
-def measure_seed(
+def measure_course(
     data: str, size: int, device: str, images: int, warm: bool, seed: int
 ) -> dict[str, Any]:
-    """The seed's data handling; returns epoch 1 (cold cache) and epoch 2 (warm cache)."""
+    """The course code's data handling; returns epoch 1 (cold cache) and epoch 2 (warm cache)."""
     from torch.utils.data import DataLoader, Dataset
     from torchvision.io import ImageReadMode, read_image
     from torchvision.transforms import Resize
@@ -256,11 +256,11 @@ def measure_seed(
     dev = torch.device(device)
     _, all_refs, classes = _train_refs(data, seed)
 
-    class SeedDataset(Dataset):
+    class CourseDataset(Dataset):
         """Per item: ``read_image(path).float()``, resize, cache in RAM, move to the device."""
 
         def __init__(self, names: list[str]) -> None:
-            # The seed indexed its files by FILE NAME (``filedict[art] = WikiArtImage(...)`` over
+            # The course indexed its files by FILE NAME (``filedict[art] = WikiArtImage(...)`` over
             # a directory walk), so two different paintings sharing a name collide: the later one
             # replaces the earlier, which can no longer be reached. Reproduced on purpose; our
             # pipeline keys images by path (`ImageRef.key`).
@@ -280,20 +280,24 @@ def measure_seed(
             path, label = self.files[name]
             img = self.cache.get(name)
             if img is None:
-                # RGB mode: the seed used the default (unchanged), which fails to collate a batch
+                # RGB mode: the course used the default (unchanged), which fails to collate a batch
                 # holding a greyscale image; the decode itself is the same full-size decode.
                 img = self.resize(read_image(path, ImageReadMode.RGB).float())
                 self.cache[name] = img
-            return img.to(self.device), label  # to the device inside __getitem__, as the seed
+            return img.to(
+                self.device
+            ), label  # to the device inside __getitem__, as the course code
 
     collided = len(all_refs) - len({r.name for r in all_refs})
     n_items = images + WARMUP_STEPS * BATCH
-    if n_items > len(all_refs):  # one epoch of the seed's loader must cover warm-up + timing
-        raise SystemExit(f"--images too large: the seed needs {n_items} of {len(all_refs)} images")
-    dataset = SeedDataset([r.name for r in all_refs[:n_items]])
+    if n_items > len(all_refs):  # one epoch of the course code's loader must cover warm-up + timing
+        raise SystemExit(
+            f"--images too large: the course's loader needs {n_items} of {len(all_refs)} images"
+        )
+    dataset = CourseDataset([r.name for r in all_refs[:n_items]])
     gen = torch.Generator()
     gen.manual_seed(seed)
-    # num_workers=0, as the seed: its __getitem__ returns tensors already on the device, which
+    # num_workers=0, as the course: its __getitem__ returns tensors already on the device, which
     # (for CUDA) cannot be made in forked workers, and each worker would keep its own cache.
     loader = DataLoader(dataset, batch_size=BATCH, shuffle=True, generator=gen, drop_last=True)
     model, opt, criterion = _model(torch, len(classes), dev, channels_last=False)
@@ -378,10 +382,10 @@ def main() -> None:
         help="ours: loader workers (default: try 0 and the device-appropriate count)",
     )
     ap.add_argument(
-        "--seed-warm",
+        "--course-warm",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="seed: also time a second epoch served from its RAM cache",
+        help="course code: also time a second epoch served from its RAM cache",
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "wikiart-bench-train"))
@@ -395,7 +399,7 @@ def main() -> None:
             "probe": probe,
             "build": measure_build,
             "ours": measure_ours,
-            "seed": measure_seed,
+            "course": measure_course,
         }[args.child]
         print(json.dumps(fn(**json.loads(args.kw))))
         return
@@ -439,11 +443,11 @@ def main() -> None:
         ours_all[p] = ours(p, best_w, 1.0)
         ours_third[p] = ours(p, best_w, 1 / 3)
 
-    s = run_child("seed", **common, device=device, images=images, warm=args.seed_warm)
-    seed_label = f"seed fp32, 0 workers ({s['cached_images']} imgs cached)"
-    rows.append((seed_label, "1 (cold cache)", s["cold"]))
+    s = run_child("course", **common, device=device, images=images, warm=args.course_warm)
+    course_label = f"course code fp32, 0 workers ({s['cached_images']} imgs cached)"
+    rows.append((course_label, "1 (cold cache)", s["cold"]))
     if "warm" in s:
-        rows.append((seed_label, "2 (warm cache)", s["warm"]))
+        rows.append((course_label, "2 (warm cache)", s["warm"]))
 
     print(
         f"device {device}, {os.cpu_count()} cores, torch threads per process {s['threads']} "
@@ -463,8 +467,8 @@ def main() -> None:
             if key in s:
                 ratio = ours_all[p]["img_per_s"] / s[key]["img_per_s"]
                 print(
-                    f"ours/seed speed ratio: {ratio:.1f}x  "
-                    f"(ours {p}, {best_w} workers, all images vs seed {name})"
+                    f"ours/course speed ratio: {ratio:.1f}x  "
+                    f"(ours {p}, {best_w} workers, all images vs course {name})"
                 )
     for p in precisions:
         third, full = ours_third[p], ours_all[p]
@@ -473,10 +477,10 @@ def main() -> None:
             f"{full['rss_mb']:.0f} MB on {full['dataset']} images "
             f"({full['rss_mb'] - third['rss_mb']:+.0f} MB)"
         )
-    per = seed_bytes_per_image(args.size)
-    seed_peak = max(r["rss_mb"] for k, r in s.items() if k in ("cold", "warm"))
+    per = course_bytes_per_image(args.size)
+    course_peak = max(r["rss_mb"] for k, r in s.items() if k in ("cold", "warm"))
     print(
-        f"seed peak RSS: {seed_peak:.0f} MB with {s['cached_images']} images cached "
+        f"course code peak RSS: {course_peak:.0f} MB with {s['cached_images']} images cached "
         f"(cache {s['cache_mb']:.0f} MB, {per:,} bytes per image)"
     )
     for n, what in (
@@ -484,12 +488,12 @@ def main() -> None:
         (WIKIART_IMAGES, "WikiArt"),
     ):
         print(
-            f"ESTIMATE, not measured: the seed's cache on {what} ({n:,} images) would be "
+            f"ESTIMATE, not measured: the course code's cache on {what} ({n:,} images) would be "
             f"{_gb(n * per)} of RAM, on top of the process itself"
         )
     if s["collided"]:
         print(
-            f"seed keying by file name: {s['collided']} of {s['train_images']} training images "
+            f"course keying by file name: {s['collided']} of {s['train_images']} training images "
             "share a file name with another painting and cannot be reached (ours keys by path)"
         )
 

@@ -68,7 +68,7 @@ def resample_indices(
 ) -> np.ndarray:
     """Training indices in which every non-empty class occurs exactly ``target`` times.
 
-    The seed's oversampling drew with replacement and touched the test set; this one is exact and
+    The course's oversampling drew with replacement and touched the test set; this one is exact and
     deterministic. A class above the target is subsampled without replacement; a class below it is
     tiled, so each of its images is used ``target // n`` or ``target // n + 1`` times (the remainder
     drawn without replacement), which keeps every minority image and repeats none more than needed.

@@ -1,7 +1,7 @@
 """A style-conditioned generator: the autoencoder of Part 2, with its decoder modulated by a
 style embedding (the assignment's Part 3).
 
-The seed concatenated a per-style mean embedding with the flat code and passed it through an
+The course code concatenated a per-style mean embedding with the flat code and passed it through an
 ``nn.Linear`` made inside ``forward()`` (untrained, unsaved, on the wrong device). Here:
 
 - encoder: the autoencoder's stride-2 conv stages (``models.autoencoder``), ending in a *spatial*
