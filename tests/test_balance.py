@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from wikiart.config import IMBALANCE
 from wikiart.data.balance import (
-    IMBALANCE,
     class_counts,
     class_weights,
     log_priors,

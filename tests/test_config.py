@@ -8,10 +8,8 @@ from wikiart.config import (
     DataConfig,
     StylegenConfig,
     TrainConfig,
-    build_config,
-    save_config,
-    to_toml,
 )
+from wikiart.config_io import build_config, save_config, to_toml
 from wikiart.errors import WikiartError
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wikiart.checkpoints import checkpoint_kind, load_model
-from wikiart.config import to_dict
+from wikiart.config_io import to_dict
 from wikiart.errors import WikiartError
 
 if TYPE_CHECKING:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from wikiart import __version__
-from wikiart.config import AutoencoderConfig, ClassifierConfig, StylegenConfig, to_toml
+from wikiart.config import AutoencoderConfig, ClassifierConfig, StylegenConfig
+from wikiart.config_io import to_toml
 from wikiart.errors import WikiartError
 from wikiart.flags import add_config_flags, config_overrides
 

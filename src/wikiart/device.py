@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from wikiart.config import PRECISIONS  # the choices, declared with the settings
 from wikiart.errors import WikiartError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -34,9 +35,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     ):
         raise WikiartError("--device mps was asked for but MPS is not available")
     return torch.device(name)
-
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def cpu_supports_bf16() -> bool:

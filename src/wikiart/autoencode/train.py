@@ -16,7 +16,8 @@ from torch import nn
 
 from wikiart.autoencode.loss import ReconstructionLoss
 from wikiart.checkpoints import load_model
-from wikiart.config import AutoencoderConfig, build_config, check_same_run, save_config
+from wikiart.config import AutoencoderConfig
+from wikiart.config_io import build_config, check_same_run, save_config
 from wikiart.data.dataset import open_dataset, require_data
 from wikiart.data.loader import CachedImageDataset, cache_options, make_loader, prepare_split
 from wikiart.data.splits import pick_per_style, stratified_split

@@ -10,7 +10,8 @@ from typing import Any
 
 import torch
 
-from wikiart.config import ClassifierConfig, build_config, default_arch, peek
+from wikiart.config import ClassifierConfig, default_arch
+from wikiart.config_io import build_config, peek
 from wikiart.device import cpu_supports_bf16
 from wikiart.errors import WikiartError
 from wikiart.models.registry import ARCHS, canonical_arch, pretrained_available

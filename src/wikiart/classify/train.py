@@ -23,7 +23,8 @@ from wikiart.classify.presets import pretrained_arg, train_size, training_precis
 from wikiart.classify.probe import fit_head
 from wikiart.classify.report import write_report
 from wikiart.classify.stages import Stage, balanced_loader, payload_extra, val_numbers
-from wikiart.config import ClassifierConfig, check_same_run, save_config
+from wikiart.config import ClassifierConfig
+from wikiart.config_io import check_same_run, save_config
 from wikiart.data.balance import class_counts
 from wikiart.data.dataset import open_dataset, require_data
 from wikiart.data.loader import cache_options, make_loader, prepare_split

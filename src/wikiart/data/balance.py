@@ -19,7 +19,6 @@ from torch.utils.data import WeightedRandomSampler
 
 from wikiart.errors import WikiartError
 
-IMBALANCE = ("none", "resample", "sampler", "weighted-loss", "logit-adjust")
 WEIGHT_SCHEMES = ("inverse", "sqrt-inverse", "effective")
 TARGETS = ("median", "mean", "max", "min")
 

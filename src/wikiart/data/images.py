@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from wikiart.config import FITS  # the choices, declared with the settings
 from wikiart.data.refs import display
 from wikiart.errors import BadImageError, WikiartError
 
 Fit = Literal["crop", "pad"]
-FITS: tuple[str, ...] = ("crop", "pad")
 #: Pillow's own decompression-bomb threshold (about 89 megapixels).
 DEFAULT_MAX_PIXELS: int = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
 PAD_COLOR = (0, 0, 0)

@@ -36,13 +36,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from wikiart.config import NORMS, PADDINGS  # the choices, declared with the settings
 from wikiart.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalizer
 from wikiart.errors import WikiartError
 from wikiart.functional import adain
 from wikiart.models.autoencoder import check_stages
 
 DEFAULT_WIDTHS = (32, 64, 128)
-NORMS = ("batch", "instance")
 
 
 # -- modules ---------------------------------------------------------------------------------
@@ -52,9 +52,6 @@ def _conv(cin: int, cout: int, stride: int = 1, norm: bool = True) -> list[nn.Mo
         layers.append(nn.BatchNorm2d(cout))
     layers.append(nn.ReLU(inplace=True))
     return layers
-
-
-PADDINGS = ("zeros", "reflect")
 
 
 def check_padding(padding: str) -> None:

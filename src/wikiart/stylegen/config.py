@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from wikiart.config import StylegenConfig, build_config
+from wikiart.config import StylegenConfig
+from wikiart.config_io import build_config
 from wikiart.data.dataset import require_data
 from wikiart.errors import WikiartError
 

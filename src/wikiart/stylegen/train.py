@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from wikiart.config import StylegenConfig, check_same_run, save_config
+from wikiart.config import StylegenConfig
+from wikiart.config_io import check_same_run, save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import Dataset, open_dataset
 from wikiart.data.loader import CachedImageDataset, make_loader, prepare_split

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wikiart.data.balance import IMBALANCE, class_weights, log_priors
+from wikiart.config import IMBALANCE
+from wikiart.data.balance import class_weights, log_priors
 from wikiart.errors import WikiartError
 
 

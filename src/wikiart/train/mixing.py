@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import torch
 
-MIXES = ("none", "mixup", "cutmix")
+from wikiart.config import MIXES  # the choices, declared with the settings
 
 
 def _beta(alpha: float) -> float:

@@ -7,10 +7,8 @@ from typing import Any
 
 import torch
 
+from wikiart.config import OPTIMIZERS, SCHEDULES  # the choices, declared with the settings
 from wikiart.errors import WikiartError
-
-OPTIMIZERS = ("adamw", "sgd")
-SCHEDULES = ("onecycle", "cosine", "constant")
 
 
 def make_optimizer(

@@ -1,0 +1,263 @@
+"""Settings in and out: a job's configuration resolved from its dataclass defaults <- a preset
+<- a TOML file <- flags or API keywords (`build_config`), checked against each field's type and
+choices; saved as ``config.json`` in the run folder; printed as TOML (`to_toml`) that
+``--config`` reads back to the same configuration; and compared on ``--resume``.
+
+A section's settings (``data``) may be given nested (``[data] image_size = 64``, as in
+``config.json``) or flat (``image_size = 64``, like the flags).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+from wikiart.errors import WikiartError
+from wikiart.files import write_text
+
+C = TypeVar("C")
+
+
+# -- reading ---------------------------------------------------------------------------------
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _coerce(name: str, value: Any, tp: Any) -> Any:
+    """Check (and gently convert) one TOML/flag value against the field's type."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(name, value, args[0])
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        if not isinstance(value, list):
+            raise WikiartError(f"config {name!r}: expected a list, got {value!r}")
+        return [_coerce(name, v, item) for v in value]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise WikiartError(f"config {name!r}: expected true or false, got {value!r}")
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    wrong_type = tp in (int, float, str) and not isinstance(value, tp)
+    if wrong_type or (isinstance(value, bool) and tp in (int, float)):
+        raise WikiartError(f"config {name!r}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def _check_choice(f: dataclasses.Field, value: Any) -> None:
+    choices = f.metadata.get("choices")
+    if choices and value is not None and value not in choices:
+        raise WikiartError(f"unknown {f.name} {value!r}; expected one of {', '.join(choices)}")
+
+
+def _nested(types_: dict[str, Any]) -> dict[str, Any]:
+    return {k: tp for k, tp in types_.items() if dataclasses.is_dataclass(tp)}
+
+
+def from_dict(cls: type[C], values: dict[str, Any], where: str = "config") -> C:
+    """Build ``cls`` from a dict; unknown keys are an error naming valid ones. Settings of a
+    nested section (``data``) may be given nested (``{"data": {"image_size": 64}}``) or flat
+    (``{"image_size": 64}``); a flat ``data`` that is not a table is the dataset path."""
+    types_ = _field_types(cls)
+    nested = _nested(types_)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    inner: dict[str, dict[str, Any]] = {name: {} for name in nested}
+    for raw_key, value in values.items():
+        key = raw_key.replace("-", "_")
+        if key in nested and isinstance(value, dict):
+            inner[key].update({k.replace("-", "_"): v for k, v in value.items()})
+            continue
+        owner = next((n for n, tp in nested.items() if key in _field_types(tp)), None)
+        if key in nested and owner == key:  # `data = "path"`: the dataset path
+            inner[key][key] = value
+        elif key in types_ and key not in nested:
+            kwargs[key] = _coerce(key, value, types_[key])
+            _check_choice(fields[key], kwargs[key])
+        elif owner is not None:
+            inner[owner][key] = value
+        elif key in nested:
+            raise WikiartError(f"{where}: [{key}] must be a table")
+        else:
+            valid = sorted(
+                set(types_) - set(nested) | {k for tp in nested.values() for k in _field_types(tp)}
+            )
+            raise WikiartError(f"{where}: unknown setting {raw_key!r}; valid settings: {valid}")
+    for name, tp in nested.items():
+        if inner[name]:
+            base = fields[name].default_factory()  # type: ignore[misc]
+            merged = {**dataclasses.asdict(base), **inner[name]}
+            kwargs[name] = from_dict(tp, merged, f"{where} [{name}]")
+    return cls(**kwargs)
+
+
+def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise WikiartError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise WikiartError(f"config file {path} is a folder, not a TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise WikiartError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        key = key.replace("-", "_")
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _nest(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Flat keys of a nested section moved into it, so later sources merge key by key."""
+    types_ = _field_types(cls)
+    nested = _nested(types_)
+    out: dict[str, Any] = {}
+    for raw_key, value in values.items():
+        key = raw_key.replace("-", "_")
+        owner = next((n for n, tp in nested.items() if key in _field_types(tp)), None)
+        if key in nested and isinstance(value, dict):
+            out[key] = _merge(out.get(key, {}), value)
+        elif owner is not None and (key not in types_ or owner == key):
+            out[owner] = _merge(out.get(owner, {}), {key: value})
+        else:
+            out[key] = value
+    return out
+
+
+def build_config(
+    cls: type[C],
+    config_file: str | os.PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    presets: dict[str, Any] | None = None,
+) -> C:
+    """Defaults <- ``presets`` <- TOML file <- ``overrides`` (flags or API keywords; ``None``
+    values are dropped: a flag left unset does not erase the file's value). Any of them may
+    give a section's settings nested or flat."""
+    values: dict[str, Any] = load_toml(config_file) if config_file else {}
+    merged = _nest(cls, presets or {})
+    merged = _merge(merged, _nest(cls, values))
+    merged = _merge(merged, _nest(cls, _drop_none(overrides or {})))
+    return from_dict(cls, merged, str(config_file or "settings"))
+
+
+def peek(config_file: str | os.PathLike[str] | None, overrides: dict[str, Any], key: str) -> Any:
+    """The value of a top-level ``key`` from flags, else the TOML file, else None (to choose
+    presets)."""
+    if overrides.get(key) is not None:
+        return overrides[key]
+    if config_file:
+        data = {k.replace("-", "_"): v for k, v in load_toml(config_file).items()}
+        return data.get(key)
+    return None
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            v = _drop_none(v)
+            if v:
+                out[k] = v
+        elif v is not None:
+            out[k] = v
+    return out
+
+
+# -- writing ---------------------------------------------------------------------------------
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def save_config(cfg: Any, run_dir: str | os.PathLike[str]) -> Path:
+    """Write ``config.json`` atomically into ``run_dir``."""
+    path = Path(run_dir) / "config.json"
+    return write_text(path, json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string (JSON's escapes are TOML's)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def to_toml(cfg: Any) -> str:
+    """The configuration as flat TOML (one ``name = value`` line per setting, with its help as a
+    comment); settings left unset (None) are listed as comments. ``--config`` reads it back to
+    the same configuration."""
+    lines = [f"# wikiart {type(cfg).__name__}: pass this file back with --config FILE", ""]
+    for f, value in _flat_fields(cfg):
+        help_text = f.metadata.get("help", "")
+        if help_text:
+            lines.append(f"# {help_text}")
+        lines.append(
+            f"# {f.name} = (unset)" if value is None else f"{f.name} = {_toml_value(value)}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _flat_fields(cfg: Any) -> list[tuple[dataclasses.Field, Any]]:
+    out: list[tuple[dataclasses.Field, Any]] = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            out.extend(_flat_fields(value))
+        else:
+            out.append((f, value))
+    return out
+
+
+#: Settings a resumed run may change: they do not alter what is computed.
+RESUME_FREE = frozenset({"resume", "device", "loader_workers", "patience", "tta"})
+
+
+def check_same_run(cfg: Any, out: str | os.PathLike[str]) -> None:
+    """``--resume`` continues the same run: refuse settings that would change its course (the LR
+    schedule, for one, is laid out over the original number of epochs)."""
+    path = Path(out) / "config.json"
+    if not path.exists():
+        return
+    old = json.loads(path.read_text(encoding="utf-8"))
+    new = json.loads(json.dumps(to_dict(cfg)))
+    diffs = [
+        f"{k}: {old.get(k)!r} -> {v!r}"
+        for k, v in new.items()
+        if k not in RESUME_FREE and old.get(k) != v
+    ]
+    if diffs:
+        raise WikiartError(
+            f"--resume continues the run in {out} with its own settings, but these differ from "
+            f"its config.json: {'; '.join(diffs)}. Start a new --out instead."
+        )
