@@ -74,11 +74,14 @@ def write_csv(
     path: str | os.PathLike[str],
     rows: Sequence[Mapping[str, Any]],
     fieldnames: Sequence[str] | None = None,
+    *,
+    lineterminator: str = "\r\n",
 ) -> Path:
-    """Write dict rows as CSV with a header (the first row's keys unless given), atomically."""
+    """Write dict rows as CSV with a header (the first row's keys unless given; a key a row
+    lacks is an empty cell), atomically."""
     names = list(fieldnames if fieldnames is not None else (rows[0] if rows else []))
     with atomic_open(path) as fh:
-        writer = csv.DictWriter(fh, fieldnames=names)
+        writer = csv.DictWriter(fh, fieldnames=names, restval="", lineterminator=lineterminator)
         writer.writeheader()
         writer.writerows(rows)
     return Path(path)

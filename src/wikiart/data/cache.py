@@ -36,6 +36,7 @@ import numpy as np
 from wikiart.data.images import DEFAULT_MAX_PIXELS, FITS, Fit, decode_fitted
 from wikiart.data.refs import ImageRef, display
 from wikiart.errors import BadImageError, WikiartError
+from wikiart.files import write_text
 
 log = logging.getLogger(__name__)
 
@@ -170,10 +171,8 @@ class ImageStore:
         self.entries = {k: e for k, e in self.entries.items() if e[2] < 0 or e[2] < self.rows}
 
     def _save_index(self) -> None:
-        tmp = self.index_path.with_name(f"index.json.{os.getpid()}.tmp")
         payload = {"meta": self._meta(), "rows": self.rows, "entries": self.entries}
-        tmp.write_text(json.dumps(payload, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, self.index_path)
+        write_text(self.index_path, json.dumps(payload, separators=(",", ":")))
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

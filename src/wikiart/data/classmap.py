@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wikiart.errors import UnknownStyleError, WikiartError
+from wikiart.files import write_json
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,7 @@ class ClassMap:
         return cls(tuple(classes))
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ClassMap:

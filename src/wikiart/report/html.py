@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from wikiart.files import write_text
+
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{border-bottom:2px solid #444}h2{margin-top:2em;border-bottom:1px solid #ccc}
@@ -62,7 +64,4 @@ class HtmlReport:
             f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(self.title)}</h1>\n"
             f"{body}\n</body></html>\n"
         )
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(doc, encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return write_text(path, doc)

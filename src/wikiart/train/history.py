@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import os
-import secrets
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from wikiart.files import write_csv
 
 RESERVED_COLUMNS = ("epoch", "train_loss", "lr", "seconds")
 
@@ -19,17 +17,7 @@ def write_history_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, restval="", lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    write_csv(path, rows, columns, lineterminator="\n")
 
 
 def epoch_row(
