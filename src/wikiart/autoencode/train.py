@@ -17,19 +17,19 @@ from torch import nn
 from wikiart.autoencode.loss import ReconstructionLoss
 from wikiart.checkpoints import load_model
 from wikiart.config import AutoencoderConfig
-from wikiart.config_io import build_config, check_same_run, save_config
-from wikiart.data.dataset import open_dataset, require_data
+from wikiart.config_io import build_config, save_config
+from wikiart.data.dataset import require_data
 from wikiart.data.loader import CachedImageDataset, cache_options, make_loader, prepare_split
 from wikiart.data.splits import pick_per_style, stratified_split
 from wikiart.data.transforms import eval_transform, train_transform
 from wikiart.device import autocast, loader_workers, resolve_device
-from wikiart.device import seed_everything as seed_all
 from wikiart.errors import WikiartError
 from wikiart.functional import ssim
 from wikiart.models.autoencoder import ConvAutoencoder, parse_bottleneck
 from wikiart.models.perceptual import perceptual_features
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 from wikiart.train.optim import make_optimizer, make_scheduler
+from wikiart.train.run import start_run
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +106,8 @@ def train_autoencoder(
     require_data(cfg.data.data)
     out, t_start = Path(out), time.perf_counter()
     device = resolve_device(cfg.device)
-    seed_all(cfg.seed, cfg.deterministic)
-    ds = open_dataset(cfg.data.data, split_csv=cfg.data.split_csv)
+    ds = start_run(cfg, out)
     classes = ds.class_map()
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.resume:
-        check_same_run(cfg, out)
     save_config(cfg, out)
     classes.save(out / "classes.json")
     cache = cache_options(cfg.data, ds.root, progress)

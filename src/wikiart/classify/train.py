@@ -24,14 +24,13 @@ from wikiart.classify.probe import fit_head
 from wikiart.classify.report import write_report
 from wikiart.classify.stages import Stage, balanced_loader, payload_extra, val_numbers
 from wikiart.config import ClassifierConfig
-from wikiart.config_io import check_same_run, save_config
+from wikiart.config_io import save_config
 from wikiart.data.balance import class_counts
-from wikiart.data.dataset import open_dataset, require_data
+from wikiart.data.dataset import require_data
 from wikiart.data.loader import cache_options, make_loader, prepare_split
 from wikiart.data.splits import stratified_split
 from wikiart.data.transforms import eval_transform, train_transform
 from wikiart.device import loader_workers
-from wikiart.device import seed_everything as seed_all
 from wikiart.distributed import barrier, init_distributed, parameters_agree, shutdown, wrap
 from wikiart.errors import WikiartError
 from wikiart.models.registry import build_classifier, unfreeze_last
@@ -39,6 +38,7 @@ from wikiart.train.loop import FitResult, LoopConfig, StepOutput, fit, write_his
 from wikiart.train.losses import make_loss
 from wikiart.train.mixing import mix_batch, mixed_loss
 from wikiart.train.optim import make_optimizer, make_scheduler
+from wikiart.train.run import start_run
 
 log = logging.getLogger(__name__)
 
@@ -119,12 +119,8 @@ def _splits(cfg: ClassifierConfig, ds, classes, cache: dict[str, Any]):
 
 def _stage(cfg: ClassifierConfig, out: Path, ctx, device, progress: bool) -> tuple[Stage, Any]:
     """Run folder, data and loss: the `Stage` the training stages share, and the dataset."""
-    seed_all(cfg.seed, cfg.deterministic)
-    ds = open_dataset(cfg.data.data, split_csv=cfg.data.split_csv)
+    ds = start_run(cfg, out)
     classes = ds.class_map()
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.resume:
-        check_same_run(cfg, out)
     barrier(ctx)  # everyone has compared against the old config.json before it is replaced
     if ctx.is_main:
         save_config(cfg, out)

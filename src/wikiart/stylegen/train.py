@@ -15,14 +15,13 @@ import torch
 from torch import nn
 
 from wikiart.config import StylegenConfig
-from wikiart.config_io import check_same_run, save_config
+from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
-from wikiart.data.dataset import Dataset, open_dataset
+from wikiart.data.dataset import Dataset
 from wikiart.data.loader import CachedImageDataset, make_loader, prepare_split
 from wikiart.data.splits import pick_per_style
 from wikiart.data.transforms import train_transform
 from wikiart.device import loader_workers, resolve_device
-from wikiart.device import seed_everything as seed_all
 from wikiart.models.stylegen import StyleGenerator
 from wikiart.stylegen.config import KIND, require_inputs
 from wikiart.stylegen.frozen import file_digest, lite_features, load_frozen_classifier
@@ -39,6 +38,7 @@ from wikiart.stylegen.styles import (
 )
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 from wikiart.train.optim import make_optimizer, make_scheduler
+from wikiart.train.run import start_run
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +62,9 @@ def train_stylegen(
     out = Path(out)
     t_start = time.perf_counter()
     device = resolve_device(cfg.device)
-    seed_all(cfg.seed, cfg.deterministic)
+    ds = start_run(cfg, out)  # opening the dataset draws no random numbers
     clf, clf_payload = load_frozen_classifier(cfg.classifier, device)  # type: ignore[arg-type]
     classes = ClassMap(tuple(clf_payload["classes"]))
-    ds = open_dataset(cfg.data.data, split_csv=cfg.data.split_csv)
-    out.mkdir(parents=True, exist_ok=True)
-    if cfg.resume:
-        check_same_run(cfg, out)
     save_config(cfg, out)
     cache = {
         "source": ds.root,
