@@ -22,8 +22,8 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest -q
 
-test-slow: $(STAMP)  # pytest exits 5 when nothing is marked slow: not a failure
-	$(BIN)/python -m pytest -q -m slow || test $$? -eq 5
+test-slow: $(STAMP)  # the end-to-end checks too long for `make test` (minutes)
+	$(BIN)/python -m pytest -q -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -31,6 +31,40 @@ def write_image(
     im.save(path, fmt)
 
 
+def png_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """Width and height of a complete PNG file: a missing, zero-byte, truncated or non-PNG file
+    fails (``verify`` walks every chunk to IEND and checks its CRC, ``load`` decodes the
+    pixels)."""
+    with Image.open(path) as im:
+        assert im.format == "PNG", f"{path}: {im.format}, not PNG"
+        im.verify()
+    with Image.open(path) as im:
+        im.load()
+        return im.size
+
+
+def assert_png(
+    path: str | os.PathLike[str],
+    size: tuple[int, int] | None = None,
+    *,
+    min_side: int = 100,
+    tol: int = 2,
+) -> tuple[int, int]:
+    """A valid PNG of ``size`` pixels (within ``tol``), or at least ``min_side`` pixels a side."""
+    w, h = png_size(path)
+    if size is None:
+        assert min(w, h) > min_side, f"{path}: {w}x{h} px, too small for a figure"
+    else:
+        assert abs(w - size[0]) <= tol and abs(h - size[1]) <= tol, f"{path}: {w}x{h}, not {size}"
+    return w, h
+
+
+def grid_px(rows: int, cols: int, *, cell: float, col_labels: bool = False) -> tuple[int, int]:
+    """The pixel size of `wikiart.report.plots.image_grid`'s figure for ``rows x cols`` cells of
+    ``cell`` inches (1.6 in for the row labels, 0.5 in for column titles, 100 dpi)."""
+    return round((cell * cols + 1.6) * 100), round((cell * rows + (0.5 if col_labels else 0)) * 100)
+
+
 @pytest.fixture
 def tiny_root(tmp_path: Path) -> Path:
     """train/ with 3 imbalanced styles (4, 2, 1 images) and test/ with 1 image per style."""

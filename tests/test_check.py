@@ -322,7 +322,11 @@ def test_phash_is_stable_under_small_changes_and_differs_between_pictures() -> N
     for seed in range(5):
         im = picture(seed, (200, 160))
         h = phash(im)
-        assert 0 <= h < 2**64
+        assert phash(im.copy()) == h == phash(Image.open(io.BytesIO(encode(im, "PNG"))))
+        # bit 63 (the first, most significant) is the DC term, far above the median; of the 63
+        # others exactly 31 lie strictly above their median
+        assert h >> 63 == 1 and (h & (2**63 - 1)).bit_count() == 31
+        assert hamming(h, phash(im.transpose(Image.Transpose.FLIP_LEFT_RIGHT))) > 10
         assert hamming(h, phash(im.resize((180, 144), Image.Resampling.LANCZOS))) <= 4
         resaved = Image.open(io.BytesIO(encode(im, "JPEG", quality=60)))
         assert hamming(h, phash(resaved)) <= 4

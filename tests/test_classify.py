@@ -1,16 +1,26 @@
 """End to end on tiny synthetic data: train -> files -> evaluate -> predict, CPU only."""
 
+import csv
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from sklearn.metrics import accuracy_score, f1_score
+from torch import nn
+from torch.utils.data import Dataset, WeightedRandomSampler
 
-from conftest import write_image
+from conftest import assert_png, write_image
 from wikiart.checkpoints import load_checkpoint
 from wikiart.classify import load_classifier, resolve_config
+from wikiart.classify.infer import predict_images
+from wikiart.classify.stages import balanced_loader
 from wikiart.cli import main
+from wikiart.config import ClassifierConfig
 from wikiart.errors import WikiartError
+from wikiart.train.losses import LogitAdjustedLoss
 
 CONTRACT_FILES = (
     "model.pt",
@@ -38,6 +48,8 @@ def test_train_writes_contract_files_and_evaluate_maps_by_name(learnable_root, t
     assert main(train_args(learnable_root, run, "--imbalance", "logit-adjust")) == 0
     for name in CONTRACT_FILES:
         assert (run / name).stat().st_size > 0, name
+    assert_png(run / "loss.png", (1100, 440))  # two panels, 10 x 4 in at 110 dpi
+    assert_png(run / "confusion.png", (627, 495))  # 3 styles: (4.5 + 1.2) x 4.5 in at 110 dpi
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics) == {
         "n", "classes", "accuracy", "balanced_accuracy", "macro_f1", "top5_accuracy", "per_class",
@@ -122,11 +134,138 @@ def test_resume_refuses_changed_settings(learnable_root, tmp_path, capsys):
     assert "epochs: 1 -> 2" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("strategy", ["resample", "sampler", "weighted-loss"])
-def test_every_imbalance_strategy_trains(learnable_root, tmp_path, strategy):
+# -- imbalance strategies: what the training loop is fed and which loss it minimises ----------
+IMBALANCED = np.repeat(np.arange(3), [300, 60, 20])  # 15 : 3 : 1
+STRATEGIES = ["none", "resample", "sampler", "weighted-loss", "logit-adjust"]
+
+
+class Indexed(Dataset):
+    """``(index, label)`` pairs: what a loader draws, without any image."""
+
+    def __init__(self, labels):
+        self.labels = labels
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return i, int(self.labels[i])
+
+
+def one_epoch(strategy, labels=IMBALANCED, batch_size=20):
+    """The dataset indices the training loader of ``strategy`` yields in one epoch."""
+    cfg = ClassifierConfig(imbalance=strategy, seed=3)
+    loader = balanced_loader(Indexed(labels), labels, cfg, 3, batch_size=batch_size, num_workers=0)
+    batches = list(loader)
+    idx = torch.cat([i for i, _ in batches]).numpy()
+    assert (torch.cat([y for _, y in batches]).numpy() == labels[idx]).all()
+    return idx
+
+
+@pytest.mark.parametrize("strategy", ["none", "weighted-loss", "logit-adjust"])
+def test_loss_side_strategies_feed_every_training_image_once(strategy):
+    idx = one_epoch(strategy)  # 380 images in batches of 20: nothing dropped
+    assert sorted(idx.tolist()) == list(range(len(IMBALANCED)))  # each image exactly once...
+    assert (np.diff(idx) < 0).any()  # ...shuffled
+    assert np.bincount(IMBALANCED[idx]).tolist() == [300, 60, 20]
+
+
+def test_resample_feeds_the_median_count_of_every_style():
+    idx = one_epoch("resample")
+    labels = IMBALANCED[idx]
+    assert np.bincount(labels).tolist() == [60, 60, 60]  # the median of 300, 60, 20
+    assert len(set(idx[labels == 0].tolist())) == 60  # the big style subsampled, no repeats
+    assert sorted(idx[labels == 1].tolist()) == list(range(300, 360))  # the median one as is
+    rare = np.bincount(idx[labels == 2] - 360, minlength=20)
+    assert rare.tolist() == [3] * 20  # each rare image tiled 3 times, none left out
+
+
+def test_sampler_draws_styles_about_equally_with_replacement():
+    idx = one_epoch("sampler")
+    assert len(idx) == len(IMBALANCED)  # an epoch keeps its length
+    counts = np.bincount(IMBALANCED[idx], minlength=3)
+    # 1/3 each in expectation (sd 9.2 of 380 draws) where the data holds 79% / 16% / 5%
+    assert all(80 <= c <= 175 for c in counts), counts
+    assert len(set(idx[IMBALANCED[idx] == 2].tolist())) < counts[2]  # drawn with replacement
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_imbalance_strategy_changes_what_training_sees(
+    learnable_root, tmp_path, monkeypatch, strategy
+):
+    """End to end: the labels of every training batch and the criterion they go through."""
+    import wikiart.classify.train as classify
+
+    seen, criteria, loaders = [], [], []
+    real_loss, real_loader = classify.mixed_loss, classify.balanced_loader
+
+    def recording_loss(criterion, logits, y, y_partner, lam):
+        seen.append(y.cpu())
+        criteria.append(criterion)
+        return real_loss(criterion, logits, y, y_partner, lam)
+
+    def recording_loader(*args, **kwargs):
+        loaders.append(real_loader(*args, **kwargs))
+        return loaders[-1]
+
+    monkeypatch.setattr(classify, "mixed_loss", recording_loss)
+    monkeypatch.setattr(classify, "balanced_loader", recording_loader)
     run = tmp_path / strategy
-    assert main(train_args(learnable_root, run, "--imbalance", strategy, "--epochs", "1")) == 0
+    # one batch holds the whole epoch, so no ragged batch is dropped
+    extra = ("--imbalance", strategy, "--epochs", "1", "--batch-size", "32")
+    assert main(train_args(learnable_root, run, *extra)) == 0
     assert json.loads((run / "config.json").read_text())["imbalance"] == strategy
+
+    payload = load_checkpoint(run / "model.pt")
+    assert payload["classes"] == ["Bright", "Dark", "Rare"] and payload["imbalance"] == strategy
+    counts = np.array(payload["train_counts"])  # 12 : 12 : 3 less the validation share
+    assert counts.sum() < 27 and counts[0] == counts[1] >= 3 * counts[2] > 0
+    y = torch.cat(seen).numpy()
+    fed = np.bincount(y, minlength=3)
+    (loader,) = loaders
+    crit = criteria[0]
+    assert all(c is crit for c in criteria)
+    assert isinstance(crit, nn.CrossEntropyLoss | LogitAdjustedLoss)
+    assert crit.label_smoothing == pytest.approx(0.1)  # the default, whatever the strategy
+
+    if strategy == "resample":
+        assert fed.tolist() == [int(np.median(counts))] * 3
+        assert len(loader.dataset) == 3 * int(np.median(counts))  # a resampled index list
+    elif strategy == "sampler":
+        assert isinstance(loader.sampler, WeightedRandomSampler) and len(y) == counts.sum()
+        w = loader.sampler.weights.numpy()  # per image, in training order: 1 / its style's count
+        per_style = np.array(
+            [w[np.flatnonzero(loader.dataset.labels == c)].sum() for c in range(3)]
+        )
+        assert per_style == pytest.approx([per_style[0]] * 3)  # every style equally likely
+        assert fed[2] > counts[2]  # the rare style turns up more often than it exists
+    else:
+        assert fed.tolist() == counts.tolist()  # the training split as it is
+        assert len(loader.dataset) == counts.sum()  # not resampled
+        assert not isinstance(loader.sampler, WeightedRandomSampler)
+
+    logits = torch.randn(6, 3, generator=torch.Generator().manual_seed(0))
+    target = torch.tensor([0, 1, 2, 2, 1, 0])
+    value = crit(logits.to(crit_device(crit)), target.to(crit_device(crit))).cpu()
+    if strategy == "weighted-loss":
+        assert type(crit) is nn.CrossEntropyLoss and crit.weight is not None
+        w = crit.weight.cpu().numpy()  # inverse frequency, mean weight per training image 1
+        assert w * counts == pytest.approx([counts.sum() / 3] * 3, rel=1e-5)
+        want = F.cross_entropy(logits, target, weight=crit.weight.cpu(), label_smoothing=0.1)
+    elif strategy == "logit-adjust":
+        assert isinstance(crit, LogitAdjustedLoss) and crit.tau == 1.0
+        prior = torch.log(torch.tensor(counts / counts.sum(), dtype=torch.float32))
+        assert torch.allclose(crit.log_prior.cpu(), prior)
+        want = F.cross_entropy(logits + prior, target, label_smoothing=0.1)
+    else:  # none, resample, sampler: the data is (re)balanced, the loss is plain cross-entropy
+        assert type(crit) is nn.CrossEntropyLoss and crit.weight is None
+        want = F.cross_entropy(logits, target, label_smoothing=0.1)
+    assert torch.allclose(value, want, atol=1e-6)
+
+
+def crit_device(crit):
+    buffers = list(crit.buffers())
+    return buffers[0].device if buffers else torch.device("cpu")
 
 
 def test_bad_mix_settings_exit_2(learnable_root, tmp_path, capsys):
@@ -211,8 +350,22 @@ def test_ema_decay_flag_keeps_the_average_as_the_model(learnable_root, tmp_path,
     ema = last["ema"]  # model.pt holds the average, not the live weights
     assert all(torch.equal(v, ema[f"module.{k}"]) for k, v in best["state_dict"].items())
     assert any(not torch.equal(v, last["state_dict"][k]) for k, v in best["state_dict"].items())
+    # metrics.json holds the test scores of model.pt (the average): its predictions, made
+    # afresh image by image, give the same accuracy and macro-F1 by scikit-learn
     metrics = json.loads((run / "metrics.json").read_text())
-    assert 0.0 <= metrics["macro_f1"] <= 1.0
+    images = sorted((learnable_root / "test").glob("*/*.png"))
+    truth = [p.parent.name for p in images]
+    preds = [p["top"][0]["style"] for p in predict_images(run / "model.pt", images)]
+    assert metrics["n"] == len(images) == 8
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(truth, preds), abs=1e-9)
+    assert metrics["macro_f1"] == pytest.approx(f1_score(truth, preds, average="macro"), abs=1e-9)
+    # per_class.csv says the same: its F1 column averages to macro_f1, its supports add up to n
+    with open(run / "per_class.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["style"] for r in rows] == metrics["classes"]
+    assert sum(int(r["support"]) for r in rows) == metrics["n"]
+    f1 = [float(r["f1"]) for r in rows]
+    assert np.mean(f1) == pytest.approx(metrics["macro_f1"], abs=1e-6)
     assert main(train_args(learnable_root, tmp_path / "r2", "--ema-decay", "1")) == 2
     assert "ema_decay must be in [0, 1)" in capsys.readouterr().err
 

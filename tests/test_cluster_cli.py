@@ -1,12 +1,15 @@
 """End to end on tiny data: train autoencoder -> cluster (each embedding source) -> contract files;
 bad input exits 2 with one line."""
 
+import csv
 import json
 
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
+from conftest import assert_png
 from wikiart.checkpoints import load_checkpoint
 from wikiart.cli import main
 
@@ -29,25 +32,80 @@ def cluster_args(root, out, *source):
     ]  # fmt: skip
 
 
+def standardised(x):
+    """What `--normalize standard` (the default) does, written out: zero mean, unit variance per
+    dimension, constant dimensions left at 0."""
+    x = np.asarray(x, dtype=np.float64)
+    std = x.std(axis=0)
+    return (x - x.mean(axis=0)) / np.where(std > 1e-12, std, 1.0)
+
+
+def loo_knn_bounds(x, labels, k=5):
+    """Leave-one-out k-NN accuracy by brute force, as ``(lo, hi)``: a point counts in ``lo`` when
+    its style wins its neighbours' vote outright, in ``hi`` when it is among the tied winners (any
+    tie-break rule lands in between)."""
+    d = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    lo = hi = 0
+    for i in range(len(x)):
+        votes = np.bincount(labels[np.argsort(d[i], kind="stable")[:k]], minlength=labels.max() + 1)
+        winners = np.flatnonzero(votes == votes.max())
+        lo += int(winners.tolist() == [labels[i]])
+        hi += int(labels[i] in winners)
+    return lo / len(x), hi / len(x)
+
+
+def check_scores_independently(out, res):
+    """clusters.json's numbers recomputed from the files written next to it: NMI, ARI and
+    silhouette of every method's clusters in assignments.csv against the styles in
+    embeddings.npz (scikit-learn), k-means clusters that are a fixpoint of Lloyd's algorithm in
+    the standardised space, and leave-one-out 5-NN accuracy by brute force."""
+    with np.load(out / "embeddings.npz", allow_pickle=False) as z:
+        vectors, labels = z["vectors"], z["labels"]
+        paths, classes = [str(p) for p in z["paths"]], [str(c) for c in z["classes"]]
+    with open(out / "assignments.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["path"] for r in rows] == paths
+    assert [r["style"] for r in rows] == [classes[i] for i in labels]
+    x = standardised(vectors)
+    for method, scores in res["methods"].items():
+        a = np.array([int(r[method]) for r in rows])
+        assert len(np.unique(a)) == res["k"], method  # k clusters, none empty
+        assert scores["nmi"] == pytest.approx(normalized_mutual_info_score(labels, a), abs=1e-9)
+        assert scores["ari"] == pytest.approx(adjusted_rand_score(labels, a), abs=1e-9)
+        assert scores["silhouette"] == pytest.approx(silhouette_score(x, a), abs=1e-6)
+    assert {key: res[key] for key in ("nmi", "ari", "silhouette")} == res["methods"]["kmeans"]
+    assert res["silhouette_styles"] == pytest.approx(silhouette_score(x, labels), abs=1e-6)
+    km = np.array([int(r["kmeans"]) for r in rows])
+    centres = np.stack([x[km == c].mean(axis=0) for c in range(res["k"])])
+    nearest = ((x[:, None, :] - centres[None]) ** 2).sum(-1).argmin(axis=1)
+    assert (nearest == km).all()  # every point sits with its nearest centre
+    lo, hi = loo_knn_bounds(x, labels, res["knn_k"])
+    assert res["knn_k"] == 5 and lo - 1e-9 <= res["knn_accuracy"] <= hi + 1e-9
+
+
 def check_cluster_outputs(out, n, classes):
-    for name in ("embeddings.npz", "clusters.json", "scatter_pca.png", "scatter_tsne.png"):
-        assert (out / name).stat().st_size > 0, name
+    for name in ("scatter_pca.png", "scatter_tsne.png"):
+        assert_png(out / name, (935, 660))  # 8.5 x 6 in at 110 dpi
     res = json.loads((out / "clusters.json").read_text())
     assert set(res) >= CONTRACT_KEYS
     assert res["n"] == n and res["k"] == len(classes) and res["method"] == "kmeans"
-    assert -1 <= res["ari"] <= 1 and 0 <= res["nmi"] <= 1 and 0 <= res["knn_accuracy"] <= 1
     assert set(res["methods"]) == {"kmeans", "agglomerative", "gmm"}
     with np.load(out / "embeddings.npz", allow_pickle=False) as z:
         assert z["vectors"].shape[0] == n == len(z["labels"]) == len(z["paths"])
         assert [str(c) for c in z["classes"]] == classes
+    check_scores_independently(out, res)
     return res
 
 
 def test_train_autoencoder_then_cluster_its_codes(learnable_root, tmp_path, capsys):
     run = tmp_path / "ae"
     assert main(ae_args(learnable_root, run)) == 0
-    for name in ("model.pt", "history.csv", "loss.png", "reconstructions.png", "config.json"):
+    for name in ("model.pt", "history.csv", "config.json"):
         assert (run / name).stat().st_size > 0, name
+    assert_png(run / "loss.png", (1100, 440))  # two panels, 10 x 4 in at 110 dpi
+    # inputs over reconstructions, one column per test image shown (8 of them): 1.6 in a cell
+    assert_png(run / "reconstructions.png", (round((1.6 * 8 + 0.8) * 110), 440))
     payload = load_checkpoint(run / "model.pt")
     assert payload["kind"] == "autoencoder" and payload["classes"] == ["Bright", "Dark", "Rare"]
     assert payload["model_config"] == {"image_size": 16, "bottleneck": "4x4x4", "widths": [8, 16]}

@@ -1,5 +1,13 @@
 import json
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
+import torch
+
+from conftest import assert_png, grid_px
+from wikiart.checkpoints import load_checkpoint
 from wikiart.cli import main
 
 
@@ -25,5 +33,51 @@ def test_demo_on_given_data_writes_report(tiny_root, tmp_path, capsys, monkeypat
     ]
     stats = json.loads((out / "stats.json").read_text())
     assert stats["splits"]["train"]["total"] == 7
-    for name in ("counts.png", "samples.png", "check.json"):
-        assert (out / name).stat().st_size > 0
+    assert_png(out / "counts.png", (880, round((0.35 * 3 + 1.5) * 110)))  # 3 styles' bars
+    # one row per style, as many columns as the most training images of a style (4, 2, 1)
+    assert_png(out / "samples.png", grid_px(3, 4, cell=1.3))
+    check = json.loads((out / "check.json").read_text())
+    assert check["errors"] == 0 and check["bad_files"] == []
+    assert check["splits"]["train"] == {"files": 7, "styles": 3}
+
+
+def reported_numbers(out):
+    """Every number a demo folder reports (classifier and judge metrics, each embedding's
+    clusters, the generator's evaluation), without timings and paths."""
+    found = {
+        "classifier": json.loads((out / "classifier" / "metrics.json").read_text()),
+        "judge": json.loads((out / "judge" / "metrics.json").read_text()),
+    }
+    for path in sorted((out / "clusters").glob("*/clusters.json")):
+        res = json.loads(path.read_text())
+        del res["seconds"]
+        found[f"clusters/{path.parent.name}"] = res
+    sg = json.loads((out / "stylegen-eval" / "stylegen_eval.json").read_text())
+    del sg["seconds"], sg["judge"]["path"]
+    found["stylegen"] = sg
+    return found
+
+
+@pytest.mark.slow
+def test_demo_on_the_built_in_data_is_reproducible(tmp_path):
+    """`wikiart demo` end to end on its built-in data (at 16 px, to take minutes), twice with the
+    same seed in two processes side by side: the same numbers everywhere, the same weights."""
+    runs = [tmp_path / "a", tmp_path / "b"]
+    argv = [sys.executable, "-m", "wikiart", "--no-progress", "demo", "--image-size", "16"]
+    procs = []
+    for out in runs:
+        with open(f"{out}.log", "wb") as log:
+            procs.append(subprocess.Popen([*argv, "--out", str(out)], stdout=log, stderr=log))
+    for out, proc in zip(runs, procs, strict=True):
+        assert proc.wait(timeout=1800) == 0, Path(f"{out}.log").read_text()[-3000:]
+    a, b = (reported_numbers(out) for out in runs)
+    assert {"clusters/pixels", "clusters/autoencoder", "clusters/classifier"} <= set(a)
+    assert a == b
+    for model in ("classifier", "judge", "autoencoder", "stylegen"):
+        wa, wb = (load_checkpoint(out / model / "model.pt")["state_dict"] for out in runs)
+        assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), model
+    # and a real run: 8 styles, 40 test images each; the classifier is well above chance (1/8)
+    metrics = a["classifier"]
+    assert metrics["n"] == 320 and len(metrics["classes"]) == 8
+    assert metrics["balanced_accuracy"] > 0.25
+    assert a["stylegen"]["pairs"] == 320 * 7

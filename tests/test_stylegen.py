@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from conftest import assert_png, grid_px
 from wikiart.checkpoints import load_checkpoint
 from wikiart.cli import main
 from wikiart.config import StylegenConfig
@@ -335,8 +336,11 @@ def trained(learnable_root, tmp_path):
 
 def test_train_stylegen_writes_contract_files_and_rebuilds_alone(trained):
     run = trained["run"]
-    for name in ("model.pt", EMBEDDINGS_FILE, "history.csv", "loss.png", "grid.png"):
+    for name in ("model.pt", EMBEDDINGS_FILE, "history.csv"):
         assert (run / name).stat().st_size > 0, name
+    assert_png(run / "loss.png", (1100, 440))  # two panels, 10 x 4 in at 110 dpi
+    # 6 test images (2 per style, round robin) x (original, own style, 3 styles)
+    assert_png(run / "grid.png", grid_px(6, 5, cell=1.2, col_labels=True))
     emb = load_style_embeddings(run / EMBEDDINGS_FILE)
     assert emb["classes"] == ["Bright", "Dark", "Rare"]
     assert emb["mean"].shape[0] == 3 and emb["mean"].ndim == 2
@@ -369,7 +373,69 @@ def test_style_embeddings_round_trip_keeps_names(tmp_path):
     assert back["classes"] == ["X", "Y"] and torch.equal(back["mean"], emb["mean"])
 
 
-def test_render_evaluate_and_bad_inputs(trained, capsys):
+# test images of learnable_root: 3 Bright, 3 Dark, 2 Rare -> the pairs that target each style
+PAIRS_PER_TARGET = {"Bright": 5, "Dark": 5, "Rare": 6}
+
+
+def check_eval_relations(res):
+    """What stylegen_eval.json's numbers must satisfy, whatever the models learnt."""
+    pairs = res["pairs"]
+    assert res["styles"] == ["Bright", "Dark", "Rare"] and pairs == sum(PAIRS_PER_TARGET.values())
+    # judge verdicts are counts of pairs (rounded to 4 places in the file)
+    for key in ("swap_success", "floor", "color_baseline"):
+        hits = res[key] * pairs
+        assert abs(hits - round(hits)) < 2e-3, (key, hits)
+    # an unchanged image is called at most one of its other styles: the floor counts each image
+    # at most once, so it cannot pass images / pairs (a floor that counted the image's own style
+    # would reach 1 with a good judge)
+    assert round(res["floor"] * pairs) <= res["images"]
+    # swap success is the pair-weighted mean of its per-target shares
+    per = res["swap_success_per_target"]
+    weighted = sum(per[s] * n for s, n in PAIRS_PER_TARGET.items()) / pairs
+    assert res["swap_success"] == pytest.approx(weighted, abs=1e-3)
+    for s, n in PAIRS_PER_TARGET.items():
+        assert abs(per[s] * n - round(per[s] * n)) < 2e-3, s
+
+
+def check_eval_on_known_renders(ev, trained, res, monkeypatch):
+    """`evaluate` with the generator replaced by renders whose scores are known: the input
+    itself (SSIM 1, swap success = the floor) and the colour baseline (every score equal to the
+    baseline's). The floor and the baseline do not depend on the generator at all."""
+    tmp = trained["tmp"]
+    colors = load_checkpoint(trained["run"] / "model.pt")["color_stats"]
+    cmean, cstd = torch.tensor(colors["mean"]), torch.tensor(colors["std"])
+
+    def encode(self, x):
+        return (x.float() / 255,)
+
+    def identity(self, codes, style):
+        return codes[0]
+
+    def colour_matched(self, codes, style):
+        s = style.cpu()
+        return match_channel_stats(codes[0], cmean[s].to(codes[0]), cstd[s].to(codes[0]))
+
+    same = ("pairs", "floor", "color_baseline", "color_baseline_ssim")
+    monkeypatch.setattr(StyleGenerator, "encode", encode)
+    for name, decode in (("identity", identity), ("colour", colour_matched)):
+        monkeypatch.setattr(StyleGenerator, "decode", decode)
+        out = tmp / f"ev-{name}"
+        assert main([*ev, "--judge", str(trained["judge"]), "--out", str(out)]) == 0
+        known = json.loads((out / "stylegen_eval.json").read_text())
+        check_eval_relations(known)
+        assert {k: known[k] for k in same} == {k: res[k] for k in same}
+        if name == "identity":
+            assert known["ssim"] == known["own_style_ssim"] == 1.0
+            assert known["swap_success"] == known["floor"]
+            assert known["feature_distance"] in (None, 0.0)
+        else:
+            assert known["swap_success"] == known["color_baseline"]
+            assert known["ssim"] == known["color_baseline_ssim"] < 1.0
+            assert known["feature_distance"] == known["color_baseline_feature_distance"]
+    monkeypatch.undo()
+
+
+def test_render_evaluate_and_bad_inputs(trained, capsys, monkeypatch):
     root, run, tmp = trained["root"], trained["run"], trained["tmp"]
     ckpt = str(run / "model.pt")
     img = next((root / "test" / "Dark").iterdir())
@@ -377,7 +443,7 @@ def test_render_evaluate_and_bad_inputs(trained, capsys):
     argv = ["--no-progress", "render", "--checkpoint", ckpt, "--image", str(img)]
     assert main([*argv, "--style", "Bright", "Rare", "--out", str(out)]) == 0
     assert len(list(out.glob("*_Bright.png"))) == 1 and len(list(out.glob("*_Rare.png"))) == 1
-    assert (out / "grid.png").stat().st_size > 0
+    assert_png(out / "grid.png", grid_px(1, 4, cell=1.2, col_labels=True))  # original, own, 2
 
     capsys.readouterr()
     assert main([*argv, "--style", "Nope", "--out", str(tmp / "r2")]) == 2
@@ -391,10 +457,10 @@ def test_render_evaluate_and_bad_inputs(trained, capsys):
         res
     )
     assert res["pairs"] == 8 * 2 and res["images"] == 8  # each test image x the 2 other styles
-    for key in ("swap_success", "floor", "color_baseline", "ssim"):
-        assert 0.0 <= res[key] <= 1.0, key
-    assert (tmp / "ev" / "grid.png").stat().st_size > 0
+    check_eval_relations(res)
+    assert_png(tmp / "ev" / "grid.png", grid_px(6, 5, cell=1.2, col_labels=True))
     assert "swap success" in capsys.readouterr().out
+    check_eval_on_known_renders(ev, trained, res, monkeypatch)
 
     # the judge may not be the training classifier, even under another name
     copy = tmp / "copy.pt"
