@@ -35,6 +35,16 @@ def test_import_wikiart_is_light_and_lists_its_api():
         wikiart.no_such_function  # noqa: B018
 
 
+def test_the_command_line_parses_without_importing_torch():
+    code = (
+        "import sys; from wikiart.cli import build_parser; "
+        "build_parser().parse_args(['train', 'classifier', '--epochs', '2']); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # `wikiart --help` and `--version` stay instant
+
+
 def test_api_trains_predicts_evaluates_embeds_and_clusters(learnable_root, tmp_path):
     run = tmp_path / "clf"
     metrics = wikiart.train_classifier(run, data=str(learnable_root), **_small(tmp_path))

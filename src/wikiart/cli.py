@@ -8,6 +8,7 @@ found problems; 2 bad usage or bad input (one clear line on stderr, no traceback
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -121,12 +122,13 @@ def _train_parsers(sub: Any) -> None:
             help="print the resolved settings as TOML (usable as --config) and exit",
         )
         if cls is ClassifierConfig:
-            add_config_flags(p, cls, preset_keys=_preset_keys(), preset_note="the --arch preset's")
+            add_config_flags(p, cls, preset_keys=_preset_keys, preset_note="the --arch preset's")
         else:
             add_config_flags(p, cls)
         p.set_defaults(_parser=p)
 
 
+@functools.cache
 def _preset_keys() -> frozenset[str]:
     """The classifier settings some architecture's preset sets (their default depends on it)."""
     from wikiart.models.registry import ARCHS

@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import types
 import typing
+from collections.abc import Callable, Iterable
 from typing import Any
 
 ADVANCED = "advanced options"
@@ -36,18 +37,31 @@ def _list_of(item: type):
     return parse
 
 
-def _flag_kwargs(
-    f: dataclasses.Field, tp: Any, flag: str, preset_note: str | None
-) -> dict[str, Any]:
+class ConfigHelpFormatter(argparse.HelpFormatter):
+    """Adds each generated flag's default to its help when the help is printed (not when the
+    parser is built): "the preset's" for the settings ``preset_keys()`` names, which may import
+    heavy modules, so that parsing any command stays fast."""
+
+    preset_keys: Callable[[], Iterable[str]] = staticmethod(frozenset)  # type: ignore[assignment]
+    preset_note: str = "the preset's"
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        field_name = getattr(action, "config_field", None)
+        if not text or field_name is None:
+            return text
+        default = getattr(action, "config_default", None)
+        if field_name in type(self).preset_keys():
+            return f"{text} (default: {self.preset_note})"
+        if default is not None and not isinstance(default, bool):
+            return f"{text} (default: {default})"
+        return text
+
+
+def _flag_kwargs(f: dataclasses.Field, tp: Any, flag: str) -> dict[str, Any]:
     meta = f.metadata
-    help_text = meta.get("help") or None
-    default = f.default if f.default is not dataclasses.MISSING else None
-    if help_text and preset_note:
-        help_text = f"{help_text} (default: {preset_note})"
-    elif help_text and default is not None and not isinstance(default, bool):
-        help_text = f"{help_text} (default: {default})"
     kw: dict[str, Any] = {
-        "help": help_text,
+        "help": meta.get("help") or None,
         "default": None,
         "metavar": flag[2:].upper().replace("-", "_"),
     }
@@ -72,12 +86,17 @@ def add_config_flags(
     cls: type,
     *,
     skip: tuple[str, ...] = (),
-    preset_keys: frozenset[str] = frozenset(),
+    preset_keys: Callable[[], Iterable[str]] = frozenset,
     preset_note: str = "the preset's",
 ) -> None:
     """One flag per field of ``cls`` (and of its nested sections), everyday ones in the parser's
-    main group, advanced ones in an "advanced options" group. The help of ``preset_keys``
-    (settings a preset may set) names ``preset_note`` as their default."""
+    main group, advanced ones in an "advanced options" group. Help shows each field's default,
+    or ``preset_note`` for the settings ``preset_keys()`` (called only to print help) names."""
+    parser.formatter_class = type(
+        "ConfigHelp",
+        (ConfigHelpFormatter,),
+        {"preset_keys": staticmethod(preset_keys), "preset_note": preset_note},
+    )
     advanced = parser.add_argument_group(ADVANCED)
     for path, f, tp in _walk(cls):
         meta = f.metadata
@@ -85,8 +104,11 @@ def add_config_flags(
             continue
         flag = meta.get("flag") or "--" + f.name.replace("_", "-")
         group = advanced if meta.get("advanced") else parser
-        note = preset_note if f.name in preset_keys else None
-        group.add_argument(flag, dest=_PREFIX + ".".join(path), **_flag_kwargs(f, tp, flag, note))
+        action = group.add_argument(
+            flag, dest=_PREFIX + ".".join(path), **_flag_kwargs(f, tp, flag)
+        )
+        action.config_field = f.name  # type: ignore[attr-defined]
+        action.config_default = None if f.default is dataclasses.MISSING else f.default  # type: ignore[attr-defined]
 
 
 def _walk(cls: type, prefix: tuple[str, ...] = ()):
