@@ -66,15 +66,14 @@ def test_api_trains_predicts_evaluates_embeds_and_clusters(learnable_root, tmp_p
     emb = wikiart.embed(learnable_root, checkpoint=run / "model.pt")
     assert emb.vectors.shape[0] == 8 and emb.classes == saved["classes"]
     scores = wikiart.cluster(emb, tmp_path / "cl", methods=["kmeans"], tsne=False)
-    assert scores == json.loads((tmp_path / "cl" / "clusters.json").read_text()) | {
-        "plots": scores["plots"]
-    }
+    written = json.loads((tmp_path / "cl" / "clusters.json").read_text())
+    assert written == scores and scores["k"] == 3 and scores["plots"] == ["scatter_pca.png"]
     with pytest.raises(WikiartError, match="unknown clustering method"):
         wikiart.cluster(emb, tmp_path / "x", methods=["dbscan"])
 
 
 def test_api_takes_a_config_object_or_file(learnable_root, tmp_path):
-    cfg = ClassifierConfig(**{k: v for k, v in _small(tmp_path).items() if k in ("arch",)})
+    cfg = ClassifierConfig(arch="small-resnet")
     cfg.data.data, cfg.data.image_size, cfg.epochs = str(learnable_root), 32, 1
     cfg.loader_workers, cfg.batch_size, cfg.data.val_fraction = 0, 8, 0.25
     cfg.data.cache_dir = str(tmp_path / "cache")

@@ -13,22 +13,26 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = {
-    **dict.fromkeys(
-        (
+#: Public name -> (module, attribute).
+_API: dict[str, tuple[str, str]] = {
+    **{
+        name: ("wikiart.api", name)
+        for name in (
             "train_classifier",
             "train_autoencoder",
             "train_stylegen",
             "evaluate",
             "predict",
-            "embed",
-            "cluster",
             "render",
             "load_model",
-        ),
-        "wikiart.api",
-    ),
-    **dict.fromkeys(("ClassifierConfig", "AutoencoderConfig", "StylegenConfig"), "wikiart.config"),
+        )
+    },
+    "embed": ("wikiart.clustering", "embed_split"),
+    "cluster": ("wikiart.clustering", "cluster_embeddings"),
+    **{
+        name: ("wikiart.config", name)
+        for name in ("ClassifierConfig", "AutoencoderConfig", "StylegenConfig")
+    },
 }
 
 __all__ = ["__version__", *_API]
@@ -36,7 +40,8 @@ __all__ = ["__version__", *_API]
 
 def __getattr__(name: str) -> Any:
     if name in _API:
-        value = getattr(importlib.import_module(_API[name]), name)
+        module, attr = _API[name]
+        value = getattr(importlib.import_module(module), attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'wikiart' has no attribute {name!r}")

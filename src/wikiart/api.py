@@ -5,6 +5,9 @@ lazily, so ``import wikiart`` stays light.
     import wikiart
     metrics = wikiart.train_classifier("runs/clf", data="wikiart", epochs=5)
     wikiart.predict("runs/clf/model.pt", ["painting.jpg"], top_k=3)
+
+``wikiart.embed`` and ``wikiart.cluster`` are `wikiart.clustering.embed_split` and
+`wikiart.clustering.cluster_embeddings` themselves.
 """
 
 from __future__ import annotations
@@ -13,14 +16,11 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wikiart.checkpoints import checkpoint_kind, load_model
 from wikiart.config_io import to_dict
 from wikiart.errors import WikiartError
-
-if TYPE_CHECKING:
-    from wikiart.clustering import Embeddings
 
 PathLike = str | os.PathLike[str]
 
@@ -121,50 +121,6 @@ def predict(
     return predict_images(checkpoint, images, top_k=top_k, device=device, tta=tta)
 
 
-def embed(
-    data: PathLike,
-    *,
-    checkpoint: PathLike | None = None,
-    source: str | None = None,
-    image_size: int | None = None,
-    features: str | None = None,
-    device: str = "auto",
-    batch_size: int = 64,
-    cache_dir: str | None = None,
-    progress: bool = False,
-) -> Embeddings:
-    """Embed a split folder (or a dataset root's ``test/``) with an autoencoder or classifier
-    checkpoint, or a ``source`` (``"pixels"``: downsampled raw pixels; ``"pretrained"``: the
-    offline ImageNet EfficientNet-Lite0): vectors, labels, paths and classes."""
-    from wikiart.clustering import embed_split
-
-    return embed_split(
-        data, checkpoint=checkpoint, source=source, image_size=image_size, features=features,
-        device=device, batch_size=batch_size, cache_dir=cache_dir, progress=progress,
-    )  # fmt: skip
-
-
-def cluster(
-    embeddings: Embeddings,
-    out: PathLike,
-    *,
-    methods: Sequence[str] = ("kmeans", "agglomerative", "gmm"),
-    k: int | None = None,
-    normalize: str = "standard",
-    seed: int = 0,
-    tsne: bool = True,
-) -> dict[str, Any]:
-    """Cluster embeddings and score the clusters against the styles (NMI, ARI, silhouette,
-    leave-one-out 5-NN accuracy); writes ``clusters.json``, ``embeddings.npz`` and scatter
-    plots into ``out`` and returns ``clusters.json``'s content."""
-    from wikiart.clustering import check_cluster_options, cluster_embeddings
-
-    check_cluster_options(methods, normalize)
-    return cluster_embeddings(
-        embeddings, out, normalize=normalize, methods=list(methods), k=k, seed=seed, tsne=tsne
-    )
-
-
 def render(
     checkpoint: PathLike,
     images: Sequence[PathLike],
@@ -181,8 +137,6 @@ def render(
 
 
 __all__ = [
-    "cluster",
-    "embed",
     "evaluate",
     "load_model",
     "predict",

@@ -121,12 +121,6 @@ def checkpoint_kind(path: str | os.PathLike[str]) -> str | None:
     return load_checkpoint(path, mmap=True).get("kind")
 
 
-def check_kind(payload: dict[str, Any], kind: str, path: str | os.PathLike[str]) -> None:
-    """A clear error when a checkpoint of another job is passed where ``kind`` is expected."""
-    if payload.get("kind") != kind:
-        raise WikiartError(f"{path} is a {payload.get('kind')!r} checkpoint, not a {kind}")
-
-
 def load_weights(model: nn.Module, payload: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Load a checkpoint's ``state_dict`` into the model its config rebuilt; a mismatch is a
     clear error naming the file, not a traceback."""

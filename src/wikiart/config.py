@@ -13,9 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-C = TypeVar("C")
+from typing import Any
 
 IMBALANCE = ("none", "resample", "sampler", "weighted-loss", "logit-adjust")
 DEVICES = ("auto", "cpu", "cuda", "mps")

@@ -71,37 +71,24 @@ def _nested(types_: dict[str, Any]) -> dict[str, Any]:
 def from_dict(cls: type[C], values: dict[str, Any], where: str = "config") -> C:
     """Build ``cls`` from a dict; unknown keys are an error naming valid ones. Settings of a
     nested section (``data``) may be given nested (``{"data": {"image_size": 64}}``) or flat
-    (``{"image_size": 64}``); a flat ``data`` that is not a table is the dataset path."""
+    (``{"image_size": 64}``, `_nest`); a flat ``data`` that is not a table is the dataset path."""
     types_ = _field_types(cls)
     nested = _nested(types_)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
-    inner: dict[str, dict[str, Any]] = {name: {} for name in nested}
-    for raw_key, value in values.items():
-        key = raw_key.replace("-", "_")
-        if key in nested and isinstance(value, dict):
-            inner[key].update({k.replace("-", "_"): v for k, v in value.items()})
-            continue
-        owner = next((n for n, tp in nested.items() if key in _field_types(tp)), None)
-        if key in nested and owner == key:  # `data = "path"`: the dataset path
-            inner[key][key] = value
-        elif key in types_ and key not in nested:
+    for key, value in _nest(cls, values).items():
+        if key in nested:
+            if not isinstance(value, dict):
+                raise WikiartError(f"{where}: [{key}] must be a table")
+            base = dataclasses.asdict(fields[key].default_factory())  # type: ignore[misc]
+            kwargs[key] = from_dict(nested[key], {**base, **value}, f"{where} [{key}]")
+        elif key in types_:
             kwargs[key] = _coerce(key, value, types_[key])
             _check_choice(fields[key], kwargs[key])
-        elif owner is not None:
-            inner[owner][key] = value
-        elif key in nested:
-            raise WikiartError(f"{where}: [{key}] must be a table")
         else:
-            valid = sorted(
-                set(types_) - set(nested) | {k for tp in nested.values() for k in _field_types(tp)}
-            )
-            raise WikiartError(f"{where}: unknown setting {raw_key!r}; valid settings: {valid}")
-    for name, tp in nested.items():
-        if inner[name]:
-            base = fields[name].default_factory()  # type: ignore[misc]
-            merged = {**dataclasses.asdict(base), **inner[name]}
-            kwargs[name] = from_dict(tp, merged, f"{where} [{name}]")
+            inner = {k for tp in nested.values() for k in _field_types(tp)}
+            valid = sorted((set(types_) - set(nested)) | inner)
+            raise WikiartError(f"{where}: unknown setting {key!r}; valid settings: {valid}")
     return cls(**kwargs)
 
 
@@ -132,10 +119,11 @@ def _nest(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     """Flat keys of a nested section moved into it, so later sources merge key by key."""
     types_ = _field_types(cls)
     nested = _nested(types_)
+    owners = {k: n for n, tp in nested.items() for k in _field_types(tp)}
     out: dict[str, Any] = {}
     for raw_key, value in values.items():
         key = raw_key.replace("-", "_")
-        owner = next((n for n, tp in nested.items() if key in _field_types(tp)), None)
+        owner = owners.get(key)
         if key in nested and isinstance(value, dict):
             out[key] = _merge(out.get(key, {}), value)
         elif owner is not None and (key not in types_ or owner == key):
@@ -155,8 +143,7 @@ def build_config(
     values are dropped: a flag left unset does not erase the file's value). Any of them may
     give a section's settings nested or flat."""
     values: dict[str, Any] = load_toml(config_file) if config_file else {}
-    merged = _nest(cls, presets or {})
-    merged = _merge(merged, _nest(cls, values))
+    merged = _merge(_nest(cls, presets or {}), _nest(cls, values))
     merged = _merge(merged, _nest(cls, _drop_none(overrides or {})))
     return from_dict(cls, merged, str(config_file or "settings"))
 

@@ -78,9 +78,8 @@ def train_size(cfg: ClassifierConfig) -> int:
 
 
 def training_precision(cfg: ClassifierConfig, device: torch.device) -> str:
-    """``auto`` on a CPU with native bf16 (AVX512-BF16 / AMX) trains with bf16 autocast, as on a
-    GPU (several times faster for EfficientNet-Lite, measured in bench/train_throughput.py,
-    with no loss of accuracy measured). Elsewhere ``auto`` is fp32 on a CPU
+    """``auto`` on a CPU with native bf16 kernels (AVX512-BF16 / AMX) trains with bf16 autocast,
+    as on a GPU, where it is faster (docs/benchmarks.md). Elsewhere ``auto`` is fp32 on a CPU
     (`wikiart.device.amp_dtype`)."""
     if cfg.precision == "auto" and device.type == "cpu" and cpu_supports_bf16():
         return "bf16"

@@ -1,7 +1,7 @@
 """`wikiart cluster`: embed one split with any embedding source (`embed`), cluster it, score the
 clusters against the styles and plot them (`score`)."""
 
-from wikiart.clustering.embed import DEFAULT_SIZE, SOURCES, Embeddings, embed_split
+from wikiart.clustering.embed import PIXELS_SIZE, SOURCES, Embeddings, embed_split
 from wikiart.clustering.score import (
     TABLE_HEADER,
     check_cluster_options,
@@ -12,7 +12,7 @@ from wikiart.clustering.score import (
 )
 
 __all__ = [
-    "DEFAULT_SIZE",
+    "PIXELS_SIZE",
     "SOURCES",
     "TABLE_HEADER",
     "Embeddings",

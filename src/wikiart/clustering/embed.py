@@ -30,7 +30,8 @@ from wikiart.errors import WikiartError
 from wikiart.files import atomic_open
 
 SOURCES = ("pixels", "pretrained")
-DEFAULT_SIZE = {"pixels": 32, "pretrained": 224}
+#: Side of the raw-pixel vectors (the pretrained source uses its weights' own resolution).
+PIXELS_SIZE = 32
 
 
 @dataclass
@@ -112,12 +113,13 @@ def _from_source(
     if source not in SOURCES:
         raise WikiartError(f"unknown source {source!r}; expected one of {SOURCES}")
     classes = ClassMap.from_styles(r.style for r in refs)
-    size = int(image_size or DEFAULT_SIZE[source])
     if source == "pixels":
+        size = int(image_size or PIXELS_SIZE)
         fn = lambda x: x.float() / 255.0  # noqa: E731
         return _Embedder(fn, classes, size, "crop", "fp32", f"raw pixels {size}x{size}x3")
-    from wikiart.models.registry import build_classifier
+    from wikiart.models.registry import ARCHS, build_classifier
 
+    size = int(image_size or ARCHS["efficientnet-lite0"].image_size)  # type: ignore[arg-type]
     feats = features or "pool"
     model = build_classifier("efficientnet-lite0", 1, pretrained=True, features=feats)
     model = model.to(dev).eval()

@@ -206,8 +206,8 @@ def _backbone(arch: str, features: str, kw: dict[str, Any]) -> Backbone:
 def _load_pretrained(backbone: Backbone, arch: str, pretrained: str | bool) -> None:
     if isinstance(pretrained, str):
         backbone.load_pretrained(read_state_dict(pretrained), source=f"weights in {pretrained!r}")
-    elif isinstance(backbone, EfficientNetLite):
-        backbone.load_offline_weights()
+    elif arch in ARCHS and ARCHS[arch].offline_weights:
+        backbone.load_offline_weights()  # type: ignore[attr-defined]
     else:
         raise WikiartError(
             f"{arch!r} has no built-in pretrained weights and no network downloads are done: "

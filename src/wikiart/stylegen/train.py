@@ -18,7 +18,7 @@ from wikiart.config import StylegenConfig
 from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import Dataset
-from wikiart.data.loader import CachedImageDataset, make_loader, prepare_split
+from wikiart.data.loader import CachedImageDataset, cache_options, make_loader, prepare_split
 from wikiart.data.splits import pick_per_style
 from wikiart.data.transforms import train_transform
 from wikiart.device import loader_workers, resolve_device
@@ -66,21 +66,9 @@ def train_stylegen(
     clf, clf_payload = load_frozen_classifier(cfg.classifier, device)  # type: ignore[arg-type]
     classes = ClassMap(tuple(clf_payload["classes"]))
     save_config(cfg, out)
-    cache = {
-        "source": ds.root,
-        "cache_root": cfg.data.cache_dir,
-        "workers": cfg.data.decode_workers,
-        "progress": progress,
-    }
+    cache = cache_options(cfg.data, ds.root, progress)
     emb = _embed_styles(cfg, out, clf, clf_payload, ds, classes, device, cache)
-    full = prepare_split(
-        ds.split("train"),
-        classes,
-        split="train",
-        image_size=cfg.data.image_size,
-        fit=cfg.data.fit,
-        **cache,
-    )
+    full = prepare_split(ds.split("train"), classes, split="train", **cache)
     colors = color_stats(full, len(classes))
     loader = _train_loader(cfg, full)
     model = _build_generator(cfg, classes, emb, device, len(loader.dataset))
@@ -113,14 +101,8 @@ def _embed_styles(
     if cfg.resume and emb_path.exists():
         return load_style_embeddings(emb_path)
     clf_pre = clf_payload["preprocess"]
-    at_clf = prepare_split(
-        ds.split("train"),
-        classes,
-        split="train",
-        image_size=clf_pre["image_size"],
-        fit=clf_pre.get("fit", "crop"),
-        **cache,
-    )
+    at_clf_size = {**cache, "image_size": clf_pre["image_size"], "fit": clf_pre.get("fit", "crop")}
+    at_clf = prepare_split(ds.split("train"), classes, split="train", **at_clf_size)
     emb = style_embeddings(clf, at_clf, classes.classes, device, cfg.batch_size)
     emb["classifier"] = str(cfg.classifier)
     save_style_embeddings(emb_path, emb)
@@ -252,9 +234,7 @@ def _write_figures(
     gen, _ = load_stylegen(out / "model.pt", device)
     size = cfg.data.image_size
     split = "test" if "test" in ds.splits else "train"
-    test = prepare_split(
-        ds.split(split), classes, split=split, image_size=size, fit=cfg.data.fit, **cache
-    )
+    test = prepare_split(ds.split(split), classes, split=split, **cache)
     pick = pick_per_style(test.labels, cfg.samples, cfg.seed)
     x = torch.stack([test.raw(i) for i in pick]) if pick else torch.zeros(0, 3, size, size)
     write_grid(gen, x, [classes.classes[test.labels[i]] for i in pick], None, out / "grid.png")
