@@ -21,6 +21,9 @@ _API: dict[str, tuple[str, str]] = {
             "train_classifier",
             "train_autoencoder",
             "train_stylegen",
+            "train_diffusion",
+            "train_lora",
+            "sample",
             "evaluate",
             "predict",
             "render",
@@ -31,7 +34,13 @@ _API: dict[str, tuple[str, str]] = {
     "cluster": ("wikiart.clustering", "cluster_embeddings"),
     **{
         name: ("wikiart.config", name)
-        for name in ("ClassifierConfig", "AutoencoderConfig", "StylegenConfig")
+        for name in (
+            "ClassifierConfig",
+            "AutoencoderConfig",
+            "StylegenConfig",
+            "DiffusionConfig",
+            "LoraConfig",
+        )
     },
 }
 

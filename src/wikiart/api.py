@@ -68,6 +68,55 @@ def train_stylegen(
     return train(resolve_config(*_settings(config, settings)), out, progress=progress)
 
 
+def train_diffusion(
+    out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
+) -> dict[str, Any]:
+    """Train a class-conditional diffusion model into ``out``; returns the last epoch's numbers.
+    ``settings``: `wikiart.config.DiffusionConfig` fields."""
+    from wikiart.diffusion import resolve_config
+    from wikiart.diffusion import train_diffusion as train
+
+    return train(resolve_config(*_settings(config, settings)), out, progress=progress)
+
+
+def train_lora(
+    out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
+) -> dict[str, Any]:
+    """Train LoRA adapters onto a base (``base=``: a Hugging Face pipeline or a diffusion
+    ``model.pt``) into ``out``; returns the last epoch's numbers and the adapter's size.
+    ``settings``: `wikiart.config.LoraConfig` fields."""
+    from wikiart.diffusion import resolve_lora_config
+    from wikiart.diffusion import train_lora as train
+
+    return train(resolve_lora_config(*_settings(config, settings)), out, progress=progress)
+
+
+def sample(
+    out: PathLike,
+    styles: Sequence[str] | None,
+    *,
+    checkpoint: PathLike | None = None,
+    base: str | None = None,
+    lora: PathLike | None = None,
+    n: int = 8,
+    seed: int = 0,
+    guidance: float | None = None,
+    steps: int | None = None,
+    sampler: str | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+) -> list[Path]:
+    """``n`` images of each style from a diffusion or LoRA run (``checkpoint``) or a base with
+    an optional LoRA run; writes them and ``grid.png`` into ``out``; the same seed gives the
+    same images. Returns the images' paths."""
+    from wikiart.diffusion import sample_command
+
+    return sample_command(
+        out, styles, checkpoint=checkpoint, base=base, lora=lora, n=n, seed=seed,
+        guidance=guidance, steps=steps, sampler=sampler, device=device, batch_size=batch_size,
+    )  # fmt: skip
+
+
 def evaluate(
     checkpoint: PathLike,
     data: PathLike,
@@ -80,12 +129,30 @@ def evaluate(
     max_per_style: int | None = None,
     cache_dir: str | None = None,
     progress: bool = False,
+    n_per_style: int = 32,
+    seed: int = 0,
+    guidance: float | None = None,
+    steps: int | None = None,
+    sampler: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate any checkpoint on a split folder or a dataset root's ``test/``: a classifier
     writes ``metrics.json``; a generator, judged by an independent classifier (``judge``),
-    writes ``stylegen_eval.json``. Returns what was written."""
+    writes ``stylegen_eval.json`` (a stylegen model) or ``diffusion_eval.json`` (a diffusion
+    or LoRA run, ``n_per_style`` samples of each style). Returns what was written."""
     kind = checkpoint_kind(checkpoint)
     common = {"batch_size": batch_size, "cache_dir": cache_dir, "progress": progress}
+    if kind in ("diffusion", "lora"):
+        from wikiart.diffusion.evaluate import evaluate_diffusion
+
+        if judge is None:
+            raise WikiartError(
+                f"a {kind} run is evaluated by an independent classifier: pass "
+                "--judge CLASSIFIER/model.pt"
+            )
+        return evaluate_diffusion(
+            checkpoint, judge, data, out, n_per_style=n_per_style, seed=seed,
+            guidance=guidance, steps=steps, sampler=sampler, device=device, **common,
+        )  # fmt: skip
     if kind == "stylegen":
         from wikiart.stylegen import evaluate_stylegen
 
@@ -99,8 +166,8 @@ def evaluate(
         )
     if kind != "classifier":
         raise WikiartError(
-            f"{checkpoint} is a {kind!r} checkpoint: evaluate takes a classifier "
-            "or a stylegen checkpoint"
+            f"{checkpoint} is a {kind!r} checkpoint: evaluate takes a classifier, "
+            "stylegen, diffusion or LoRA checkpoint"
         )
     from wikiart.classify import evaluate_checkpoint
 
@@ -141,7 +208,10 @@ __all__ = [
     "load_model",
     "predict",
     "render",
+    "sample",
     "train_autoencoder",
     "train_classifier",
+    "train_diffusion",
+    "train_lora",
     "train_stylegen",
 ]

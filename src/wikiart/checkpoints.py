@@ -234,6 +234,28 @@ def _build_stylegen(payload: dict[str, Any]) -> nn.Module:
     return build_stylegen(**payload["model_config"], **_preprocess_norm(payload))
 
 
+@register_kind("diffusion")
+def _build_diffusion(payload: dict[str, Any]) -> nn.Module:
+    from wikiart.models.diffusion import build_diffusion
+
+    return build_diffusion(**payload["model_config"])
+
+
+@register_kind("lora")
+def _build_lora(payload: dict[str, Any]) -> nn.Module:
+    """A `train diffusion` base rebuilt from its own checkpoint, with empty LoRA layers that the
+    payload's adapter weights then fill (pipeline adapters load through diffusers instead)."""
+    from wikiart.diffusion.common import AdapterOnly
+    from wikiart.diffusion.lora import inject_lora, targets_name
+
+    info = payload["model_config"]
+    if info.get("base_type") != "wikiart":
+        raise ValueError("a pipeline's adapter: use `wikiart sample --base BASE --lora RUN`")
+    _, net, _ = load_model(info["base"], "cpu", kind="diffusion")
+    inject_lora(net.unet, int(info["rank"]), float(info["alpha"]), targets_name(info))
+    return AdapterOnly(net, net.unet)
+
+
 def load_model(
     path: str | os.PathLike[str],
     device: torch.device | str = "cpu",

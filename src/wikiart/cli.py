@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from wikiart import __version__
-from wikiart.config import AutoencoderConfig, ClassifierConfig, StylegenConfig
+from wikiart.config import (
+    AutoencoderConfig,
+    ClassifierConfig,
+    DiffusionConfig,
+    LoraConfig,
+    StylegenConfig,
+)
 from wikiart.config_io import to_toml
 from wikiart.errors import WikiartError
 from wikiart.flags import add_config_flags, config_overrides
@@ -43,6 +49,18 @@ TRAIN_JOBS: dict[str, tuple[str, type, str, str]] = {
         StylegenConfig,
         "wikiart.stylegen",
         "train_stylegen",
+    ),
+    "diffusion": (
+        "a class-conditional diffusion model (diffusers UNet, from scratch)",
+        DiffusionConfig,
+        "wikiart.diffusion",
+        "train_diffusion",
+    ),
+    "lora": (
+        "LoRA adapters on a diffusion base: a Hugging Face pipeline or a `train diffusion` run",
+        LoraConfig,
+        "wikiart.diffusion.lora",
+        "train_lora",
     ),
 }
 
@@ -110,7 +128,8 @@ def _train_parsers(sub: Any) -> None:
         p = tsub.add_parser(
             name,
             help=help_text,
-            usage=f"wikiart train {name} --data DIR --out RUN [options]",
+            usage=f"wikiart train {name} {'--base BASE ' if name == 'lora' else ''}"
+            "--data DIR --out RUN [options]",
             description=f"Train {help_text}. Settings: flags > --config TOML > the preset; "
             "--print-config shows the result.",
         )
@@ -142,11 +161,19 @@ def _preset_keys() -> frozenset[str]:
 
 def _use_parsers(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="metrics of a checkpoint on a split folder or dataset")
-    p.add_argument("--checkpoint", required=True, help="a classifier or stylegen RUN/model.pt")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a classifier, stylegen, diffusion or LoRA RUN/model.pt (its kind is read)",
+    )
     p.add_argument("--data", required=True, help="split folder (<Style>/<image>) or dataset root")
     p.add_argument("--out", required=True)
-    p.add_argument("--judge", help="stylegen: an independently trained classifier RUN/model.pt")
+    p.add_argument("--judge", help="generators: an independently trained classifier RUN/model.pt")
     p.add_argument("--max-per-style", type=int, help="stylegen: at most this many test images")
+    p.add_argument(
+        "--n", type=int, default=32, help="diffusion/LoRA: samples per style (default 32)"
+    )
+    _sampling_flags(p)
     _inference_flags(p, tta=True, cache=True)
     p = sub.add_parser("predict", help="top-k styles of image files")
     p.add_argument("--checkpoint", required=True)
@@ -160,12 +187,41 @@ def _use_parsers(sub: Any) -> None:
     p.add_argument("--style", nargs="+", required=True, help="style names (as in training)")
     p.add_argument("--out", required=True)
     _inference_flags(p, batch=False)
+    _sample_parser(sub)
     _cluster_parser(sub)
     p = sub.add_parser("demo", help="run every stage on the built-in data and write report.html")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--data", help="use this dataset instead of the built-in one")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--image-size", type=int, default=96)
+
+
+def _sampling_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same images")
+    p.add_argument(
+        "--guidance", type=float, help="classifier-free guidance scale (default: the run's)"
+    )
+    p.add_argument("--steps", type=int, help="denoising steps (default: the run's)")
+    p.add_argument("--sampler", choices=("ddim", "dpm"), help="DDIM or DPM-Solver++")
+
+
+def _sample_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "sample",
+        help="generate images of styles with a diffusion model, a LoRA run or a pipeline",
+        usage="wikiart sample (--checkpoint RUN/model.pt | --base BASE [--lora RUN]) "
+        "--style NAME... --out OUT [options]",
+    )
+    p.add_argument("--checkpoint", help="a `train diffusion` or `train lora` RUN/model.pt")
+    p.add_argument(
+        "--base", help="a Hugging Face pipeline (hub id or folder) or a diffusion RUN/model.pt"
+    )
+    p.add_argument("--lora", help="a `train lora` run folder (its adapter on --base)")
+    p.add_argument("--style", nargs="+", help="style names (as in training)")
+    p.add_argument("--n", type=int, default=8, help="images per style (default 8)")
+    p.add_argument("--out", required=True)
+    _sampling_flags(p)
+    _inference_flags(p)
 
 
 def _inference_flags(
@@ -300,6 +356,19 @@ def _train_summary(model: str, res: dict[str, Any], out: str) -> str:
             f"best epoch {int(res.get('epoch', 0))}: val_mse={res.get('val_mse', 0):.4f} "
             f"val_ssim={res.get('val_ssim', 0):.3f}; run: {out} (model.pt, reconstructions.png)"
         )
+    if model in ("diffusion", "lora"):
+        files = "model.pt, grid.png" if model == "diffusion" else (
+            "pytorch_lora_weights.safetensors, lora.json, grid.png")  # fmt: skip
+        size = ""
+        if "adapter_parameters" in res:
+            size = (
+                f" adapter={res['adapter_parameters']:,} parameters "
+                f"({100 * res['adapter_parameters'] / res['base_parameters']:.1f}% of the base)"
+            )
+        return (
+            f"epoch {int(res.get('epoch', 0))}: loss={res.get('train_loss', float('nan')):.4f}"
+            f"{size} in {res.get('seconds', 0):.0f}s; run: {out} ({files})"
+        )
     return (
         f"epoch {int(res.get('epoch', 0))}: loss={res.get('train_loss', float('nan')):.4f} "
         f"style_acc={res.get('train_style_acc', float('nan')):.3f}; run: {out} "
@@ -365,8 +434,18 @@ def _cmd_evaluate(args: argparse.Namespace, progress: bool) -> int:
         max_per_style=args.max_per_style,
         cache_dir=args.cache_dir,
         progress=progress,
+        n_per_style=args.n,
+        seed=args.seed,
+        guidance=args.guidance,
+        steps=args.steps,
+        sampler=args.sampler,
     )
-    if "swap_success" in res:
+    if "judge_share" in res:
+        from wikiart.diffusion.evaluate import format_table as diffusion_table
+
+        print(diffusion_table(res))
+        print(f"wrote {args.out}/diffusion_eval.json, grid.png and nearest.png")
+    elif "swap_success" in res:
         from wikiart.stylegen import format_table
 
         print(format_table(res))
@@ -401,6 +480,27 @@ def _cmd_render(args: argparse.Namespace, progress: bool) -> int:
     return 0
 
 
+def _cmd_sample(args: argparse.Namespace, progress: bool) -> int:
+    from wikiart.api import sample
+
+    paths = sample(
+        args.out,
+        args.style,
+        checkpoint=args.checkpoint,
+        base=args.base,
+        lora=args.lora,
+        n=args.n,
+        seed=args.seed,
+        guidance=args.guidance,
+        steps=args.steps,
+        sampler=args.sampler,
+        device=args.device,
+        batch_size=args.batch_size,
+    )
+    print(f"wrote {len(paths)} image(s) and grid.png to {args.out}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace, progress: bool) -> int:
     from wikiart.demo import run_demo
 
@@ -419,6 +519,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, bool], int]] = {
     "evaluate": _cmd_evaluate,
     "predict": _cmd_predict,
     "render": _cmd_render,
+    "sample": _cmd_sample,
     "demo": _cmd_demo,
 }
 

@@ -31,7 +31,7 @@ NOISE_SCHEDULES = ("cosine", "linear")
 PREDICTIONS = ("epsilon", "v_prediction")
 SAMPLERS = ("ddim", "dpm")
 DIFFUSION_BALANCE = ("sampler", "none")
-LORA_TARGETS = ("attention", "attention+conv")
+LORA_TARGETS = ("auto", "attention", "attention+conv")
 
 
 def setting(
@@ -309,7 +309,9 @@ class DiffusionConfig(TrainConfig):
         0.1, "share of labels replaced by 'no style' (classifier-free guidance)", advanced=True
     )
     noise_schedule: str = setting(
-        "cosine", "noise schedule (cosine: squaredcos_cap_v2)", choices=NOISE_SCHEDULES,
+        "cosine",
+        "noise schedule (cosine: squaredcos_cap_v2)",
+        choices=NOISE_SCHEDULES,
         advanced=True,
     )
     prediction: str = setting(
@@ -325,7 +327,8 @@ class DiffusionConfig(TrainConfig):
     guidance: float = setting(3.0, "classifier-free guidance scale of the grids", advanced=True)
     samples: int = setting(8, "images per style in each grid", advanced=True)
     sample_every: int = setting(
-        10, "write samples_epochNNN.png every N epochs (0: only the final grid.png)",
+        10,
+        "write samples_epochNNN.png every N epochs (0: only the final grid.png)",
         advanced=True,
     )
 
@@ -351,12 +354,15 @@ class LoraConfig(TrainConfig):
     rank: int = setting(8, "LoRA rank")
     alpha: float | None = setting(None, "LoRA alpha (default: the rank, i.e. scale 1)")
     targets: str = setting(
-        "attention",
-        "layers given adapters: attention projections, or those and the ResNet convolutions",
+        "auto",
+        "layers given adapters: attention projections, or those and the ResNet convolutions "
+        "(auto: attention on pipelines, attention+conv on `train diffusion` bases, whose UNet "
+        "has little attention)",
         choices=LORA_TARGETS,
     )
     balance: str = setting(
-        "sampler", "class-balanced sampling, or the data's own frequencies",
+        "sampler",
+        "class-balanced sampling, or the data's own frequencies",
         choices=DIFFUSION_BALANCE,
     )
     steps_per_epoch: int | None = setting(
@@ -372,7 +378,8 @@ class LoraConfig(TrainConfig):
         advanced=True,
     )
     rare_tokens: bool = setting(
-        False, "pipelines: add a rare token per style to its caption (e.g. 'sks1')",
+        False,
+        "pipelines: add a rare token per style to its caption (e.g. 'sks1')",
         advanced=True,
     )
     label_dropout: float = setting(

@@ -1,0 +1,255 @@
+"""`wikiart train lora`: LoRA adapters (peft) trained onto a frozen base, which is either a Hugging
+Face text-to-image pipeline (`wikiart.diffusion.pipeline`) or a `train diffusion` checkpoint
+(here).
+
+On a `train diffusion` base each style trains under its own class when the base knows it, and
+under the base's "no style" class when it does not (a style held out of the base, or any style
+of an unconditional base): the adapter then *is* the condition, and sampling guides the adapted
+network against the base with its adapters off. Only the adapter is saved: ``model.pt`` (kind
+``lora``, with the base's path and digest), ``pytorch_lora_weights.safetensors`` (peft's keys
+under ``unet.``, the layout diffusers uses) and ``lora.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from wikiart.checkpoints import load_model
+from wikiart.config import LoraConfig
+from wikiart.config_io import save_config
+from wikiart.data.classmap import ClassMap
+from wikiart.data.loader import cache_options, prepare_split
+from wikiart.device import resolve_device
+from wikiart.diffusion.common import (
+    LORA_WEIGHTS,
+    AdapterOnly,
+    file_sha256,
+    select_styles,
+    to_signed,
+    train_batches,
+    write_lora_info,
+)
+from wikiart.diffusion.config import KIND, LORA_KIND, require_inputs
+from wikiart.diffusion.config import resolve_lora_config as resolve_config  # noqa: F401 (the CLI's job entry)
+from wikiart.diffusion.sampling import make_noise_schedule
+from wikiart.diffusion.train import diffusion_loss, drop_labels
+from wikiart.errors import WikiartError
+from wikiart.models.diffusion import StyleDiffusion
+from wikiart.train.loop import LoopConfig, StepOutput, fit
+from wikiart.train.optim import make_optimizer, make_scheduler
+from wikiart.train.run import start_run
+
+log = logging.getLogger(__name__)
+
+ATTENTION = ["to_q", "to_k", "to_v", "to_out.0"]
+CONVS = ["conv1", "conv2"]
+
+
+def is_wikiart_checkpoint(base: str | os.PathLike[str]) -> bool:
+    """A file (a `train diffusion` ``model.pt``) rather than a pipeline folder or hub id."""
+    return Path(base).is_file()
+
+
+def target_modules(targets: str) -> list[str]:
+    """peft's target module names for ``targets`` ("auto" is attention+conv here)."""
+    return ATTENTION + (CONVS if targets in ("attention+conv", "auto") else [])
+
+
+def inject_lora(unet: nn.Module, rank: int, alpha: float | None, targets: str) -> None:
+    """Add LoRA layers (peft) to ``unet``'s ``targets``; everything else is frozen."""
+    from peft import LoraConfig as PeftLora
+    from peft import inject_adapter_in_model
+
+    for p in unet.parameters():
+        p.requires_grad_(False)
+    config = PeftLora(
+        r=int(rank), lora_alpha=float(alpha or rank), target_modules=target_modules(targets)
+    )
+    inject_adapter_in_model(config, unet)
+
+
+def train_lora(cfg: LoraConfig, out: str | os.PathLike[str], *, progress: bool = False) -> dict:
+    """Train an adapter onto ``cfg.base``; returns the last epoch's row with ``seconds`` and
+    the adapter's and base's sizes."""
+    require_inputs(cfg)
+    assert cfg.base is not None
+    if not is_wikiart_checkpoint(cfg.base):
+        from wikiart.diffusion.pipeline import train_pipeline_lora
+
+        return train_pipeline_lora(cfg, Path(out), progress=progress)
+    return _train_on_checkpoint(cfg, Path(out), progress)
+
+
+def _style_classes(base: StyleDiffusion, styles: Sequence[str]) -> dict[str, int]:
+    """Each style's class on the base: its own where the base knows it, else "no style"."""
+    return {s: (base.style_names.index(s) if s in base.style_names else base.null_class)
+            for s in styles}  # fmt: skip
+
+
+def _train_on_checkpoint(cfg: LoraConfig, out: Path, progress: bool) -> dict[str, Any]:
+    t_start = time.perf_counter()
+    device = resolve_device(cfg.device)
+    _, base, _ = load_model(cfg.base, device, kind=KIND)  # type: ignore[arg-type]
+    assert isinstance(base, StyleDiffusion)
+    size = cfg.data.image_size or base.image_size
+    if size != base.image_size:
+        raise WikiartError(
+            f"the base works at {base.image_size} px; pass --image-size {base.image_size} (or 0)"
+        )
+    ds = start_run(cfg, out)
+    train_refs = ds.split("train")
+    styles = select_styles((r.style for r in train_refs), cfg.styles, cfg.exclude_styles)
+    refs = [r for r in train_refs if r.style in set(styles)]
+    save_config(cfg, out)
+    cache = cache_options(cfg.data, ds.root, progress) | {"image_size": size}
+    data = prepare_split(refs, ClassMap(tuple(styles)), split="train", **cache)
+    loader = train_batches(data, cfg, len(styles))
+    classes = _style_classes(base, styles)
+    new = [s for s, c in classes.items() if c == base.null_class]
+    inject_lora(base.unet, cfg.rank, cfg.alpha, cfg.targets)
+    model = AdapterOnly(base, base.unet)
+    adapter_n = sum(p.numel() for p in model.trainable())
+    base_n = sum(p.numel() for p in base.parameters()) - adapter_n
+    log.info(
+        "LoRA r=%d on %s: %d adapter parameters (%.1f%% of the base's %d); style(s) new to the "
+        "base, trained under 'no style': %s",
+        cfg.rank, cfg.base, adapter_n, 100 * adapter_n / base_n, base_n, ", ".join(new) or "none",
+    )  # fmt: skip
+    info = {
+        "base": str(Path(cfg.base).resolve()),
+        "base_type": "wikiart",
+        "base_sha256": file_sha256(cfg.base),
+        "styles": styles,
+        "style_classes": classes,
+        "rank": cfg.rank,
+        "alpha": float(cfg.alpha or cfg.rank),
+        "targets": target_modules(cfg.targets),
+        "image_size": size,
+        "sampler": cfg.sampler,
+        "sample_steps": cfg.sample_steps,
+        "guidance": cfg.guidance,
+        "adapter_parameters": adapter_n,
+        "base_parameters": base_n,
+    }
+    result = _fit(model, base, loader, cfg, device, out, progress, info, classes, styles)
+    _write_outputs(model, out, info)
+    _write_figures(result.history, cfg, out, device)
+    row = dict(result.history[-1]) if result.history else {}
+    row |= {"seconds": time.perf_counter() - t_start, "adapter_parameters": adapter_n}
+    row["base_parameters"] = base_n
+    return row
+
+
+def _fit(
+    model: AdapterOnly,
+    base: StyleDiffusion,
+    loader: Any,
+    cfg: LoraConfig,
+    device: torch.device,
+    out: Path,
+    progress: bool,
+    info: dict[str, Any],
+    classes: dict[str, int],
+    styles: Sequence[str],
+) -> Any:
+    opt = make_optimizer(model.trainable(), "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = make_scheduler(opt, "onecycle", len(loader) * cfg.epochs, pct_start=0.1)
+    noise_schedule = make_noise_schedule(base.scheduler_config)
+    to_base = torch.tensor([classes[s] for s in styles], device=device)
+    null = base.null_class
+    micro = cfg.accumulate
+
+    def step(m: nn.Module, batch: Any, dev: torch.device) -> StepOutput:
+        x0 = to_signed(batch[0].to(dev, non_blocking=True))
+        y = drop_labels(to_base[batch[1].to(dev)], null, cfg.label_dropout, False)
+        # Gradient accumulation: the batch in `accumulate` micro-batches, one optimizer step.
+        parts = [
+            diffusion_loss(m, noise_schedule, xs, ys) * (len(xs) / len(x0))
+            for xs, ys in zip(x0.chunk(micro), y.chunk(micro), strict=True)
+        ]
+        return StepOutput(torch.stack(parts).sum(), len(x0))
+
+    def extra() -> dict[str, Any]:
+        return {
+            "kind": LORA_KIND,
+            "model_config": dict(info),
+            "classes": list(styles),
+            "preprocess": {"image_size": base.image_size, "fit": cfg.data.fit},
+            "sampling": {"sampler": cfg.sampler, "steps": cfg.sample_steps,
+                         "guidance": cfg.guidance},
+        }  # fmt: skip
+
+    loop = LoopConfig.for_job(cfg, device, out, progress)
+    return fit(model, opt, loader, step, loop, scheduler=sched, make_payload_extra=extra)
+
+
+def _write_outputs(model: AdapterOnly, out: Path, info: dict[str, Any]) -> None:
+    """``pytorch_lora_weights.safetensors`` (the saved ``model.pt``'s adapter, keys under
+    ``unet.``) and ``lora.json``."""
+    from safetensors.torch import save_file
+
+    from wikiart.checkpoints import load_checkpoint
+
+    adapter = load_checkpoint(out / "model.pt")["state_dict"]
+    tensors = {f"unet.{k}": v.contiguous() for k, v in adapter.items()}
+    save_file(tensors, str(out / LORA_WEIGHTS), metadata={"format": "pt"})
+    write_lora_info(out, info)
+
+
+def load_adapted(
+    folder: Path, info: dict[str, Any], device: torch.device, base: str | None = None
+) -> tuple[AdapterOnly, dict[str, Any], dict[str, int]]:
+    """A base `train diffusion` model with a LoRA run's adapter: ``(model, payload,
+    style -> class)``. A base whose digest differs from the one trained on is refused."""
+    from safetensors.torch import load_file
+
+    base_path = Path(base or info["base"])
+    if not base_path.is_file():
+        raise WikiartError(f"the LoRA run's base checkpoint is missing: {base_path}")
+    if info.get("base_sha256") and file_sha256(base_path) != info["base_sha256"]:
+        raise WikiartError(
+            f"{base_path} is not the base this adapter was trained on (its content differs)"
+        )
+    _, net, payload = load_model(base_path, device, kind=KIND)
+    inject_lora(net.unet, int(info["rank"]), float(info["alpha"]), targets_name(info))
+    model = AdapterOnly(net, net.unet)
+    weights = folder / LORA_WEIGHTS
+    try:
+        tensors = load_file(str(weights), device=str(device))
+    except (OSError, zipfile.BadZipFile, Exception) as exc:
+        raise WikiartError(f"cannot read the adapter {weights}: {exc}") from None
+    adapter = {k.removeprefix("unet."): v for k, v in tensors.items()}
+    try:
+        model.load_state_dict(adapter)
+    except RuntimeError as exc:
+        raise WikiartError(f"{weights} does not fit its base: {exc}") from None
+    payload = {**payload, "sampling": {
+        "sampler": info.get("sampler", "ddim"), "steps": info.get("sample_steps", 25),
+        "guidance": info.get("guidance", 3.0)}}  # fmt: skip
+    classes = {str(k): int(v) for k, v in info["style_classes"].items()}
+    return model.to(device).eval(), payload, classes
+
+
+def targets_name(info: dict[str, Any]) -> str:
+    return "attention+conv" if set(CONVS) & set(info.get("targets", [])) else "attention"
+
+
+def _write_figures(
+    history: list[dict[str, Any]], cfg: LoraConfig, out: Path, device: torch.device
+) -> None:
+    from wikiart.diffusion.generate import open_generator, write_sample_grid
+    from wikiart.report.classifier_plots import plot_history
+
+    if history:
+        plot_history(history, out / "loss.png", keys=("train_loss",), metric_keys=())
+    gen = open_generator(out, device=device)
+    write_sample_grid(gen, gen.styles, out / "grid.png", n=cfg.samples, seed=cfg.seed)

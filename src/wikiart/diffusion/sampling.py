@@ -1,0 +1,122 @@
+"""Sampling a class-conditional diffusion model: DDIM or DPM-Solver (diffusers' schedulers) with
+classifier-free guidance.
+
+Guidance mixes two predictions, ``uncond + g * (cond - uncond)``. For a style the model knows,
+``cond`` is its class and ``uncond`` the "no style" class of the same network. A LoRA adapter
+trained on a style the base never saw conditions through the adapter instead: ``cond`` is the
+adapted network and ``uncond`` the base with its adapters switched off, both at "no style".
+
+The starting noise is drawn on the CPU from ``seed`` (image ``j`` of a request always gets the
+same noise), so the same seed gives the same images whatever the batch size, and the same
+start on every device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from wikiart.device import autocast
+from wikiart.errors import WikiartError
+
+Predict = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def make_sampler(name: str, scheduler_config: dict):
+    """A diffusers DDIM or DPM-Solver++ scheduler for the model's noise schedule."""
+    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+
+    if name == "ddim":
+        return DDIMScheduler.from_config(scheduler_config)
+    if name == "dpm":
+        return DPMSolverMultistepScheduler.from_config(scheduler_config)
+    raise WikiartError(f"unknown sampler {name!r}; expected ddim or dpm")
+
+
+def make_noise_schedule(scheduler_config: dict):
+    """The training noise schedule (diffusers' DDPM scheduler: add_noise, get_velocity)."""
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler.from_config(scheduler_config)
+
+
+def start_noise(n: int, image_size: int, seed: int, offset: int = 0) -> torch.Tensor:
+    """``n`` starting images of noise, the ``j``-th from generator seed ``seed`` at draw
+    ``offset + j``: images never depend on how requests are batched."""
+    out = torch.empty(n, 3, image_size, image_size)
+    for j in range(n):
+        gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + offset + j)
+        out[j] = torch.randn(3, image_size, image_size, generator=gen)
+    return out
+
+
+@dataclass
+class Guided:
+    """What one batch is denoised with: ``predict(x, t, labels)`` and, for guidance against
+    another network (an adapter's base), ``predict_uncond``; ``null`` is "no style"."""
+
+    predict: Predict
+    null: int
+    predict_uncond: Predict | None = None
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor, g: float) -> torch.Tensor:
+        if g == 1.0:
+            return self.predict(x, t, y).float()
+        null = torch.full_like(y, self.null)
+        if self.predict_uncond is not None:
+            cond = self.predict(x, t, y).float()
+            uncond = self.predict_uncond(x, t, null).float()
+        else:
+            both = self.predict(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null])).float()
+            cond, uncond = both.chunk(2)
+        return uncond + g * (cond - uncond)
+
+
+@torch.inference_mode()
+def denoise(
+    guided: Guided,
+    labels: Sequence[int],
+    *,
+    image_size: int,
+    scheduler_config: dict,
+    sampler: str = "ddim",
+    steps: int = 25,
+    guidance: float = 3.0,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    batch_size: int = 64,
+    precision: str = "auto",
+    offset: int = 0,
+) -> torch.Tensor:
+    """Sample one image per label; returns float images in ``[-1, 1]`` on the CPU."""
+    if steps < 1:
+        raise WikiartError(f"sampling steps must be >= 1, got {steps}")
+    if guidance < 0:
+        raise WikiartError(f"guidance must be >= 0, got {guidance}")
+    device = torch.device(device)
+    out = []
+    for start in range(0, len(labels), batch_size):
+        chunk = list(labels[start : start + batch_size])
+        x = start_noise(len(chunk), image_size, seed, offset + start).to(device)
+        y = torch.tensor(chunk, device=device, dtype=torch.long)
+        sched = make_sampler(sampler, scheduler_config)
+        sched.set_timesteps(steps, device=device)
+        x = x * sched.init_noise_sigma
+        for t in sched.timesteps:
+            inp = sched.scale_model_input(x, t)
+            tt = t.expand(len(chunk)).to(device)
+            with autocast(device, precision):
+                pred = guided(inp, tt, y, guidance)
+            x = sched.step(pred.float(), t, x).prev_sample
+        out.append(x.clamp(-1, 1).float().cpu())
+    if not out:
+        return torch.zeros(0, 3, image_size, image_size)
+    return torch.cat(out)
+
+
+def model_predict(model: nn.Module) -> Predict:
+    """The ``predict`` of a `StyleDiffusion` (or a module that calls one)."""
+    return lambda x, t, y: model(x, t, y)

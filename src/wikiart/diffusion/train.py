@@ -1,0 +1,194 @@
+"""`wikiart train diffusion`: a class-conditional pixel diffusion model trained from scratch with
+the shared loop; writes ``model.pt`` (the EMA weights, the UNet config, the noise schedule and
+the style names), ``history.csv``, ``loss.png``, ``samples_epochNNN.png`` every
+``sample_every`` epochs and a final ``grid.png`` (one row of samples per style)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wikiart.config import DiffusionConfig
+from wikiart.config_io import save_config
+from wikiart.data.classmap import ClassMap
+from wikiart.data.loader import cache_options, prepare_split
+from wikiart.device import resolve_device
+from wikiart.diffusion.common import select_styles, to_signed, train_batches
+from wikiart.diffusion.config import KIND, require_inputs
+from wikiart.diffusion.generate import open_generator, write_sample_grid
+from wikiart.diffusion.sampling import make_noise_schedule
+from wikiart.models.diffusion import StyleDiffusion, scheduler_config, unet_config
+from wikiart.train.loop import LoopConfig, StepOutput, fit
+from wikiart.train.optim import make_optimizer, make_scheduler
+from wikiart.train.run import start_run
+
+log = logging.getLogger(__name__)
+
+
+def train_diffusion(
+    cfg: DiffusionConfig, out: str | os.PathLike[str], *, progress: bool = False
+) -> dict[str, Any]:
+    """Train the model with the shared loop (class-balanced batches, labels dropped to "no
+    style" for guidance, an EMA of the weights), then draw the sample grids. Returns the last
+    epoch's row with ``seconds``."""
+    require_inputs(cfg)
+    out = Path(out)
+    t_start = time.perf_counter()
+    device = resolve_device(cfg.device)
+    ds = start_run(cfg, out)
+    train_refs = ds.split("train")
+    styles = select_styles((r.style for r in train_refs), cfg.styles, cfg.exclude_styles)
+    keep = set(styles)
+    refs = [r for r in train_refs if r.style in keep]
+    save_config(cfg, out)
+    data = prepare_split(
+        refs, ClassMap(tuple(styles)), split="train", **cache_options(cfg.data, ds.root, progress)
+    )
+    loader = train_batches(data, cfg, len(styles))
+    model_styles = [] if cfg.unconditional else styles
+    model = StyleDiffusion(
+        unet_config(
+            cfg.data.image_size,
+            len(model_styles),
+            cfg.widths,
+            cfg.layers_per_block,
+            cfg.attention_levels,
+        ),
+        model_styles,
+        scheduler_config(cfg.noise_schedule, cfg.prediction, cfg.train_timesteps),
+        unconditional=cfg.unconditional,
+    ).to(device)
+    log.info(
+        "diffusion: %s, %d parameters; %d training images of %d style(s) at %d px, %d steps/epoch",
+        "unconditional" if cfg.unconditional else "class-conditional",
+        sum(p.numel() for p in model.parameters()),
+        len(data),
+        len(styles),
+        cfg.data.image_size,
+        len(loader),
+    )
+    result = _fit(model, loader, cfg, device, out, progress, styles)
+    _write_figures(result.history, cfg, out, device)
+    row = dict(result.history[-1]) if result.history else {}
+    row["seconds"] = time.perf_counter() - t_start
+    return row
+
+
+def diffusion_loss(
+    model: nn.Module,
+    noise_schedule: Any,
+    x0: torch.Tensor,
+    labels: torch.Tensor,
+) -> torch.Tensor:
+    """The denoising objective: noise ``x0`` to a random step, predict the noise (or ``v``)."""
+    noise = torch.randn_like(x0)
+    steps = noise_schedule.config.num_train_timesteps
+    t = torch.randint(0, steps, (len(x0),), device=x0.device)
+    noisy = noise_schedule.add_noise(x0, noise, t)
+    if noise_schedule.config.prediction_type == "v_prediction":
+        target = noise_schedule.get_velocity(x0, noise, t)
+    else:
+        target = noise
+    return F.mse_loss(model(noisy, t, labels).float(), target.float())
+
+
+def drop_labels(labels: torch.Tensor, null: int, p: float, unconditional: bool) -> torch.Tensor:
+    """Labels with a share ``p`` replaced by "no style" (all of them when unconditional)."""
+    if unconditional:
+        return torch.full_like(labels, null)
+    if p <= 0:
+        return labels
+    drop = torch.rand(labels.shape, device=labels.device) < p
+    return torch.where(drop, torch.full_like(labels, null), labels)
+
+
+def _fit(
+    model: StyleDiffusion,
+    loader: torch.utils.data.DataLoader,
+    cfg: DiffusionConfig,
+    device: torch.device,
+    out: Path,
+    progress: bool,
+    styles: Sequence[str],
+) -> Any:
+    """AdamW with a one-cycle schedule through the shared loop; every epoch's EMA is saved."""
+    opt = make_optimizer(model.parameters(), "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = make_scheduler(opt, "onecycle", len(loader) * cfg.epochs, pct_start=0.1)
+    noise_schedule = make_noise_schedule(model.scheduler_config)
+    null = model.null_class
+
+    def step(m: nn.Module, batch: Any, dev: torch.device) -> StepOutput:
+        x0 = to_signed(batch[0].to(dev, non_blocking=True))
+        y = drop_labels(batch[1].to(dev), null, cfg.label_dropout, cfg.unconditional)
+        return StepOutput(diffusion_loss(m, noise_schedule, x0, y), len(x0))
+
+    def extra() -> dict[str, Any]:
+        return _payload_extra(model, cfg, styles)
+
+    def on_epoch_end(epoch: int, row: dict[str, Any]) -> None:
+        if cfg.sample_every and epoch % cfg.sample_every == 0 and epoch < cfg.epochs:
+            _sample_grid(out / "model.pt", cfg, device, out / f"samples_epoch{epoch:03d}.png")
+
+    loop = LoopConfig.for_job(cfg, device, out, progress, ema_decay=cfg.ema_decay)
+    return fit(
+        model,
+        opt,
+        loader,
+        step,
+        loop,
+        scheduler=sched,
+        make_payload_extra=extra,
+        on_epoch_end=on_epoch_end,
+    )
+
+
+def _payload_extra(
+    model: StyleDiffusion, cfg: DiffusionConfig, styles: Sequence[str]
+) -> dict[str, Any]:
+    """What a diffusion checkpoint carries beside the weights."""
+    return {
+        "kind": KIND,
+        "model_config": model.config,
+        "classes": list(model.style_names),
+        "preprocess": {"image_size": model.image_size, "fit": cfg.data.fit, "range": [-1.0, 1.0]},
+        "trained_on": list(styles),
+        "sampling": {
+            "sampler": cfg.sampler,
+            "steps": cfg.sample_steps,
+            "guidance": cfg.guidance,
+        },
+        "data": str(cfg.data.data),
+    }
+
+
+def _sample_grid(checkpoint: Path, cfg: DiffusionConfig, device: torch.device, path: Path) -> None:
+    gen = open_generator(checkpoint=checkpoint, device=device)
+    write_sample_grid(
+        gen,
+        gen.styles,
+        path,
+        n=cfg.samples,
+        seed=cfg.seed,
+        guidance=cfg.guidance,
+        steps=cfg.sample_steps,
+        sampler=cfg.sampler,
+    )
+
+
+def _write_figures(
+    history: list[dict[str, Any]], cfg: DiffusionConfig, out: Path, device: torch.device
+) -> None:
+    """``loss.png`` and ``grid.png`` (samples of the saved ``model.pt``)."""
+    from wikiart.report.classifier_plots import plot_history
+
+    if history:
+        plot_history(history, out / "loss.png", keys=("train_loss",), metric_keys=())
+    _sample_grid(out / "model.pt", cfg, device, out / "grid.png")
