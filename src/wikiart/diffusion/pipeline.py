@@ -675,9 +675,16 @@ def save_diffusers_lora(unet: nn.Module, out: Path, rank: int, alpha: float) -> 
         .contiguous()
         for k, v in state.items()
     }
+    # diffusers' converter renames only the attention projections' keys (lora_A -> lora.down),
+    # while its loader judges the whole file's naming by the first key: the convolutions' keys
+    # are renamed the same way, or a file with both would lose one kind on loading.
+    layers = {
+        k.replace(".lora_A.", ".lora.down.").replace(".lora_B.", ".lora.up."): v
+        for k, v in convert_state_dict_to_diffusers(state).items()
+    }
     StableDiffusionPipeline.save_lora_weights(
         save_directory=str(out),
-        unet_lora_layers=convert_state_dict_to_diffusers(state),
+        unet_lora_layers=layers,
         weight_name=LORA_WEIGHTS,
         safe_serialization=True,
     )
