@@ -214,17 +214,12 @@ def style_captions(
 
 @torch.no_grad()
 def encode_captions(pipe: Any, captions: Sequence[str]) -> torch.Tensor:
-    """The frozen text encoder's hidden states of each caption, ``[len, tokens, dim]``, as the
-    pipeline computes them (padded to the tokenizer's maximum length)."""
-    tok = pipe.tokenizer(
-        list(captions),
-        padding="max_length",
-        max_length=pipe.tokenizer.model_max_length,
-        truncation=True,
-        return_tensors="pt",
+    """The frozen text encoder's embedding of each caption, ``[len, tokens, dim]``, by the
+    pipeline's own ``encode_prompt`` (so training conditions exactly as sampling will)."""
+    embeds, _ = pipe.encode_prompt(
+        list(captions), pipe.text_encoder.device, 1, do_classifier_free_guidance=False
     )
-    ids = tok.input_ids.to(pipe.text_encoder.device)
-    return pipe.text_encoder(ids)[0]
+    return embeds.detach()
 
 
 # ---------------------------------------------------------------------------------------------
