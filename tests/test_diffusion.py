@@ -194,17 +194,54 @@ def test_cli_errors_are_one_line_exit_2(runs, tmp_path, capsys):
     ckpt = str(runs["base"] / "model.pt")
     cases = [
         ["sample", "--checkpoint", ckpt, "--style", "Nope", "--out", str(tmp_path / "o")],
-        ["sample", "--checkpoint", ckpt, "--base", ckpt, "--style", "Dark", "--out", "o"],
+        [
+            "sample",
+            "--checkpoint",
+            ckpt,
+            "--base",
+            ckpt,
+            "--style",
+            "Dark",
+            "--out",
+            str(tmp_path / "o2"),
+        ],
         ["sample", "--style", "Dark", "--out", str(tmp_path / "o")],
-        ["evaluate", "--checkpoint", ckpt, "--data", str(runs["root"]), "--out", "o"],
-        ["train", "lora", "--base", str(tmp_path), "--data", str(runs["root"]), "--out", "o"],
-        ["train", "diffusion", "--data", str(runs["root"]), "--styles", "Nope", "--out", "o"],
+        [
+            "evaluate",
+            "--checkpoint",
+            ckpt,
+            "--data",
+            str(runs["root"]),
+            "--out",
+            str(tmp_path / "o2"),
+        ],
+        [
+            "train",
+            "lora",
+            "--base",
+            str(tmp_path),
+            "--data",
+            str(runs["root"]),
+            "--out",
+            str(tmp_path / "o2"),
+        ],
+        [
+            "train",
+            "diffusion",
+            "--data",
+            str(runs["root"]),
+            "--styles",
+            "Nope",
+            "--out",
+            str(tmp_path / "o2"),
+        ],
     ]
     for argv in cases:
         assert main(["--no-progress", *argv]) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("wikiart: error: "), (argv, err)
         assert "Traceback" not in err[0]
+        assert not (tmp_path / "o2" / "config.json").exists(), argv  # no run was started
 
 
 def test_class_balanced_batches_draw_rare_styles_as_often(tiny_root, tmp_path):

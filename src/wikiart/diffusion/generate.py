@@ -189,32 +189,19 @@ def _from_lora_run(
 
 
 def _pipeline_generator(base: str, lora: Path | None, device: torch.device) -> Generator:
-    """A Hugging Face text-to-image pipeline (with a LoRA run's adapter and styles)."""
-    from wikiart.diffusion.pipeline import load_pipeline, sample_pipeline
+    """A Hugging Face text-to-image pipeline (with a LoRA run's adapter and styles), loaded
+    once and kept for every request."""
+    from wikiart.diffusion.pipeline import captions_for, generate, native_size, open_pipeline
 
-    info = read_lora_info(lora)[1] if lora is not None else {}
+    pipe, info, folder = open_pipeline(base, lora, device)
     styles = list(info.get("styles") or [])
-    size = int(info.get("image_size") or 0)
-    if not styles or not size:
-        pipe = load_pipeline(base, device)
-        size = size or int(pipe.unet.config.sample_size * pipe.vae_scale_factor)
+    size = int(info.get("image_size") or native_size(pipe))
 
     def draw(
         style: str, n: int, seed: int, g: float, steps: int, sampler: str, bs: int
     ) -> torch.Tensor:
-        out = sample_pipeline(
-            base,
-            str(lora) if lora is not None else None,
-            [style],
-            n=n,
-            seed=seed,
-            guidance=g,
-            steps=steps,
-            sampler=sampler,
-            device=device,
-            batch_size=bs,
-        )
-        return out[style]
+        captions = captions_for(info, [style], folder)
+        return generate(pipe, captions, n, seed, g, steps, sampler, bs, image_size=size)[style]
 
     gen = _PipelineGenerator(styles, size, draw, f"pipeline {base}", info=info)
     gen.defaults = {k: info[k] for k in ("guidance", "sampler") if k in info}

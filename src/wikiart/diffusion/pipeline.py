@@ -307,6 +307,26 @@ def sample_pipeline(
     any other name is an `UnknownStyleError`), asked for by its captions, and ``base`` defaults
     to the one it was trained on; without, any style name is asked for by the default caption.
     ``captions`` overrides the caption of the styles it names. Same seed, same images."""
+    pipe, info, folder = open_pipeline(base, lora, device)
+    chosen = _chosen_captions(info, list(styles), captions, folder)
+    return generate(
+        pipe,
+        chosen,
+        n,
+        seed,
+        guidance,
+        steps,
+        sampler,
+        batch_size,
+        image_size=info.get("image_size") or None,
+    )
+
+
+def open_pipeline(
+    base: str | None, lora: str | os.PathLike[str] | None, device: torch.device | str
+) -> tuple[Any, dict[str, Any], Path | None]:
+    """The pipeline ``base`` (default: the LoRA run's own base) on ``device`` with the run's
+    adapter loaded by diffusers' ``load_lora_weights``: ``(pipe, lora.json, run folder)``."""
     device = torch.device(device)
     info: dict[str, Any] = {}
     folder = None
@@ -321,7 +341,6 @@ def sample_pipeline(
         base = base or info["base"]
     if not base:
         raise WikiartError("sampling a pipeline needs a base (a hub id or a local folder)")
-    chosen = _chosen_captions(info, list(styles), captions, folder)
     from wikiart.device import amp_dtype
 
     pipe = load_pipeline(base, device, amp_dtype(device, "auto"))
@@ -333,17 +352,14 @@ def sample_pipeline(
             raise WikiartError(
                 f"could not load the adapter of {folder} into {base}: {_first_line(exc)}"
             ) from None
-    return generate(
-        pipe,
-        chosen,
-        n,
-        seed,
-        guidance,
-        steps,
-        sampler,
-        batch_size,
-        image_size=info.get("image_size") or None,
-    )
+    return pipe, info, folder
+
+
+def captions_for(
+    info: dict[str, Any], styles: Sequence[str], folder: Path | None
+) -> dict[str, str]:
+    """The caption of each style: the LoRA run's own, or the default template."""
+    return _chosen_captions(info, list(styles), None, folder)
 
 
 def _chosen_captions(
@@ -400,11 +416,11 @@ def train_pipeline_lora(
     out = Path(out)
     started = time.perf_counter()
     device = resolve_device(cfg.device)
+    pipe = load_pipeline(str(cfg.base), device, amp_dtype(device, cfg.precision))
     ds = start_run(cfg, out)
-    save_config(cfg, out)
     refs = ds.split("train")
     styles = select_styles((r.style for r in refs), cfg.styles, cfg.exclude_styles)
-    pipe = load_pipeline(str(cfg.base), device, amp_dtype(device, cfg.precision))
+    save_config(cfg, out)  # the base and the styles are usable: the run starts
     size = int(cfg.data.image_size or native_size(pipe))
     if size % int(pipe.vae_scale_factor):
         raise WikiartError(
