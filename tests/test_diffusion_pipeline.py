@@ -23,7 +23,7 @@ from tiny_pipeline import IMAGE_SIZE, save_tiny_pipeline
 from wikiart.checkpoints import load_checkpoint
 from wikiart.config import DataConfig, LoraConfig
 from wikiart.diffusion import pipeline as pl
-from wikiart.diffusion.common import LORA_FILE, LORA_WEIGHTS
+from wikiart.diffusion.common import LORA_FILE, LORA_WEIGHTS, accumulating_step
 from wikiart.errors import UnknownStyleError, WikiartError
 
 # diffusers' DPM-Solver builds its sigmas through a tensor's __array__ (numpy 2 notice)
@@ -279,7 +279,7 @@ def test_micro_batches_give_the_whole_batch_gradient():
     grads = []
     for k in (1, 2, 4):
         layer.zero_grad()
-        out = pl._make_step(loss_fn, list(layer.parameters()), k)(
+        out = accumulating_step(loss_fn, list(layer.parameters()), k)(
             layer, (x, y), torch.device("cpu")
         )
         out.loss.backward()

@@ -318,6 +318,9 @@ class DiffusionConfig(TrainConfig):
         "epsilon", "what the UNet predicts", choices=PREDICTIONS, advanced=True
     )
     train_timesteps: int = setting(1000, "diffusion steps of the noise schedule", advanced=True)
+    snr_gamma: float | None = setting(
+        5.0, "Min-SNR-γ loss weighting (faster convergence; 0: plain MSE)", advanced=True
+    )
     ema_decay: float = setting(
         0.995, "EMA of the weights per step (what is sampled and saved; 0: off)", advanced=True
     )
@@ -384,6 +387,11 @@ class LoraConfig(TrainConfig):
     )
     label_dropout: float = setting(
         0.1, "share of captions/labels dropped (classifier-free guidance)", advanced=True
+    )
+    snr_gamma: float | None = setting(
+        5.0,
+        "`train diffusion` bases: Min-SNR-γ loss weighting (0: plain MSE)",
+        advanced=True,
     )
     flip: bool = setting(True, "random horizontal flips", advanced=True)
     sampler: str = setting("ddim", "sampler of the grid", choices=SAMPLERS, advanced=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from wikiart.data.loader import CachedImageDataset, make_loader
 from wikiart.device import loader_workers
 from wikiart.errors import UnknownStyleError, WikiartError
 from wikiart.files import write_json
+from wikiart.train.epoch import StepOutput
 
 #: Beside every LoRA run: the base, the styles and how each is asked for.
 LORA_FILE = "lora.json"
@@ -161,3 +162,35 @@ def read_lora_info(run: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
     if not isinstance(info, dict) or "base" not in info or "styles" not in info:
         raise WikiartError(f"{info_path} lacks its base or styles")
     return folder, info
+
+
+def accumulating_step(
+    loss_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor],
+    params: list[nn.Parameter],
+    accumulate: int,
+):
+    """The loop's ``step_fn``. With ``accumulate > 1`` the batch is split into micro-batches;
+    the gradients of all but the last are taken at once (their graphs freed) and carried into
+    the returned loss by a term whose value is zero and whose gradient is theirs, so the loop's
+    single ``backward`` yields the whole batch's mean gradient."""
+
+    def step(model: nn.Module, batch: Any, device: torch.device) -> StepOutput:
+        x = batch[0].to(device, non_blocking=True)
+        y = batch[1].to(device, non_blocking=True)
+        if accumulate == 1:
+            return StepOutput(loss_fn(model, x, y), len(x))
+        xs, ys = x.chunk(accumulate), y.chunk(accumulate)
+        grads = [torch.zeros_like(p) for p in params]
+        done = torch.zeros((), device=device)
+        for xi, yi in zip(xs[:-1], ys[:-1], strict=True):
+            part = loss_fn(model, xi, yi) * (len(xi) / len(x))
+            taken = torch.autograd.grad(part, params, allow_unused=True)
+            for acc, g in zip(grads, taken, strict=True):
+                if g is not None:
+                    acc.add_(g)
+            done = done + part.detach().float()
+        last = loss_fn(model, xs[-1], ys[-1]) * (len(xs[-1]) / len(x))
+        carried = sum((p * g).sum() for p, g in zip(params, grads, strict=True))
+        return StepOutput(last + (carried - carried.detach()) + done, len(x))
+
+    return step

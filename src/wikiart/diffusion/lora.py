@@ -32,6 +32,7 @@ from wikiart.device import resolve_device
 from wikiart.diffusion.common import (
     LORA_WEIGHTS,
     AdapterOnly,
+    accumulating_step,
     file_sha256,
     select_styles,
     to_signed,
@@ -44,7 +45,7 @@ from wikiart.diffusion.sampling import make_noise_schedule
 from wikiart.diffusion.train import diffusion_loss, drop_labels
 from wikiart.errors import WikiartError
 from wikiart.models.diffusion import StyleDiffusion
-from wikiart.train.loop import LoopConfig, StepOutput, fit
+from wikiart.train.loop import LoopConfig, fit
 from wikiart.train.optim import make_optimizer, make_scheduler
 from wikiart.train.run import start_run
 
@@ -166,17 +167,12 @@ def _fit(
     noise_schedule = make_noise_schedule(base.scheduler_config)
     to_base = torch.tensor([classes[s] for s in styles], device=device)
     null = base.null_class
-    micro = cfg.accumulate
 
-    def step(m: nn.Module, batch: Any, dev: torch.device) -> StepOutput:
-        x0 = to_signed(batch[0].to(dev, non_blocking=True))
-        y = drop_labels(to_base[batch[1].to(dev)], null, cfg.label_dropout, False)
-        # Gradient accumulation: the batch in `accumulate` micro-batches, one optimizer step.
-        parts = [
-            diffusion_loss(m, noise_schedule, xs, ys) * (len(xs) / len(x0))
-            for xs, ys in zip(x0.chunk(micro), y.chunk(micro), strict=True)
-        ]
-        return StepOutput(torch.stack(parts).sum(), len(x0))
+    def loss(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        y = drop_labels(to_base[y], null, cfg.label_dropout, False)
+        return diffusion_loss(m, noise_schedule, to_signed(x), y, cfg.snr_gamma)
+
+    step = accumulating_step(loss, model.trainable(), cfg.accumulate)
 
     def extra() -> dict[str, Any]:
         return {

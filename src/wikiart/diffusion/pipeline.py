@@ -39,6 +39,7 @@ from wikiart.config import LoraConfig
 from wikiart.diffusion.common import (
     LORA_WEIGHTS,
     AdapterOnly,
+    accumulating_step,
     read_lora_info,
     select_styles,
     to_signed,
@@ -543,7 +544,7 @@ def _fit(
     sched = make_scheduler(opt, "cosine", len(loader) * cfg.epochs)
     noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
     loss_fn = _diffusion_loss(pipe.vae, noise_scheduler, table, cfg.label_dropout)
-    step = _make_step(loss_fn, params, cfg.accumulate)
+    step = accumulating_step(loss_fn, params, cfg.accumulate)
     loop = LoopConfig.for_job(cfg, device, out, progress, patience=None)
     extra = {
         "kind": "lora",
@@ -598,35 +599,6 @@ def _diffusion_loss(
         return F.mse_loss(pred.float(), target.float())
 
     return loss
-
-
-def _make_step(loss_fn: LossFn, params: list[nn.Parameter], accumulate: int):
-    """The loop's ``step_fn``. With ``accumulate > 1`` the batch is split into micro-batches;
-    the gradients of all but the last are taken at once (their graphs freed) and carried into
-    the returned loss by a term whose value is zero and whose gradient is theirs, so the loop's
-    single ``backward`` yields the whole batch's mean gradient."""
-    from wikiart.train.loop import StepOutput
-
-    def step(model: nn.Module, batch: Any, device: torch.device) -> StepOutput:
-        x = batch[0].to(device, non_blocking=True)
-        y = batch[1].to(device, non_blocking=True)
-        if accumulate == 1:
-            return StepOutput(loss_fn(model, x, y), len(x))
-        xs, ys = x.chunk(accumulate), y.chunk(accumulate)
-        grads = [torch.zeros_like(p) for p in params]
-        done = torch.zeros((), device=device)
-        for xi, yi in zip(xs[:-1], ys[:-1], strict=True):
-            part = loss_fn(model, xi, yi) * (len(xi) / len(x))
-            taken = torch.autograd.grad(part, params, allow_unused=True)
-            for acc, g in zip(grads, taken, strict=True):
-                if g is not None:
-                    acc.add_(g)
-            done = done + part.detach().float()
-        last = loss_fn(model, xs[-1], ys[-1]) * (len(xs[-1]) / len(x))
-        carried = sum((p * g).sum() for p, g in zip(params, grads, strict=True))
-        return StepOutput(last + (carried - carried.detach()) + done, len(x))
-
-    return step
 
 
 def _finish(
