@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import subprocess
 import sys
@@ -12,7 +13,11 @@ from wikiart.cli import main
 
 
 def test_demo_on_given_data_writes_report(tiny_root, tmp_path, capsys, monkeypatch):
+    import wikiart.demo as demo
+
     monkeypatch.setenv("WIKIART_CACHE", str(tmp_path / "cache"))
+    for name, value in (("EPOCHS", 1), ("STEPS", 2), ("BATCH", 4), ("SAMPLES", 2)):
+        monkeypatch.setattr(demo, f"DIFFUSION_{name}", value)
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--data", str(tiny_root), "--image-size", "16"]) == 0
     assert f"report: {out / 'report.html'}" in capsys.readouterr().out
@@ -23,6 +28,12 @@ def test_demo_on_given_data_writes_report(tiny_root, tmp_path, capsys, monkeypat
     assert "Style-conditioned generator" in html and "stylegen-eval/grid.png" in html
     sg = json.loads((out / "stylegen-eval" / "stylegen_eval.json").read_text())
     assert sg["pairs"] == 3 * 2  # three test images, each rendered in the two other styles
+    if importlib.util.find_spec("diffusers") is not None:
+        assert "Diffusion" in html and "diffusion-eval/grid.png" in html
+        ev = json.loads((out / "diffusion-eval" / "diffusion_eval.json").read_text())
+        assert ev["n_per_style"] == 2 and set(ev["per_style"]) == {"Baroque", "Cubism", "Ukiyo_e"}
+        assert f"judge share {ev['judge_share']:.3f}" in html
+        assert_png(out / "diffusion-eval" / "grid.png", min_side=50)
     for source in ("pixels", "autoencoder", "classifier"):
         clusters = json.loads((out / "clusters" / source / "clusters.json").read_text())
         assert clusters["n"] == 3 and clusters["k"] == 3

@@ -315,7 +315,11 @@ class DiffusionConfig(TrainConfig):
         advanced=True,
     )
     prediction: str = setting(
-        "epsilon", "what the UNet predicts", choices=PREDICTIONS, advanced=True
+        "v_prediction",
+        "what the UNet predicts: the velocity (stable at every noise level of the cosine "
+        "schedule) or the noise",
+        choices=PREDICTIONS,
+        advanced=True,
     )
     train_timesteps: int = setting(1000, "diffusion steps of the noise schedule", advanced=True)
     snr_gamma: float | None = setting(

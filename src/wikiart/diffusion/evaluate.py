@@ -44,7 +44,9 @@ from wikiart.files import write_json
 log = logging.getLogger(__name__)
 
 EVAL_FILE = "diffusion_eval.json"
-FEATURE_SIZE = 224
+#: The side at which samples and real images (all at the generator's resolution) are shown to
+#: Lite0 for the Fréchet distance and the memorisation check.
+FEATURE_SIZE = 128
 
 
 def evaluate_diffusion(
@@ -62,6 +64,7 @@ def evaluate_diffusion(
     batch_size: int = 64,
     cache_dir: str | None = None,
     progress: bool = False,
+    feature_size: int = FEATURE_SIZE,
 ) -> dict[str, Any]:
     """Sample ``n_per_style`` images of every style the generator knows, judge them, compare
     them with ``data``'s test and training images; writes ``diffusion_eval.json``,
@@ -119,7 +122,9 @@ def evaluate_diffusion(
         "judge": {"path": str(judge), "arch": ref.arch, "size": ref.size},
     }
     all_samples = torch.cat([samples[s] for s in gen.styles])
-    result |= _feature_checks(all_samples, test, train, dev, batch_size, seed, Path(out))
+    result |= _feature_checks(
+        all_samples, test, train, dev, batch_size, seed, Path(out), feature_size
+    )
     result["seconds"] = round(time.perf_counter() - t0, 1)
     result["sample_seconds"] = round(sample_seconds, 1)
     out = Path(out)
@@ -191,11 +196,11 @@ def _images(data: CachedImageDataset, mask: np.ndarray | None = None) -> torch.T
 
 @torch.inference_mode()
 def _lite0_features(
-    model: nn.Module, u8: torch.Tensor, dev: torch.device, batch_size: int
+    model: nn.Module, u8: torch.Tensor, dev: torch.device, batch_size: int, size: int
 ) -> np.ndarray:
     out = []
     for i in range(0, len(u8), batch_size):
-        x = _resize_u8(u8[i : i + batch_size].to(dev), FEATURE_SIZE)
+        x = _resize_u8(u8[i : i + batch_size].to(dev), size)
         out.append(model.embed(x).float().cpu())
     return torch.cat(out).numpy().astype(np.float64)
 
@@ -235,6 +240,7 @@ def _feature_checks(
     batch_size: int,
     seed: int,
     out: Path,
+    size: int,
 ) -> dict[str, Any]:
     """Fréchet distances and the memorisation check in Lite0's feature space (None, with a
     warning, where the pretrained weights are not installed)."""
@@ -246,9 +252,9 @@ def _feature_checks(
         return {"frechet_lite0": None, "frechet_lite0_train_vs_test": None, "memorisation": None}
     model = build_classifier("efficientnet-lite0", 1, pretrained=True).to(dev).eval()
     test_u8, train_u8 = _images(test), _images(train)
-    f_samples = _lite0_features(model, samples, dev, batch_size)
-    f_test = _lite0_features(model, test_u8, dev, batch_size)
-    f_train = _lite0_features(model, train_u8, dev, batch_size)
+    f_samples = _lite0_features(model, samples, dev, batch_size, size)
+    f_test = _lite0_features(model, test_u8, dev, batch_size, size)
+    f_train = _lite0_features(model, train_u8, dev, batch_size, size)
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(f_train), size=min(len(f_samples), len(f_train)), replace=False)
     d_samples, nn_idx = _nearest(f_samples, f_train)
@@ -258,7 +264,7 @@ def _feature_checks(
     return {
         "frechet_lite0": round(frechet_distance(f_samples, f_test), 2),
         "frechet_lite0_train_vs_test": round(frechet_distance(f_train[pick], f_test), 2),
-        "feature_space": f"ImageNet EfficientNet-Lite0 pooled features at {FEATURE_SIZE} px",
+        "feature_space": f"ImageNet EfficientNet-Lite0 pooled features at {size} px",
         "memorisation": {
             "sample_nn_median": round(float(np.median(d_samples)), 4),
             "test_nn_median": round(float(np.median(d_test)), 4),

@@ -33,16 +33,23 @@ def require_diffusers() -> None:
 
 
 def scheduler_config(
-    schedule: str = "cosine", prediction: str = "epsilon", timesteps: int = 1000
+    schedule: str = "cosine", prediction: str = "v_prediction", timesteps: int = 1000
 ) -> dict[str, Any]:
-    """The noise schedule as a diffusers scheduler config (plain data, stored in checkpoints)."""
+    """The noise schedule as a diffusers scheduler config (plain data, stored in checkpoints).
+
+    Every sampler clips its estimate of the clean image to the image range (DDIM's
+    ``clip_sample``, DPM-Solver's thresholding at 1): near the end of the cosine schedule that
+    estimate divides by a vanishing signal level, and one unclipped step ruins a sample."""
     if schedule not in BETA_SCHEDULES:
         raise WikiartError(f"unknown noise schedule {schedule!r}; expected {list(BETA_SCHEDULES)}")
     return {
         "num_train_timesteps": int(timesteps),
         "beta_schedule": BETA_SCHEDULES[schedule],
         "prediction_type": prediction,
-        "clip_sample": False,
+        "clip_sample": True,
+        "clip_sample_range": 1.0,
+        "thresholding": True,
+        "sample_max_value": 1.0,
     }
 
 
