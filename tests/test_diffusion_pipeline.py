@@ -297,3 +297,47 @@ def test_captions():
     }
     with pytest.raises(WikiartError, match="lacks"):
         pl.style_captions(["A"], "no placeholder")
+
+
+def test_the_command_line_trains_and_samples_a_pipeline(tiny_base, paintings, tmp_path, capsys):
+    """`wikiart train lora` -> `wikiart sample` (--base --lora, --checkpoint, the bare base):
+    the same adapter gives the same images whichever way it is named; errors are one line."""
+    from wikiart.cli import main
+
+    run = tmp_path / "run"
+    train = [
+        "--no-progress", "train", "lora", "--base", str(tiny_base), "--data", str(paintings),
+        "--out", str(run), "--epochs", "1", "--batch-size", "6", "--lr", "1e-2", "--rank", "2",
+        "--samples", "1", "--sample-steps", "2", "--device", "cpu", "--workers", "0",
+        "--cache-dir", str(tmp_path / "cache"), "--styles", "Red,Blue",
+    ]  # fmt: skip
+    assert main(train) == 0
+    assert "pytorch_lora_weights.safetensors" in capsys.readouterr().out
+    assert json.loads((run / LORA_FILE).read_text())["styles"] == ["Blue", "Red"]
+
+    def sample(out, *how, style="Red"):
+        argv = ["--no-progress", "sample", *how, "--style", style, "--n", "2", "--seed", "5",
+                "--steps", "2", "--out", str(tmp_path / out), "--device", "cpu"]  # fmt: skip
+        assert main(argv) == 0, capsys.readouterr().err
+        files = sorted((tmp_path / out / style).glob("*.png"))
+        assert len(files) == 2
+        assert_png(tmp_path / out / "grid.png", min_side=50)
+        return np.stack([np.asarray(Image.open(f)) for f in files])
+
+    via_lora = sample("a", "--base", str(tiny_base), "--lora", str(run))
+    via_ckpt = sample("b", "--checkpoint", str(run / "model.pt"))
+    assert via_lora.shape == (2, IMAGE_SIZE, IMAGE_SIZE, 3)
+    assert np.abs(via_lora.astype(int) - via_ckpt.astype(int)).max() <= 1
+    bare = sample("c", "--base", str(tiny_base), style="Any_New_Style")  # any caption
+    assert bare.shape == via_lora.shape
+    capsys.readouterr()
+    bad = [
+        ["sample", "--base", str(tiny_base), "--lora", str(run), "--style", "Cubism"],
+        ["sample", "--base", str(tmp_path), "--style", "Red"],
+        ["train", "lora", "--base", str(paintings), "--data", str(paintings)],
+    ]
+    for argv in bad:
+        assert main(["--no-progress", *argv, "--out", str(tmp_path / "x")]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("wikiart: error: "), (argv, err)
+    assert not (tmp_path / "x").exists()

@@ -39,6 +39,7 @@ class Generator:
     describe: str
     defaults: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    any_style: bool = False  # a text-to-image pipeline: any style name makes a caption
 
     def images(
         self,
@@ -52,7 +53,7 @@ class Generator:
         batch_size: int = 64,
     ) -> torch.Tensor:
         """``n`` uint8 images ``[n, 3, H, W]`` of ``style``; the same seed, the same images."""
-        if style not in self.styles:
+        if not self.any_style and style not in self.styles:
             raise UnknownStyleError(
                 f"unknown style {style!r}; this generator knows: {', '.join(self.styles)}"
             )
@@ -203,24 +204,11 @@ def _pipeline_generator(base: str, lora: Path | None, device: torch.device) -> G
         captions = captions_for(info, [style], folder)
         return generate(pipe, captions, n, seed, g, steps, sampler, bs, image_size=size)[style]
 
-    gen = _PipelineGenerator(styles, size, draw, f"pipeline {base}", info=info)
+    gen = Generator(styles, size, draw, f"pipeline {base}", info=info, any_style=not styles)
     gen.defaults = {k: info[k] for k in ("guidance", "sampler") if k in info}
     if "sample_steps" in info:
         gen.defaults["steps"] = info["sample_steps"]
     return gen
-
-
-class _PipelineGenerator(Generator):
-    """Without a LoRA run a pipeline takes any style name (its caption says it)."""
-
-    def images(self, style: str, n: int, **kwargs: Any) -> torch.Tensor:  # type: ignore[override]
-        if not self.styles:
-            self.styles = [*self.styles, style]
-            try:
-                return super().images(style, n, **kwargs)
-            finally:
-                self.styles = []
-        return super().images(style, n, **kwargs)
 
 
 def _hwc(img: torch.Tensor) -> np.ndarray:
@@ -285,7 +273,7 @@ def sample_command(
             known = ", ".join(gen.styles) or "any name (a pipeline)"
             raise WikiartError(f"pass --style NAME...; this generator knows: {known}")
     for s in styles:
-        if gen.styles and s not in gen.styles:
+        if not gen.any_style and s not in gen.styles:
             raise UnknownStyleError(
                 f"unknown style {s!r}; this generator knows: {', '.join(gen.styles)}"
             )
