@@ -194,49 +194,15 @@ def test_a_lora_run_refuses_a_different_base(runs, tmp_path):
 
 def test_cli_errors_are_one_line_exit_2(runs, tmp_path, capsys):
     ckpt = str(runs["base"] / "model.pt")
+    o, o2, root = str(tmp_path / "o"), str(tmp_path / "o2"), str(runs["root"])
     cases = [
-        ["sample", "--checkpoint", ckpt, "--style", "Nope", "--out", str(tmp_path / "o")],
-        [
-            "sample",
-            "--checkpoint",
-            ckpt,
-            "--base",
-            ckpt,
-            "--style",
-            "Dark",
-            "--out",
-            str(tmp_path / "o2"),
-        ],
-        ["sample", "--style", "Dark", "--out", str(tmp_path / "o")],
-        [
-            "evaluate",
-            "--checkpoint",
-            ckpt,
-            "--data",
-            str(runs["root"]),
-            "--out",
-            str(tmp_path / "o2"),
-        ],
-        [
-            "train",
-            "lora",
-            "--base",
-            str(tmp_path),
-            "--data",
-            str(runs["root"]),
-            "--out",
-            str(tmp_path / "o2"),
-        ],
-        [
-            "train",
-            "diffusion",
-            "--data",
-            str(runs["root"]),
-            "--styles",
-            "Nope",
-            "--out",
-            str(tmp_path / "o2"),
-        ],
+        ["sample", "--checkpoint", ckpt, "--style", "Nope", "--out", o],
+        ["sample", "--checkpoint", ckpt, "--base", ckpt, "--style", "Dark", "--out", o2],
+        ["sample", "--style", "Dark", "--out", o],
+        ["evaluate", "--checkpoint", ckpt, "--data", root, "--out", o2],
+        ["train", "lora", "--base", str(tmp_path), "--data", root, "--out", o2],
+        ["train", "diffusion", "--data", root, "--styles", "Nope", "--out", o2],
+        ["train", "lora", "--base", ckpt, "--data", root, "--styles", "Rare,Nope", "--out", o2],
     ]
     for argv in cases:
         assert main(["--no-progress", *argv]) == 2, argv
@@ -297,6 +263,12 @@ def test_unconditional_model_samples_without_styles_and_is_not_judged(runs, tmp_
     assert len(paths) == 2
     with pytest.raises(WikiartError, match="unconditional"):
         wikiart.evaluate(run / "model.pt", runs["root"], tmp_path / "e", judge=run / "model.pt")
+    with pytest.raises(WikiartError, match="one adapter per new style"):  # both under "no style"
+        wikiart.train_lora(
+            tmp_path / "l", base=str(run / "model.pt"), data=str(runs["root"]),
+            styles=["Dark", "Bright"], cache_dir=runs["cache"],
+        )  # fmt: skip
+    assert not (tmp_path / "l" / "config.json").exists()
 
 
 def test_frechet_distance_of_known_gaussians():

@@ -109,13 +109,18 @@ def _train_on_checkpoint(cfg: LoraConfig, out: Path, progress: bool) -> dict[str
     ds = start_run(cfg, out)
     train_refs = ds.split("train")
     styles = select_styles((r.style for r in train_refs), cfg.styles, cfg.exclude_styles)
+    classes = _style_classes(base, styles)
+    new = [s for s, c in classes.items() if c == base.null_class]
+    if len(new) > 1:
+        raise WikiartError(
+            f"styles {', '.join(new)} are all new to the base and would share its 'no style' "
+            "class: train one adapter per new style (--styles NAME)"
+        )
     refs = [r for r in train_refs if r.style in set(styles)]
     save_config(cfg, out)
     cache = cache_options(cfg.data, ds.root, progress) | {"image_size": size}
     data = prepare_split(refs, ClassMap(tuple(styles)), split="train", **cache)
     loader = train_batches(data, cfg, len(styles))
-    classes = _style_classes(base, styles)
-    new = [s for s, c in classes.items() if c == base.null_class]
     inject_lora(base.unet, cfg.rank, cfg.alpha, cfg.targets)
     model = AdapterOnly(base, base.unet)
     adapter_n = sum(p.numel() for p in model.trainable())
