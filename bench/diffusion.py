@@ -1,7 +1,8 @@
 """Style-conditioned diffusion on real paintings, and LoRA onto a style the base never saw.
 
-1. An independent judge: the offline ImageNet EfficientNet-Lite0 with a linear head on its frozen
-   embeddings (mode frozen), trained on the training split at --judge-size.
+1. An independent judge, trained on the training split at the generator's resolution
+   (--judge-arch small-resnet from scratch at --image-size by default; `efficientnet-lite0` is
+   trained in frozen mode, a linear head on its ImageNet embeddings, at --judge-size).
 2. A class-conditional base (`train diffusion`) on every style but --held-out.
 3. `evaluate` of the base on its styles: judge share, real share, Fréchet distance in Lite0
    features, memorisation check (the table of `wikiart evaluate`).
@@ -42,7 +43,12 @@ def main() -> None:
     ap.add_argument("--lora-steps-per-epoch", type=int, default=30)
     ap.add_argument("--rank", type=int, default=4)
     ap.add_argument("--n", type=int, default=32, help="samples per style in the evaluations")
-    ap.add_argument("--judge-size", type=int, default=128)
+    ap.add_argument("--judge-arch", default="small-resnet")
+    ap.add_argument("--judge-size", type=int, help="judge image size (default: --image-size)")
+    ap.add_argument("--judge-epochs", type=int, default=30)
+    ap.add_argument(
+        "--reuse", action="store_true", help="keep the judge, base and LoRA runs already in --out"
+    )
     ap.add_argument("--scale", type=float, default=1.0, help="multiply steps per epoch")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache-dir", help="preprocessing cache (default: the user cache)")
@@ -71,22 +77,26 @@ def main() -> None:
         print(f"[{name}] {times[name]:.0f} s", flush=True)
         return res
 
-    judge = out / "judge"
-    if not (judge / "model.pt").exists():
+    judge_size = args.judge_size or args.image_size
+    judge = out / f"judge-{args.judge_arch}-{judge_size}"
+    frozen = {"mode": "frozen"} if args.judge_arch.startswith("efficientnet") else {}
+    if not (args.reuse and (judge / "model.pt").exists()):
         timed(
-            "judge", wikiart.train_classifier, judge, data=data, arch="efficientnet-lite0",
-            mode="frozen", image_size=args.judge_size, seed=args.seed + 1, device=args.device,
-            cache_dir=cache,
+            "judge", wikiart.train_classifier, judge, data=data, arch=args.judge_arch,
+            image_size=judge_size, epochs=args.judge_epochs, seed=args.seed + 1,
+            device=args.device, cache_dir=cache, **frozen,
         )  # fmt: skip
     judge_metrics = json.loads((judge / "metrics.json").read_text())
-    print(f"judge: test macro-F1 {judge_metrics['macro_f1']:.3f} at {args.judge_size} px")
+    f1 = judge_metrics["macro_f1"]
+    print(f"judge: {args.judge_arch}, test macro-F1 {f1:.3f} at {judge_size} px")
 
     base = out / "base"
+    reuse_base = args.reuse and (base / "model.pt").exists()
     timed(
-        "base", wikiart.train_diffusion, base, data=data, exclude_styles=[args.held_out],
-        image_size=args.image_size, epochs=args.epochs, steps_per_epoch=steps,
-        batch_size=args.batch_size, seed=args.seed, device=args.device, cache_dir=cache,
-        sample_every=5,
+        "base", _unless(reuse_base, wikiart.train_diffusion), base, data=data,
+        exclude_styles=[args.held_out], image_size=args.image_size, epochs=args.epochs,
+        steps_per_epoch=steps, batch_size=args.batch_size, seed=args.seed, device=args.device,
+        cache_dir=cache, sample_every=5,
     )  # fmt: skip
     base_eval = timed(
         "evaluate base", wikiart.evaluate, base / "model.pt", data, out / "base-eval",
@@ -99,9 +109,10 @@ def main() -> None:
     print(f"before: the base's 'no style' samples judged {args.held_out}: {before:.3f}")
 
     lora = out / "lora"
+    reuse_lora = args.reuse and (lora / "lora.json").exists()
     row = timed(
-        "lora", wikiart.train_lora, lora, base=str(base / "model.pt"), data=data,
-        styles=[args.held_out], rank=args.rank, epochs=args.lora_epochs,
+        "lora", _unless(reuse_lora, wikiart.train_lora), lora, base=str(base / "model.pt"),
+        data=data, styles=[args.held_out], rank=args.rank, epochs=args.lora_epochs,
         steps_per_epoch=lora_steps, batch_size=args.batch_size // 2, seed=args.seed,
         device=args.device, cache_dir=cache,
     )  # fmt: skip
@@ -115,6 +126,8 @@ def main() -> None:
     base_bytes = sum(p.numel() * 4 for p in torch.load(
         base / "model.pt", weights_only=True, mmap=True)["state_dict"].values())  # fmt: skip
     after = lora_eval["per_style"][args.held_out]["judge_share"]
+    if reuse_lora:
+        row = json.loads((lora / "lora.json").read_text())
     print(
         f"held-out {args.held_out}: judge share before {before:.3f} -> after {after:.3f} "
         f"(real {lora_eval['per_style'][args.held_out]['real_share']}, chance "
@@ -128,7 +141,12 @@ def main() -> None:
         "cpu": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "args": vars(args),
-        "judge_macro_f1": judge_metrics["macro_f1"],
+        "judge": {
+            "arch": args.judge_arch,
+            "size": judge_size,
+            "macro_f1": judge_metrics["macro_f1"],
+        },
+        "reused": {"base": reuse_base, "lora": reuse_lora},
         "base_eval": base_eval,
         "held_out": args.held_out,
         "held_out_before": before,
@@ -142,6 +160,11 @@ def main() -> None:
     }
     (out / "bench.json").write_text(json.dumps(summary, indent=2))
     print(f"total {summary['total_seconds']:.0f} s; wrote {out / 'bench.json'}")
+
+
+def _unless(reuse: bool, train):
+    """``train``, or (reusing an earlier run in --out) a stand-in that trains nothing."""
+    return (lambda *a, **kw: {}) if reuse else train
 
 
 def _held_out_share_of_base(base: Path, judge: Path, args: argparse.Namespace, dev) -> float:
