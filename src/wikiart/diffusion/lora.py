@@ -196,13 +196,15 @@ def _fit(
 def _write_outputs(model: AdapterOnly, out: Path, info: dict[str, Any]) -> None:
     """``pytorch_lora_weights.safetensors`` (the saved ``model.pt``'s adapter, keys under
     ``unet.``) and ``lora.json``."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from wikiart.checkpoints import load_checkpoint
+    from wikiart.files import atomic_open
 
     adapter = load_checkpoint(out / "model.pt")["state_dict"]
     tensors = {f"unet.{k}": v.contiguous() for k, v in adapter.items()}
-    save_file(tensors, str(out / LORA_WEIGHTS), metadata={"format": "pt"})
+    with atomic_open(out / LORA_WEIGHTS, "wb") as fh:  # whole or absent; umask permissions
+        fh.write(save(tensors, metadata={"format": "pt"}))
     write_lora_info(out, info)
 
 

@@ -671,4 +671,7 @@ def save_diffusers_lora(unet: nn.Module, out: Path, rank: int, alpha: float) -> 
         weight_name=LORA_WEIGHTS,
         safe_serialization=True,
     )
+    mask = os.umask(0)  # safetensors writes 0600: give the file the usual permissions
+    os.umask(mask)
+    os.chmod(out / LORA_WEIGHTS, 0o666 & ~mask)
     return out / LORA_WEIGHTS
