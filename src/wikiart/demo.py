@@ -157,7 +157,7 @@ def _classifier_stage(
     run = out / "classifier"
     overrides = {
         "arch": "small-resnet",
-        "epochs": 12,
+        "epochs": 7,
         "batch_size": 32,
         # the demo's own settings, pinned (the style generator trains against this classifier):
         # whole 64 px images, pooled features
@@ -227,7 +227,7 @@ def _representation_stage(
         {
             "bottleneck": "16x8x8",
             "widths": [32, 64],
-            "epochs": 8,
+            "epochs": 5,
             "seed": seed,
             "data": {"data": str(data_dir), "image_size": 32, "cache_dir": cache},
         },
@@ -303,12 +303,12 @@ def _stylegen_stage(
     data = {"data": str(data_dir), "image_size": size, "cache_dir": cache}
     judge_cfg = clf_config(
         None,
-        {"arch": "baseline-cnn", "epochs": 15, "batch_size": 32, "seed": seed + 1, "data": data},
+        {"arch": "baseline-cnn", "epochs": 8, "batch_size": 32, "seed": seed + 1, "data": data},
     )
     judge = train_classifier(judge_cfg, out / "judge", progress=progress)
     cfg = sg_config(
         None,
-        {"classifier": str(classifier), "epochs": 3, "batch_size": 16, "seed": seed, "data": data},
+        {"classifier": str(classifier), "epochs": 2, "batch_size": 16, "seed": seed, "data": data},
     )
     row = train_stylegen(cfg, out / "stylegen", progress=progress)
     res = evaluate_stylegen(
@@ -319,6 +319,7 @@ def _stylegen_stage(
         cache_dir=cache,
         progress=progress,
         seed=seed,
+        max_per_style=10,
     )
     report.section("Style-conditioned generator")
     report.text(
@@ -390,6 +391,7 @@ def _diffusion_stage(
             "steps_per_epoch": DIFFUSION_STEPS,
             "batch_size": DIFFUSION_BATCH,
             "sample_every": 0,
+            "samples": 4,
             "seed": seed,
             "data": data,
         },
