@@ -27,6 +27,7 @@ from wikiart.diffusion.generate import ANY_STYLE, open_generator
 from wikiart.diffusion.sampling import Guided
 from wikiart.diffusion.train import drop_labels
 from wikiart.errors import WikiartError
+from wikiart.files import file_digest
 from wikiart.models.diffusion import StyleDiffusion
 
 TINY = {
@@ -156,9 +157,7 @@ def test_lora_saves_only_the_adapter_and_leaves_the_base_alone(runs):
     assert sorted(tensors) == sorted(f"unet.{k}" for k in keys)
     n_adapter = sum(v.numel() for v in tensors.values())
     assert n_adapter == info["adapter_parameters"] < info["base_parameters"] / 5
-    from wikiart.diffusion.common import file_sha256
-
-    assert file_sha256(base / "model.pt") == info["base_sha256"]  # the base file is untouched
+    assert file_digest(base / "model.pt") == info["base_sha256"]  # the base file is untouched
     assert_png(lora / "grid.png", min_side=50)
 
 

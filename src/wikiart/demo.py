@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -279,6 +280,20 @@ def _representation_stage(
                 report.image(out / "clusters" / name / plot, f"{res['source']}: {plot}", out)
 
 
+def _train_judge(
+    run: Path, data: dict, seed: int, epochs: int, progress: bool
+) -> tuple[Any, dict[str, Any]]:
+    """An independent judge of generated images: a ``baseline-cnn`` trained with its own seed
+    on ``data`` (a ``[data]`` table); ``(its config, its test metrics)``."""
+    from wikiart.classify import resolve_config, train_classifier
+
+    cfg = resolve_config(
+        None,
+        {"arch": "baseline-cnn", "epochs": epochs, "batch_size": 32, "seed": seed, "data": data},
+    )
+    return cfg, train_classifier(cfg, run, progress=progress)
+
+
 def _stylegen_stage(
     report: HtmlReport,
     out: Path,
@@ -290,8 +305,6 @@ def _stylegen_stage(
 ) -> None:
     """Train an independent judge (another architecture and seed), then the style generator
     against the demo classifier at 64 px, and score its style swaps with the judge."""
-    from wikiart.classify import resolve_config as clf_config
-    from wikiart.classify import train_classifier
     from wikiart.stylegen import EVAL_HEADER, eval_row, evaluate_stylegen, train_stylegen
     from wikiart.stylegen import resolve_config as sg_config
 
@@ -301,11 +314,7 @@ def _stylegen_stage(
     cache = str(cache_root) if cache_root else None
     size = min(image_size, 64)
     data = {"data": str(data_dir), "image_size": size, "cache_dir": cache}
-    judge_cfg = clf_config(
-        None,
-        {"arch": "baseline-cnn", "epochs": 8, "batch_size": 32, "seed": seed + 1, "data": data},
-    )
-    judge = train_classifier(judge_cfg, out / "judge", progress=progress)
+    judge_cfg, judge = _train_judge(out / "judge", data, seed + 1, 8, progress)
     cfg = sg_config(
         None,
         {"classifier": str(classifier), "epochs": 2, "batch_size": 16, "seed": seed, "data": data},
@@ -363,8 +372,6 @@ def _diffusion_stage(
 ) -> None:
     """Train a judge at 32 px, then the class-conditional diffusion model, and judge its
     samples. Skipped (with a note) where the diffusion extra is not installed."""
-    from wikiart.classify import resolve_config as clf_config
-    from wikiart.classify import train_classifier
     from wikiart.errors import WikiartError
     from wikiart.models.diffusion import require_diffusers
 
@@ -379,11 +386,7 @@ def _diffusion_stage(
 
     cache = str(cache_root) if cache_root else None
     data = {"data": str(data_dir), "image_size": DIFFUSION_SIZE, "cache_dir": cache}
-    judge_cfg = clf_config(
-        None,
-        {"arch": "baseline-cnn", "epochs": 15, "batch_size": 32, "seed": seed + 2, "data": data},
-    )
-    judge = train_classifier(judge_cfg, out / "diffusion-judge", progress=progress)
+    judge_cfg, judge = _train_judge(out / "diffusion-judge", data, seed + 2, 15, progress)
     cfg = resolve_config(
         None,
         {

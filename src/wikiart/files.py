@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import json
 import os
 import secrets
@@ -85,3 +86,13 @@ def write_csv(
         writer.writeheader()
         writer.writerows(rows)
     return Path(path)
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks: how a run recognises a checkpoint it was trained
+    with (or against) under any name."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -4,7 +4,6 @@ saves when only LoRA weights are trained."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -131,14 +130,6 @@ def set_adapters_enabled(module: nn.Module, enabled: bool) -> None:
     for layer in module.modules():
         if isinstance(layer, BaseTunerLayer):
             layer.enable_adapters(enabled)
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_lora_info(out: Path, info: dict[str, Any]) -> Path:

@@ -39,8 +39,6 @@ def resolve_config(
         raise WikiartError(f"image_size must be >= 8, got {cfg.data.image_size}")
     if cfg.sample_every < 0:
         raise WikiartError(f"sample_every must be >= 0, got {cfg.sample_every}")
-    if cfg.unconditional and cfg.styles is None and cfg.exclude_styles is None:
-        pass  # every style, no labels
     return cfg
 
 

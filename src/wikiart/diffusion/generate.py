@@ -4,8 +4,9 @@ run; and `wikiart sample`, which writes N images per style and a labelled ``grid
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,14 +177,15 @@ def _from_lora_run(
     model, payload, style_classes = load_adapted(folder, info, device, base=base)
     from wikiart.diffusion.common import set_adapters_enabled
 
-    class _BaseOff:
-        def __enter__(self) -> None:
-            set_adapters_enabled(model.inner, False)
-
-        def __exit__(self, *exc: Any) -> None:
+    @contextlib.contextmanager
+    def base_off() -> Iterator[None]:  # the base alone: adapters off for one prediction
+        set_adapters_enabled(model.inner, False)
+        try:
+            yield
+        finally:
             set_adapters_enabled(model.inner, True)
 
-    gen = _own_generator(model, payload, device, style_classes, base_off=_BaseOff)
+    gen = _own_generator(model, payload, device, style_classes, base_off=base_off)
     gen.describe = f"LoRA r={info.get('rank')} on {Path(str(base)).name}"
     gen.info = info
     return gen

@@ -33,7 +33,6 @@ from wikiart.diffusion.common import (
     LORA_WEIGHTS,
     AdapterOnly,
     accumulating_step,
-    file_sha256,
     select_styles,
     to_signed,
     train_batches,
@@ -44,6 +43,7 @@ from wikiart.diffusion.config import resolve_lora_config as resolve_config  # no
 from wikiart.diffusion.sampling import make_noise_schedule
 from wikiart.diffusion.train import diffusion_loss, drop_labels
 from wikiart.errors import WikiartError
+from wikiart.files import file_digest
 from wikiart.models.diffusion import StyleDiffusion
 from wikiart.train.loop import LoopConfig, fit
 from wikiart.train.optim import make_optimizer, make_scheduler
@@ -133,7 +133,7 @@ def _train_on_checkpoint(cfg: LoraConfig, out: Path, progress: bool) -> dict[str
     info = {
         "base": str(Path(cfg.base).resolve()),
         "base_type": "wikiart",
-        "base_sha256": file_sha256(cfg.base),
+        "base_sha256": file_digest(cfg.base),
         "styles": styles,
         "style_classes": classes,
         "rank": cfg.rank,
@@ -218,7 +218,7 @@ def load_adapted(
     base_path = Path(base or info["base"])
     if not base_path.is_file():
         raise WikiartError(f"the LoRA run's base checkpoint is missing: {base_path}")
-    if info.get("base_sha256") and file_sha256(base_path) != info["base_sha256"]:
+    if info.get("base_sha256") and file_digest(base_path) != info["base_sha256"]:
         raise WikiartError(
             f"{base_path} is not the base this adapter was trained on (its content differs)"
         )

@@ -3,7 +3,6 @@ the independent judge and the ImageNet Lite0 features, and how renders are shown
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from typing import Any
@@ -14,6 +13,7 @@ from torch import nn
 
 from wikiart.checkpoints import load_model
 from wikiart.errors import WikiartError
+from wikiart.files import file_digest  # noqa: F401 (imported from here by the job)
 from wikiart.models.perceptual import perceptual_features
 
 log = logging.getLogger(__name__)
@@ -42,15 +42,6 @@ def lite_features(device: torch.device) -> nn.Module | None:
     except WikiartError as exc:
         log.warning("no pretrained features (%s)", exc)
         return None
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file: how the evaluation recognises the training classifier under any name."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def as_model_input(normalizer: nn.Module, x01: torch.Tensor) -> torch.Tensor:
