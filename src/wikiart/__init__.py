@@ -1,9 +1,10 @@
 """wikiart: model art styles in paintings (classify, cluster, re-render).
 
 The public API (`wikiart.api`), loaded on first use so ``import wikiart`` stays light:
-``train_classifier``, ``train_autoencoder``, ``train_stylegen``, ``evaluate``, ``predict``,
-``embed``, ``cluster``, ``render``, ``load_model``, and the configurations ``ClassifierConfig``,
-``AutoencoderConfig``, ``StylegenConfig``.
+``train_classifier``, ``train_autoencoder``, ``train_stylegen``, ``train_diffusion``,
+``train_lora``, ``train_transfer``, ``evaluate``, ``predict``, ``embed``, ``cluster``,
+``render``, ``sample``, ``transfer``, ``load_model``, and each job's configuration
+(``ClassifierConfig`` ... ``TransferConfig``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ _API: dict[str, tuple[str, str]] = {
             "train_stylegen",
             "train_diffusion",
             "train_lora",
+            "train_transfer",
+            "transfer",
             "sample",
             "evaluate",
             "predict",
@@ -40,6 +43,7 @@ _API: dict[str, tuple[str, str]] = {
             "StylegenConfig",
             "DiffusionConfig",
             "LoraConfig",
+            "TransferConfig",
         )
     },
 }

@@ -91,6 +91,42 @@ def train_lora(
     return train(resolve_lora_config(*_settings(config, settings)), out, progress=progress)
 
 
+def train_transfer(
+    out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
+) -> dict[str, Any]:
+    """Train an AdaIN style-transfer decoder (and compute the styles' feature statistics) into
+    ``out``; returns the last epoch's numbers. ``settings``: `wikiart.config.TransferConfig`
+    fields."""
+    from wikiart.transfer import resolve_config
+    from wikiart.transfer import train_transfer as train
+
+    return train(resolve_config(*_settings(config, settings)), out, progress=progress)
+
+
+def transfer(
+    checkpoint: PathLike,
+    contents: Sequence[PathLike],
+    styles: Sequence[str],
+    out: PathLike,
+    *,
+    alpha: float = 1.0,
+    preserve_color: bool = False,
+    max_size: int = 1024,
+    style_size: int = 512,
+    device: str = "auto",
+) -> list[Path]:
+    """Paint each content image in each style (a style name of the checkpoint, or an image file)
+    at its own size (scaled down to ``max_size`` at most); writes one PNG per (content, style)
+    and ``grid.png`` into ``out`` and returns the PNGs' paths. ``checkpoint``: a `train
+    transfer` ``model.pt``, or ``"builtin"``."""
+    from wikiart.transfer import transfer_command
+
+    return transfer_command(
+        checkpoint, contents, styles, out, alpha=alpha, preserve_colors=preserve_color,
+        max_size=max_size, style_size=style_size, device=device,
+    )  # fmt: skip
+
+
 def sample(
     out: PathLike,
     styles: Sequence[str] | None,
@@ -137,8 +173,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate any checkpoint on a split folder or a dataset root's ``test/``: a classifier
     writes ``metrics.json``; a generator, judged by an independent classifier (``judge``),
-    writes ``stylegen_eval.json`` (a stylegen model) or ``diffusion_eval.json`` (a diffusion
-    or LoRA run, ``n_per_style`` samples of each style). Returns what was written."""
+    writes ``stylegen_eval.json`` (a stylegen or transfer model) or ``diffusion_eval.json`` (a
+    diffusion or LoRA run, ``n_per_style`` samples of each style). Returns what was written."""
     kind = checkpoint_kind(checkpoint)
     common = {"batch_size": batch_size, "cache_dir": cache_dir, "progress": progress}
     if kind in ("diffusion", "lora"):
@@ -153,12 +189,12 @@ def evaluate(
             checkpoint, judge, data, out, n_per_style=n_per_style, seed=seed,
             guidance=guidance, steps=steps, sampler=sampler, device=device, **common,
         )  # fmt: skip
-    if kind == "stylegen":
+    if kind in ("stylegen", "transfer"):
         from wikiart.stylegen import evaluate_stylegen
 
         if judge is None:
             raise WikiartError(
-                "a stylegen checkpoint is evaluated by an independent classifier: pass "
+                f"a {kind} checkpoint is evaluated by an independent classifier: pass "
                 "--judge CLASSIFIER/model.pt"
             )
         return evaluate_stylegen(
@@ -167,7 +203,7 @@ def evaluate(
     if kind != "classifier":
         raise WikiartError(
             f"{checkpoint} is a {kind!r} checkpoint: evaluate takes a classifier, "
-            "stylegen, diffusion or LoRA checkpoint"
+            "stylegen, transfer, diffusion or LoRA checkpoint"
         )
     from wikiart.classify import evaluate_checkpoint
 
@@ -214,4 +250,6 @@ __all__ = [
     "train_diffusion",
     "train_lora",
     "train_stylegen",
+    "train_transfer",
+    "transfer",
 ]

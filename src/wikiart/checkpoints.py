@@ -241,6 +241,13 @@ def _build_diffusion(payload: dict[str, Any]) -> nn.Module:
     return build_diffusion(**payload["model_config"])
 
 
+@register_kind("transfer")
+def _build_transfer(payload: dict[str, Any]) -> nn.Module:
+    from wikiart.models.transfer import build_transfer
+
+    return build_transfer(payload["model_config"])
+
+
 @register_kind("lora")
 def _build_lora(payload: dict[str, Any]) -> nn.Module:
     """A `train diffusion` base rebuilt from its own checkpoint, with empty LoRA layers that the

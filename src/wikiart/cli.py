@@ -23,6 +23,7 @@ from wikiart.config import (
     DiffusionConfig,
     LoraConfig,
     StylegenConfig,
+    TransferConfig,
 )
 from wikiart.config_io import to_toml
 from wikiart.errors import WikiartError
@@ -61,6 +62,12 @@ TRAIN_JOBS: dict[str, tuple[str, type, str, str]] = {
         LoraConfig,
         "wikiart.diffusion.lora",
         "train_lora",
+    ),
+    "transfer": (
+        "an AdaIN style-transfer decoder and the styles' feature statistics",
+        TransferConfig,
+        "wikiart.transfer",
+        "train_transfer",
     ),
 }
 
@@ -164,12 +171,14 @@ def _use_parsers(sub: Any) -> None:
     p.add_argument(
         "--checkpoint",
         required=True,
-        help="a classifier, stylegen, diffusion or LoRA RUN/model.pt (its kind is read)",
+        help="a classifier, stylegen, transfer, diffusion or LoRA RUN/model.pt (its kind is read)",
     )
     p.add_argument("--data", required=True, help="split folder (<Style>/<image>) or dataset root")
     p.add_argument("--out", required=True)
     p.add_argument("--judge", help="generators: an independently trained classifier RUN/model.pt")
-    p.add_argument("--max-per-style", type=int, help="stylegen: at most this many test images")
+    p.add_argument(
+        "--max-per-style", type=int, help="stylegen/transfer: at most this many test images"
+    )
     p.add_argument(
         "--n", type=int, default=32, help="diffusion/LoRA: samples per style (default 32)"
     )
@@ -187,6 +196,7 @@ def _use_parsers(sub: Any) -> None:
     p.add_argument("--style", nargs="+", required=True, help="style names (as in training)")
     p.add_argument("--out", required=True)
     _inference_flags(p, batch=False)
+    _transfer_parser(sub)
     _sample_parser(sub)
     _cluster_parser(sub)
     p = sub.add_parser("demo", help="run every stage on the built-in data and write report.html")
@@ -203,6 +213,36 @@ def _sampling_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--steps", type=int, help="denoising steps (default: the run's)")
     p.add_argument("--sampler", choices=("ddim", "dpm"), help="DDIM or DPM-Solver++")
+
+
+def _transfer_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "transfer",
+        help="paint images in a style (a name or a painting) with an AdaIN transfer model",
+        usage="wikiart transfer --checkpoint RUN/model.pt --content IMG... "
+        "--style NAME_OR_IMG... --out OUT [options]",
+    )
+    p.add_argument(
+        "--checkpoint",
+        default="builtin",
+        help="a `train transfer` RUN/model.pt (default: builtin, the packaged decoder)",
+    )
+    p.add_argument("--content", nargs="+", required=True, help="image files, any size")
+    p.add_argument(
+        "--style", nargs="+", required=True, help="style names of the checkpoint, or image files"
+    )
+    p.add_argument("--out", required=True)
+    p.add_argument(
+        "--alpha", type=float, default=1.0, help="0: the content, 1: fully stylised (default)"
+    )
+    p.add_argument(
+        "--preserve-color", action="store_true", help="keep the content's colours (luminance only)"
+    )
+    p.add_argument("--max-size", type=int, default=1024, help="longest side painted (default 1024)")
+    p.add_argument(
+        "--style-size", type=int, default=512, help="longest side of style images (default 512)"
+    )
+    _inference_flags(p, batch=False)
 
 
 def _sample_parser(sub: Any) -> None:
@@ -369,6 +409,13 @@ def _train_summary(model: str, res: dict[str, Any], out: str) -> str:
             f"epoch {int(res.get('epoch', 0))}: loss={res.get('train_loss', float('nan')):.4f}"
             f"{size} in {res.get('seconds', 0):.0f}s; run: {out} ({files})"
         )
+    if model == "transfer":
+        return (
+            f"epoch {int(res.get('epoch', 0))}: loss={res.get('train_loss', float('nan')):.4f} "
+            f"content={res.get('train_content', float('nan')):.4f} "
+            f"style={res.get('train_style', float('nan')):.4f} in {res.get('seconds', 0):.0f}s; "
+            f"run: {out} (model.pt, grid.png)"
+        )
     return (
         f"epoch {int(res.get('epoch', 0))}: loss={res.get('train_loss', float('nan')):.4f} "
         f"style_acc={res.get('train_style_acc', float('nan')):.3f}; run: {out} "
@@ -480,6 +527,18 @@ def _cmd_render(args: argparse.Namespace, progress: bool) -> int:
     return 0
 
 
+def _cmd_transfer(args: argparse.Namespace, progress: bool) -> int:
+    from wikiart.api import transfer
+
+    paths = transfer(
+        args.checkpoint, args.content, args.style, args.out, alpha=args.alpha,
+        preserve_color=args.preserve_color, max_size=args.max_size,
+        style_size=args.style_size, device=args.device,
+    )  # fmt: skip
+    print(f"wrote {len(paths)} image(s) and grid.png to {args.out}")
+    return 0
+
+
 def _cmd_sample(args: argparse.Namespace, progress: bool) -> int:
     from wikiart.api import sample
 
@@ -520,6 +579,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, bool], int]] = {
     "predict": _cmd_predict,
     "render": _cmd_render,
     "sample": _cmd_sample,
+    "transfer": _cmd_transfer,
     "demo": _cmd_demo,
 }
 

@@ -404,6 +404,46 @@ class LoraConfig(TrainConfig):
     samples: int = setting(8, "images per style in grid.png", advanced=True)
 
 
+@dataclass
+class TransferConfig(TrainConfig):
+    """`wikiart train transfer`: an AdaIN decoder (Huang & Belongie 2017) over the frozen
+    ImageNet EfficientNet-Lite0, and the styles' feature statistics (`wikiart.models.transfer`)."""
+
+    epochs: int = setting(10, "training epochs (0: only the style statistics, with --init)")
+    batch_size: int = setting(8, "(content, style) pairs per batch")
+    lr: float = setting(1e-3, "peak learning rate")
+    weight_decay: float = setting(0.0, "AdamW's decoupled weight decay", advanced=True)
+    data: DataConfig = setting(factory=lambda: DataConfig(image_size=256))
+    content: str | None = setting(
+        None, "a folder of content images, e.g. photos (default: the collection's paintings)"
+    )
+    crop: int = setting(128, "side of the random training crops, in pixels")
+    steps_per_epoch: int | None = setting(
+        None, "optimizer steps per epoch (default: one pass over the content images)"
+    )
+    init: str | None = setting(
+        None, "start from this transfer RUN/model.pt, or 'builtin' (the packaged decoder)"
+    )
+    layer: int = setting(
+        3, "AdaIN layer: Lite0 tap 0-3 (strides 2-16; deeper moves more style)", advanced=True
+    )
+    widths: list[int] | None = setting(
+        None,
+        "decoder channels per x2 upsampling stage (default 16 x 2^k, e.g. 128,64,32,16)",
+        advanced=True,
+    )
+    style_weight: float = setting(
+        10.0, "weight of the style loss (channel mean/std over taps 0..layer)", advanced=True
+    )
+    content_weight: float = setting(1.0, "weight of the content loss", advanced=True)
+    smoothing: float = setting(
+        0.0,
+        "SWAG softmax temperature on features before the style statistics (0: off)",
+        advanced=True,
+    )
+    samples: int = setting(4, "content images in grid.png", advanced=True)
+
+
 def default_arch() -> str:
     """The best measured classifier this installation can train: the ImageNet-pretrained
     EfficientNet-Lite0 when the `pretrained` extra is installed, else the from-scratch

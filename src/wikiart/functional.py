@@ -1,5 +1,6 @@
 """Pure maths on tensors, unit-tested directly and shared by every job: channel statistics and
-the style embeddings built from them, AdaIN, Gram matrices, colour-statistics transfer and SSIM.
+the style embeddings built from them, AdaIN and the losses of AdaIN style transfer, activation
+smoothing, Gram matrices, colour-statistics transfer, luminance-only transfer and SSIM.
 
 Style lives in texture and colour statistics more than in the objects a feature map locates, so a
 style embedding summarises each layer by its per-channel mean and standard deviation (the AdaIN
@@ -162,3 +163,72 @@ def ssim(
     num = (2 * mx * my + c1) * (2 * cov + c2)
     den = (mx * mx + my * my + c1) * (vx + vy + c2)
     return (num / den).mean(dim=(1, 2, 3))
+
+
+def blend(content: torch.Tensor, stylised: torch.Tensor, alpha: float) -> torch.Tensor:
+    """AdaIN's content-style trade-off (Huang & Belongie 2017, eq. 14): ``alpha`` of the
+    stylised features and ``1 - alpha`` of the content's; ``alpha = 0`` is the content itself."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    return torch.lerp(content, stylised.to(content.dtype), alpha)
+
+
+def smooth_activations(x: torch.Tensor, temperature: float) -> torch.Tensor:
+    """SWAG smoothing (Wang, Li & Vasconcelos, CVPR 2021): each sample's whole feature map
+    through a softmax at ``temperature``, rescaled by its number of elements (so the values
+    average 1). Residual encoders have a few huge, peaky activations that dominate mean/std
+    statistics; the softmax compresses them so that the style statistics see the rest.
+    ``temperature <= 0`` returns ``x`` unchanged."""
+    if temperature <= 0:
+        return x
+    if x.dim() != 4:
+        raise ValueError(f"expected an N x C x H x W feature map, got shape {tuple(x.shape)}")
+    n = x.shape[0]
+    flat = x.to(_compute_dtype(x.dtype)).reshape(n, -1)
+    return (torch.softmax(flat / temperature, dim=1) * flat.shape[1]).reshape(x.shape)
+
+
+def mean_std_loss(
+    got: Sequence[torch.Tensor],
+    want: Sequence[tuple[torch.Tensor, torch.Tensor]],
+) -> torch.Tensor:
+    """AdaIN's style loss: over layers, the mean squared difference of each map's per-channel
+    means plus that of its standard deviations, against target ``(mean, std)`` pairs (``N x C``
+    or ``C``, broadcast over the batch). Summed over layers, averaged over batch and channels."""
+    if len(got) != len(want) or not got:
+        raise ValueError(f"mean_std_loss needs one target per map, got {len(got)} and {len(want)}")
+    terms = []
+    for g, (wm, ws) in zip(got, want, strict=True):
+        gm, gs = channel_mean_std(g)
+        terms.append(
+            F.mse_loss(gm, wm.to(gm).expand_as(gm)) + F.mse_loss(gs, ws.to(gs).expand_as(gs))
+        )
+    return torch.stack(terms).sum()
+
+
+def content_loss(got: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """AdaIN's content loss: the mean squared distance of the output's features to the AdaIN
+    target (not to the content image's features), in fp32."""
+    return F.mse_loss(got.float(), target.float())
+
+
+#: RGB -> YUV (BT.601, the luma weights of JPEG and PIL's "L" mode).
+_RGB_TO_YUV = torch.tensor(
+    [[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [0.615, -0.51499, -0.10001]]
+)
+
+
+def preserve_color(stylised: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """Luminance-only transfer (Gatys et al. 2016, "Preserving colour in neural artistic style
+    transfer"): the stylised image's luma (Y) with the content's chroma (U, V). Both
+    ``N x 3 x H x W`` (or ``3 x H x W``) in [0, 1] of one size; returns [0, 1]."""
+    if stylised.shape != content.shape or stylised.shape[-3] != 3:
+        raise ValueError(
+            f"preserve_color needs two RGB images of one shape, got {stylised.shape}, "
+            f"{content.shape}"
+        )
+    m = _RGB_TO_YUV.to(device=stylised.device, dtype=torch.float32)
+    yuv_s = torch.einsum("ij,...jhw->...ihw", m, stylised.float())
+    yuv_c = torch.einsum("ij,...jhw->...ihw", m, content.float())
+    mixed = torch.cat([yuv_s[..., :1, :, :], yuv_c[..., 1:, :, :]], dim=-3)
+    return torch.einsum("ij,...jhw->...ihw", torch.linalg.inv(m), mixed).clamp(0, 1)

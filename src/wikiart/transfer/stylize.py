@@ -1,0 +1,181 @@
+"""`wikiart transfer`: content images painted in styles given by name (the checkpoint's style
+bank) or by an exemplar image, at the content's own size; one PNG per (content, style) and a
+labelled ``grid.png``."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from wikiart.checkpoints import load_model
+from wikiart.data.images import read_image_at_most
+from wikiart.data.refs import display
+from wikiart.device import resolve_device
+from wikiart.errors import WikiartError
+from wikiart.functional import channel_mean_std, preserve_color
+from wikiart.models.transfer import StyleTransfer, pad_to_stride
+from wikiart.stylegen.frozen import to_uint8
+from wikiart.transfer.config import KIND, checkpoint_path
+
+#: Longest side a content image is painted at by default (larger ones are scaled down).
+MAX_SIZE = 1024
+#: Longest side a style exemplar is read at: its statistics are those of brush strokes at about
+#: the scale of the training paintings.
+STYLE_SIZE = 512
+
+
+def load_transfer(
+    checkpoint: str | os.PathLike[str], device: torch.device | str = "cpu"
+) -> tuple[StyleTransfer, dict[str, Any]]:
+    """A transfer model (encoder, decoder, style bank) rebuilt from its checkpoint alone, or
+    the packaged one for ``builtin``."""
+    _, model, payload = load_model(checkpoint_path(checkpoint), device, kind=KIND)
+    return model, payload  # type: ignore[return-value]
+
+
+@dataclass
+class Style:
+    """A target style: a name from the bank or an exemplar, as AdaIN-layer statistics."""
+
+    label: str
+    mean: torch.Tensor  # C
+    std: torch.Tensor  # C
+    exemplar: torch.Tensor | None = None  # 3 x H x W uint8, for the grid
+
+
+def resolve_style(model: StyleTransfer, spec: str, style_size: int = STYLE_SIZE) -> Style:
+    """A style name the model knows, else an image file; anything else is one clear error."""
+    if spec in model.style_names:
+        i = model.style_index(spec)
+        return Style(spec, model.style_mean[i], model.style_std[i])
+    if not Path(spec).is_file():
+        raise WikiartError(
+            f"unknown style {spec!r}: neither a style this model knows "
+            f"({', '.join(model.style_names)}) nor an image file"
+        )
+    img = read_image_at_most(spec, style_size)
+    mean, std = style_statistics(model, img)
+    return Style(Path(spec).stem, mean, std, img)
+
+
+@torch.inference_mode()
+def style_statistics(
+    model: StyleTransfer, image: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """An exemplar's (``3 x H x W`` uint8) channel means and stds at the AdaIN layer."""
+    dev = model.style_mean.device
+    x, _ = pad_to_stride(image[None].to(dev).float() / 255, model.stride)
+    mean, std = channel_mean_std(model.content(x))
+    return mean[0], std[0]
+
+
+@torch.inference_mode()
+def paint(
+    model: StyleTransfer,
+    image: torch.Tensor,
+    style: Style,
+    *,
+    alpha: float = 1.0,
+    keep_colors: bool = False,
+) -> torch.Tensor:
+    """One content image (``3 x H x W`` uint8, any size) painted in ``style``: padded to the
+    encoder's stride, stylised, cropped back; ``3 x H x W`` in [0, 1] on the CPU."""
+    dev = model.style_mean.device
+    x01 = image[None].to(dev).float() / 255
+    padded, (h, w) = pad_to_stride(x01, model.stride)
+    out = model.stylize(padded, style.mean.to(dev), style.std.to(dev), alpha)
+    out = out[..., :h, :w].float().clamp(0, 1)
+    if keep_colors:
+        out = preserve_color(out, x01.float())
+    return out[0].cpu()
+
+
+def transfer_command(
+    checkpoint: str | os.PathLike[str],
+    contents: Sequence[str | os.PathLike[str]],
+    styles: Sequence[str],
+    out: str | os.PathLike[str],
+    *,
+    alpha: float = 1.0,
+    preserve_colors: bool = False,
+    max_size: int = MAX_SIZE,
+    style_size: int = STYLE_SIZE,
+    device: str = "auto",
+) -> list[Path]:
+    """`wikiart transfer`: every content image in every style; returns the PNGs written (and
+    writes ``grid.png``). Every input is checked before any work."""
+    if not 0.0 <= alpha <= 1.0:
+        raise WikiartError(f"--alpha must be in [0, 1], got {alpha}")
+    if max_size < 32 or style_size < 32:
+        raise WikiartError("--max-size and --style-size must be >= 32")
+    if not contents:
+        raise WikiartError("no --content image given")
+    model, _ = load_transfer(checkpoint, resolve_device(device))
+    if not styles:
+        raise WikiartError(f"no --style given; this model knows {model.style_names}")
+    targets = [resolve_style(model, s, style_size) for s in styles]
+    images = [read_image_at_most(p, max_size) for p in contents]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written, cells = [], []
+    for i, (src, img) in enumerate(zip(contents, images, strict=True)):
+        stem = _safe(Path(os.fsdecode(src)).stem)
+        row = []
+        for style in targets:
+            result = paint(model, img, style, alpha=alpha, keep_colors=preserve_colors)
+            path = out / f"{i:03d}_{stem}_{_safe(style.label)}.png"
+            _save_png(result, path)
+            written.append(path)
+            row.append(result)
+        cells.append((img, row))
+    _write_grid(cells, [Path(os.fsdecode(p)).name for p in contents], targets, out / "grid.png")
+    return written
+
+
+def _safe(name: str) -> str:
+    """A file-name-safe form of a label."""
+    return re.sub(r"[^\w.-]+", "_", name).strip("_") or "image"
+
+
+def _save_png(x01: torch.Tensor, path: Path) -> None:
+    from PIL import Image
+
+    Image.fromarray(to_uint8(x01).permute(1, 2, 0).numpy()).save(path)
+
+
+def _thumb(x: torch.Tensor, side: int = 256) -> np.ndarray:
+    """A ``3 x H x W`` image (uint8 or [0, 1]) as an HWC uint8 thumbnail (longer side ``side``)."""
+    from PIL import Image
+
+    u8 = x if x.dtype == torch.uint8 else to_uint8(x)
+    im = Image.fromarray(u8.permute(1, 2, 0).numpy())
+    im.thumbnail((side, side), Image.LANCZOS)
+    return np.asarray(im)
+
+
+def _write_grid(
+    cells: list[tuple[torch.Tensor, list[torch.Tensor]]],
+    names: list[str],
+    styles: list[Style],
+    path: Path,
+) -> Path:
+    """Rows: content images; columns: the content, then each style. A first row shows the
+    style exemplars where styles were given as images."""
+    from wikiart.report.stylegen_plots import plot_render_grid
+
+    rows: list[list[np.ndarray | None]] = []
+    labels: list[str] = []
+    if any(s.exemplar is not None for s in styles):
+        rows.append([None, *(None if s.exemplar is None else _thumb(s.exemplar) for s in styles)])
+        labels.append("style")
+    for (img, results), name in zip(cells, names, strict=True):
+        rows.append([_thumb(img), *(_thumb(r) for r in results)])
+        labels.append(display(name))
+    return plot_render_grid(rows, labels, ["content", *(s.label for s in styles)], path, cell=2.0)

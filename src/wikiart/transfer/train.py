@@ -1,0 +1,291 @@
+"""`wikiart train transfer`: the AdaIN decoder trained with the shared loop on random (content,
+style) pairs; writes ``model.pt`` (encoder, decoder, the styles' feature statistics and colour
+statistics), ``history.csv``, ``loss.png`` and ``grid.png`` (test images in every style).
+
+The losses are the paper's: the decoded image's features at the AdaIN layer against the AdaIN
+target (content), and its per-channel means and standard deviations at every tap up to that
+layer against the style image's (style), optionally after SWAG smoothing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from wikiart.checkpoints import load_model, make_payload, save_checkpoint
+from wikiart.config import TransferConfig
+from wikiart.config_io import save_config
+from wikiart.data.classmap import ClassMap
+from wikiart.data.loader import CachedImageDataset, cache_options, make_loader, prepare_split
+from wikiart.data.scan import scan_folder
+from wikiart.data.splits import pick_per_style
+from wikiart.data.transforms import train_transform
+from wikiart.device import loader_workers, resolve_device
+from wikiart.functional import (
+    adain,
+    channel_mean_std,
+    content_loss,
+    mean_std_loss,
+    smooth_activations,
+)
+from wikiart.models.transfer import StyleTransfer
+from wikiart.stylegen.render import write_grid
+from wikiart.stylegen.styles import color_stats, texture_stats
+from wikiart.train.loop import LoopConfig, StepOutput, fit
+from wikiart.train.optim import make_optimizer, make_scheduler
+from wikiart.train.run import start_run
+from wikiart.transfer.config import KIND, check_crop, checkpoint_path, require_inputs
+
+log = logging.getLogger(__name__)
+
+LOSS_KEYS = ("train_loss", "train_content", "train_style")
+
+
+def train_transfer(
+    cfg: TransferConfig, out: str | os.PathLike[str], *, progress: bool = False
+) -> dict[str, Any]:
+    """Compute the styles' feature statistics, train the decoder with the shared loop (none with
+    ``epochs = 0``: the ``init`` decoder is kept), then write ``loss.png`` and ``grid.png``.
+    Returns the last epoch's row with ``seconds``."""
+    require_inputs(cfg)
+    out = Path(out)
+    t_start = time.perf_counter()
+    device = resolve_device(cfg.device)
+    ds = start_run(cfg, out)
+    classes = ds.class_map()
+    save_config(cfg, out)
+    cache = cache_options(cfg.data, ds.root, progress)
+    styles = prepare_split(ds.split("train"), classes, split="train", **cache)
+    model = _build(cfg, classes, device)
+    mean, std = style_bank(model, styles, len(classes), device)
+    model.set_style_bank(mean.to(device), std.to(device))
+    colors = color_stats(styles, len(classes))
+    extra = _payload_extra(model, cfg, colors)
+    if cfg.epochs == 0:
+        _save_untrained(model, extra, out)
+        history: list[dict[str, Any]] = []
+    else:
+        content = _content_data(cfg, ds.root, styles, progress)
+        loader = _pair_loader(cfg, content, styles)
+        log.info(
+            "transfer: AdaIN at Lite0 tap %d (stride %d, %d channels), decoder %d parameters; "
+            "%d content and %d style images, %d px crops, %d steps/epoch",
+            model.layer,
+            model.stride,
+            model.channels,
+            sum(p.numel() for p in model.decoder.parameters()),
+            len(content),
+            len(styles),
+            cfg.crop,
+            len(loader),
+        )
+        history = _fit(model, loader, cfg, device, out, progress, extra).history
+    _write_figures(history, ds, classes, device, out, cache, cfg)
+    row = dict(history[-1]) if history else {}
+    row["seconds"] = time.perf_counter() - t_start
+    return row
+
+
+def transfer_loss(
+    model: StyleTransfer,
+    content01: torch.Tensor,
+    style01: torch.Tensor,
+    *,
+    style_weight: float = 10.0,
+    content_weight: float = 1.0,
+    smoothing: float = 0.0,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The AdaIN objective on one batch of ``[0, 1]`` content and style images:
+    ``content_weight * ||f(g) - t||^2 + style_weight * sum_l (mean/std distance at tap l)``,
+    where ``t`` is the AdaIN target and ``g = decoder(t)``. Returns the loss and its parts."""
+    with torch.no_grad():
+        want = model.features(style01)
+        fc = model.content(content01)
+        sm, ss = channel_mean_std(want[-1])
+        target = adain(fc, ss, sm)
+    got = model.features(model.decoder(target))
+    lc = content_loss(got[-1], target)
+    want_stats = [channel_mean_std(smooth_activations(w, smoothing)) for w in want]
+    ls = mean_std_loss([smooth_activations(g, smoothing) for g in got], want_stats)
+    loss = content_weight * lc + style_weight * ls
+    return loss, {"content": float(lc.detach()), "style": float(ls.detach())}
+
+
+@torch.no_grad()
+def style_bank(
+    model: StyleTransfer, data: CachedImageDataset, k: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each style's average, over its training images, of each image's channel means and
+    standard deviations at the AdaIN layer (``K x C`` each, on the CPU): a typical painting of
+    the style, what a style name is rendered with."""
+    stats = texture_stats(model.encoder, data, k, device)
+    return stats["mean"][-1], stats["std"][-1]
+
+
+class _Pairs(torch.utils.data.Dataset):
+    """Item ``i``: content image ``i`` (mod their number) and a random style image, each a
+    random crop; the style draw uses torch's RNG, which the loader seeds per worker."""
+
+    def __init__(
+        self, content: CachedImageDataset, style: CachedImageDataset, crop: int, length: int
+    ) -> None:
+        self.content, self.style, self.length = content, style, length
+        self.crop = train_transform(crop, scale=(0.2, 0.6))
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        j = int(torch.randint(len(self.style), (1,)))
+        return self.crop(self.content.raw(i % len(self.content))), self.crop(self.style.raw(j))
+
+
+def _content_data(
+    cfg: TransferConfig, root: Path, styles: CachedImageDataset, progress: bool
+) -> CachedImageDataset:
+    """The content images: the ``content`` folder (cached like a dataset), else the paintings."""
+    if cfg.content is None:
+        return styles
+    refs = scan_folder(cfg.content, "content")
+    cache = cache_options(cfg.data, cfg.content, progress)
+    data = prepare_split(refs, ClassMap(("content",)), split="content", **cache)
+    if len(data) == 0:
+        from wikiart.errors import WikiartError
+
+        raise WikiartError(f"no usable images in the content folder {cfg.content}")
+    return data
+
+
+def _pair_loader(
+    cfg: TransferConfig, content: CachedImageDataset, styles: CachedImageDataset
+) -> torch.utils.data.DataLoader:
+    length = cfg.steps_per_epoch * cfg.batch_size if cfg.steps_per_epoch else len(content)
+    return make_loader(
+        _Pairs(content, styles, cfg.crop, max(length, cfg.batch_size)),
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        seed=cfg.seed,
+        num_workers=loader_workers(cfg.loader_workers),
+        drop_last=True,
+    )
+
+
+def _build(cfg: TransferConfig, classes: ClassMap, device: torch.device) -> StyleTransfer:
+    """The model: the ``init`` checkpoint's encoder and decoder, else the offline ImageNet
+    encoder and a fresh decoder."""
+    styles = list(classes.classes)
+    if cfg.init is not None:
+        _, init, _ = load_model(checkpoint_path(cfg.init), "cpu", kind=KIND)
+        log.info("init %s: its layer %d and widths %s", cfg.init, init.layer, init.config["widths"])
+        if cfg.epochs > 0:
+            check_crop(cfg.crop, init.layer)
+        model = StyleTransfer(
+            styles,
+            layer=init.layer,
+            widths=init.config["widths"],
+            image_size=cfg.data.image_size,
+        )
+        model.encoder.load_state_dict(init.encoder.state_dict())
+        model.decoder.load_state_dict(init.decoder.state_dict())
+        return model.to(device)
+    model = StyleTransfer(
+        styles, layer=cfg.layer, widths=cfg.widths, image_size=cfg.data.image_size
+    )
+    from wikiart.models.efficientnet import EfficientNetLite
+    from wikiart.models.perceptual import LiteFeatures
+
+    backbone = EfficientNetLite("efficientnet-lite0")
+    backbone.load_offline_weights()
+    model.encoder.load_state_dict(LiteFeatures(backbone, depth=cfg.layer + 1).state_dict())
+    return model.to(device)
+
+
+def _payload_extra(model: StyleTransfer, cfg: TransferConfig, colors: dict) -> dict[str, Any]:
+    """What a transfer checkpoint carries beside the weights (the style bank is in them)."""
+    return {
+        "kind": KIND,
+        "model_config": dict(model.config),
+        "classes": list(model.style_names),
+        "preprocess": {"image_size": model.image_size, "fit": cfg.data.fit, "range": [0.0, 1.0]},
+        "color_stats": colors,
+        "data": str(cfg.data.data),
+        "content": str(cfg.content) if cfg.content else None,
+        "init": str(cfg.init) if cfg.init else None,
+    }
+
+
+def _save_untrained(model: StyleTransfer, extra: dict[str, Any], out: Path) -> None:
+    """``model.pt`` of an ``epochs = 0`` run: the init decoder with this collection's styles."""
+    payload = make_payload(
+        kind=extra["kind"],
+        model_config=extra["model_config"],
+        model=model,
+        classes=extra["classes"],
+        preprocess=extra["preprocess"],
+        epoch=0,
+        metrics={},
+    )
+    rest = {k: v for k, v in extra.items() if k not in payload}
+    save_checkpoint(out / "model.pt", {**payload, **rest})
+
+
+def _fit(
+    model: StyleTransfer,
+    loader: torch.utils.data.DataLoader,
+    cfg: TransferConfig,
+    device: torch.device,
+    out: Path,
+    progress: bool,
+    extra: dict[str, Any],
+) -> Any:
+    """Adam on the decoder alone, one-cycle schedule, through the shared loop."""
+    params = list(model.decoder.parameters())
+    opt = make_optimizer(params, "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = make_scheduler(opt, "onecycle", len(loader) * cfg.epochs, pct_start=0.1)
+
+    def step(m: nn.Module, batch: Any, dev: torch.device) -> StepOutput:
+        c = batch[0].to(dev, non_blocking=True).float() / 255
+        s = batch[1].to(dev, non_blocking=True).float() / 255
+        loss, parts = transfer_loss(
+            m,  # type: ignore[arg-type]
+            c,
+            s,
+            style_weight=cfg.style_weight,
+            content_weight=cfg.content_weight,
+            smoothing=cfg.smoothing,
+        )
+        return StepOutput(loss, len(c), parts)
+
+    loop = LoopConfig.for_job(cfg, device, out, progress, patience=None)
+    return fit(model, opt, loader, step, loop, scheduler=sched, make_payload_extra=lambda: extra)
+
+
+def _write_figures(
+    history: list[dict[str, Any]],
+    ds: Any,
+    classes: ClassMap,
+    device: torch.device,
+    out: Path,
+    cache: dict[str, Any],
+    cfg: TransferConfig,
+) -> None:
+    """``loss.png`` and ``grid.png``: test images (training images where there is no test
+    split) restyled to every style by name with the saved ``model.pt``."""
+    from wikiart.report.classifier_plots import plot_history
+
+    if history:
+        plot_history(history, out / "loss.png", keys=LOSS_KEYS, metric_keys=())
+    _, model, _ = load_model(out / "model.pt", device, kind=KIND)
+    split = "test" if "test" in ds.splits else "train"
+    data = prepare_split(ds.split(split), classes, split=split, **cache)
+    pick = pick_per_style(data.labels, 1, cfg.seed)[: cfg.samples]
+    if not pick:
+        return
+    x = torch.stack([data.raw(i) for i in pick])
+    labels = [classes.classes[data.labels[i]] for i in pick]
+    write_grid(model, x, labels, None, out / "grid.png")  # type: ignore[arg-type]
