@@ -28,6 +28,10 @@ def test_demo_on_given_data_writes_report(tiny_root, tmp_path, capsys, monkeypat
     assert "Style-conditioned generator" in html and "stylegen-eval/grid.png" in html
     sg = json.loads((out / "stylegen-eval" / "stylegen_eval.json").read_text())
     assert sg["pairs"] == 3 * 2  # three test images, each rendered in the two other styles
+    if (Path(demo.__file__).parent / "transfer" / "builtin.pt").is_file():
+        assert "Style transfer" in html and "transfer-eval/grid.png" in html
+        tr = json.loads((out / "transfer-eval" / "stylegen_eval.json").read_text())
+        assert tr["pairs"] == sg["pairs"] and tr["styles"] == sg["styles"]
     if importlib.util.find_spec("diffusers") is not None:
         assert "Diffusion" in html and "diffusion-eval/grid.png" in html
         ev = json.loads((out / "diffusion-eval" / "diffusion_eval.json").read_text())

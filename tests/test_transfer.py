@@ -135,6 +135,10 @@ def test_decode_renders_the_adain_target_of_the_banked_style():
         target = adain(codes[0], model.style_std[style], model.style_mean[style])
         want = model.decoder(target).clamp(0, 1)
         assert torch.equal(model.decode(codes, style), want)
+        # an input smaller than two strides is padded, and the render cropped back
+        tiny = x[:, :, :5, :7]
+        out = model.decode(model.encode(tiny), style)
+    assert out.shape == (2, 3, 5, 7)
     mean, _ = channel_mean_std(target)
     assert torch.allclose(mean, model.style_mean[style], atol=1e-4)
 
@@ -161,13 +165,13 @@ def test_a_few_decoder_steps_reduce_the_loss_on_tiny_images():
     opt = torch.optim.Adam(model.decoder.parameters(), lr=3e-3)
     losses = []
     for _ in range(30):
-        loss, parts = transfer_loss(model, content, style, style_weight=10.0)
-        assert set(parts) == {"content", "style"}
+        loss, parts = transfer_loss(model, content, style, style_weight=10.0, identity_weight=1.0)
+        assert set(parts) == {"content", "style", "identity"}
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    assert losses[-1] < 0.5 * losses[0]
+    assert losses[-1] < 0.7 * losses[0]
     assert all(p.grad is None for p in model.encoder.parameters())  # the encoder is frozen
 
 

@@ -425,21 +425,29 @@ class TransferConfig(TrainConfig):
         None, "start from this transfer RUN/model.pt, or 'builtin' (the packaged decoder)"
     )
     layer: int = setting(
-        3, "AdaIN layer: Lite0 tap 0-3 (strides 2-16; deeper moves more style)", advanced=True
+        2, "AdaIN layer: Lite0 tap 0-3 (strides 2-16; deeper moves more style)", advanced=True
     )
     widths: list[int] | None = setting(
         None,
-        "decoder channels per x2 upsampling stage (default 16 x 2^k, e.g. 128,64,32,16)",
+        "decoder channels per x2 upsampling stage (default 16 x 2^k, e.g. 64,32,16 at layer 2)",
         advanced=True,
     )
     style_weight: float = setting(
         10.0, "weight of the style loss (channel mean/std over taps 0..layer)", advanced=True
     )
     content_weight: float = setting(1.0, "weight of the content loss", advanced=True)
+    identity_weight: float = setting(
+        0.0,
+        "weight of the L1 between each content image and the decoding of its own features",
+        advanced=True,
+    )
     smoothing: float = setting(
         0.0,
         "SWAG softmax temperature on features before the style statistics (0: off)",
         advanced=True,
+    )
+    bank_images: int = setting(
+        64, "training images per style averaged into its statistics (0: all)", advanced=True
     )
     samples: int = setting(4, "content images in grid.png", advanced=True)
 

@@ -40,6 +40,7 @@ def run_demo(
         ("classifier", _classifier_stage, (image_size,)),
         ("autoencoder + clustering", _representation_stage, ()),
         ("style generator (judge, training, evaluation)", _stylegen_stage, (image_size,)),
+        ("style transfer (style statistics, evaluation)", _transfer_stage, (image_size,)),
         ("diffusion (judge, training, evaluation)", _diffusion_stage, ()),
     )
     for name, stage, size in stages:
@@ -317,7 +318,7 @@ def _stylegen_stage(
     judge_cfg, judge = _train_judge(out / "judge", data, seed + 1, 8, progress)
     cfg = sg_config(
         None,
-        {"classifier": str(classifier), "epochs": 2, "batch_size": 16, "seed": seed, "data": data},
+        {"classifier": str(classifier), "epochs": 1, "batch_size": 16, "seed": seed, "data": data},
     )
     row = train_stylegen(cfg, out / "stylegen", progress=progress)
     res = evaluate_stylegen(
@@ -353,6 +354,63 @@ def _stylegen_stage(
         out,
     )
     report.image(out / "stylegen" / "loss.png", "Style generator losses per epoch", out)
+
+
+def _transfer_stage(
+    report: HtmlReport,
+    out: Path,
+    data_dir: Path,
+    cache_root: Path | None,
+    image_size: int,
+    seed: int,
+    progress: bool,
+) -> None:
+    """The packaged AdaIN decoder given this collection's style statistics (``train transfer
+    --init builtin --epochs 0``), then scored like the generator, by the same judge."""
+    from wikiart.errors import WikiartError
+    from wikiart.stylegen import EVAL_HEADER, eval_row, evaluate_stylegen
+    from wikiart.transfer import resolve_config, train_transfer
+    from wikiart.transfer.config import builtin_path
+
+    judge = out / "judge" / "model.pt"
+    try:
+        builtin_path()
+    except WikiartError as exc:
+        report.section("Style transfer")
+        report.text(f"skipped: {exc}", muted=True)
+        return
+    if not judge.exists():
+        return
+    cache = str(cache_root) if cache_root else None
+    data = {"data": str(data_dir), "image_size": image_size, "cache_dir": cache}
+    cfg = resolve_config(None, {"epochs": 0, "init": "builtin", "seed": seed, "data": data})
+    train_transfer(cfg, out / "transfer", progress=progress)
+    res = evaluate_stylegen(
+        out / "transfer" / "model.pt",
+        judge,
+        data_dir,
+        out / "transfer-eval",
+        cache_dir=cache,
+        progress=progress,
+        seed=seed,
+        max_per_style=10,
+    )
+    report.section("Style transfer")
+    report.text(
+        "The packaged AdaIN decoder (over the frozen ImageNet EfficientNet-Lite0, trained once on "
+        "real paintings) with each style of this collection summarised by its paintings' "
+        "feature statistics: no training here, only those statistics (`wikiart train transfer "
+        f"--init builtin --epochs 0`). The same judge as the generator's scores it at "
+        f"{image_size} px, on the same test images, so the two rows compare directly; "
+        "`wikiart transfer` paints any picture at its own size. Run folders: transfer/, "
+        "transfer-eval/."
+    )
+    report.table(list(EVAL_HEADER), [eval_row(res)])
+    report.image(
+        out / "transfer-eval" / "grid.png",
+        "Test images (rows): original, own style, then every style by name",
+        out,
+    )
 
 
 #: The demo's diffusion budget: ``EPOCHS x STEPS`` optimizer steps of ``BATCH`` images at

@@ -3,8 +3,9 @@ feature map renormalised to a style's per-channel means and standard deviations,
 decoder back to pixels.
 
 The encoder is the first stages of the ImageNet EfficientNet-Lite (the offline weights; VGG-19,
-the paper's, cannot be downloaded here), cut at the AdaIN layer: tap 3 (stride 16, 112 channels)
-by default, tap 2 (stride 8, 40 channels) keeps more detail and moves less of the style. The
+the paper's, cannot be downloaded here), cut at the AdaIN layer: tap 2 (stride 8, 40 channels)
+by default (measured: decoders over tap 3, stride 16, lost the colours and most of the content
+within the same training budget). The
 decoder mirrors it without normalisation layers (a norm would undo the statistics just set),
 with reflection padding (no border marks) and nearest-neighbour upsampling followed by a
 convolution (no checkerboard of transposed convolutions), as in the paper.
@@ -77,7 +78,7 @@ class StyleTransfer(nn.Module):
         self,
         style_names: Sequence[str],
         *,
-        layer: int = 3,
+        layer: int = 2,
         widths: Sequence[int] | None = None,
         encoder: str = "efficientnet-lite0",
         image_size: int = 256,
@@ -153,17 +154,24 @@ class StyleTransfer(nn.Module):
 
     # The style generator's interface (`wikiart.stylegen.evaluate` and its render grids).
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """uint8 (or [0, 1]) images -> ``(AdaIN-layer map, N x 2 original sizes)``, the input
+        padded to the stride first."""
         x01 = x.float() / 255 if x.dtype == torch.uint8 else x
-        return (self.content(x01),)
+        padded, (h, w) = pad_to_stride(x01, self.stride)
+        sizes = torch.tensor([[h, w]], device=x.device).expand(len(x), 2)
+        return self.content(padded), sizes
 
     def decode(self, codes: tuple[torch.Tensor, ...], style: torch.Tensor) -> torch.Tensor:
-        fc = codes[0]
+        """Content maps restyled to the bank's rows ``style``, decoded, cropped back, [0, 1]."""
+        fc, sizes = codes
         target = adain(fc, self.style_std[style], self.style_mean[style])
-        return self.decoder(target).clamp(0, 1)
+        h, w = (int(v) for v in sizes[0]) if len(sizes) else fc.shape[-2:]
+        return self.decoder(target)[..., :h, :w].clamp(0, 1)
 
 
 def default_widths(layer: int) -> list[int]:
-    """Decoder widths from the AdaIN layer up: 128 channels at stride 16, halving per x2."""
+    """Decoder widths from the AdaIN layer up, halving per x2 to 16 at stride 2: 64, 32, 16 from
+    stride 8."""
     return [16 * 2 ** (layer - i) for i in range(layer + 1)]
 
 

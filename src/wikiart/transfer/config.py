@@ -44,8 +44,8 @@ def resolve_config(
 ) -> TransferConfig:
     """Defaults <- TOML <- flags, checked."""
     cfg = build_config(TransferConfig, config_file, overrides)
-    if min(cfg.style_weight, cfg.content_weight, cfg.smoothing) < 0:
-        raise WikiartError("style_weight, content_weight and smoothing must be >= 0")
+    if min(cfg.style_weight, cfg.content_weight, cfg.identity_weight, cfg.smoothing) < 0:
+        raise WikiartError("the loss weights and smoothing must be >= 0")
     if not 0 <= cfg.layer <= 3:
         raise WikiartError(f"layer must be 0-3 (a Lite0 tap, strides 2-16), got {cfg.layer}")
     if cfg.init is None:  # with --init, the init's layer decides (checked once it is read)

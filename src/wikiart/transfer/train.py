@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -43,7 +44,7 @@ from wikiart.transfer.config import KIND, check_crop, checkpoint_path, require_i
 
 log = logging.getLogger(__name__)
 
-LOSS_KEYS = ("train_loss", "train_content", "train_style")
+LOSS_KEYS = ("train_loss", "train_content", "train_style", "train_identity")
 
 
 def train_transfer(
@@ -62,7 +63,9 @@ def train_transfer(
     cache = cache_options(cfg.data, ds.root, progress)
     styles = prepare_split(ds.split("train"), classes, split="train", **cache)
     model = _build(cfg, classes, device)
-    mean, std = style_bank(model, styles, len(classes), device)
+    mean, std = style_bank(
+        model, _per_style(styles, cfg.bank_images, cfg.seed), len(classes), device
+    )
     model.set_style_bank(mean.to(device), std.to(device))
     colors = color_stats(styles, len(classes))
     extra = _payload_extra(model, cfg, colors)
@@ -98,11 +101,14 @@ def transfer_loss(
     *,
     style_weight: float = 10.0,
     content_weight: float = 1.0,
+    identity_weight: float = 0.0,
     smoothing: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The AdaIN objective on one batch of ``[0, 1]`` content and style images:
     ``content_weight * ||f(g) - t||^2 + style_weight * sum_l (mean/std distance at tap l)``,
-    where ``t`` is the AdaIN target and ``g = decoder(t)``. Returns the loss and its parts."""
+    where ``t`` is the AdaIN target and ``g = decoder(t)``; with ``identity_weight``, plus that
+    times the L1 distance between the content and the decoder's reconstruction of its own
+    features (``alpha = 0``). Returns the loss and its parts."""
     with torch.no_grad():
         want = model.features(style01)
         fc = model.content(content01)
@@ -113,7 +119,12 @@ def transfer_loss(
     want_stats = [channel_mean_std(smooth_activations(w, smoothing)) for w in want]
     ls = mean_std_loss([smooth_activations(g, smoothing) for g in got], want_stats)
     loss = content_weight * lc + style_weight * ls
-    return loss, {"content": float(lc.detach()), "style": float(ls.detach())}
+    parts = {"content": float(lc.detach()), "style": float(ls.detach())}
+    if identity_weight > 0:
+        li = (model.decoder(fc).float() - content01.float()).abs().mean()
+        loss = loss + identity_weight * li
+        parts["identity"] = float(li.detach())
+    return loss, parts
 
 
 @torch.no_grad()
@@ -125,6 +136,16 @@ def style_bank(
     the style, what a style name is rendered with."""
     stats = texture_stats(model.encoder, data, k, device)
     return stats["mean"][-1], stats["std"][-1]
+
+
+def _per_style(data: CachedImageDataset, n: int, seed: int) -> CachedImageDataset:
+    """At most ``n`` images of each style (a seeded choice; all with ``n = 0``): a style's
+    average statistics settle long before thousands of images, and the encoder is slow."""
+    if n <= 0:
+        return data
+    rng = np.random.default_rng(seed)
+    keep = [rng.permutation(np.flatnonzero(data.labels == c))[:n] for c in np.unique(data.labels)]
+    return data.subset(np.sort(np.concatenate(keep)))
 
 
 class _Pairs(torch.utils.data.Dataset):
@@ -257,6 +278,7 @@ def _fit(
             s,
             style_weight=cfg.style_weight,
             content_weight=cfg.content_weight,
+            identity_weight=cfg.identity_weight,
             smoothing=cfg.smoothing,
         )
         return StepOutput(loss, len(c), parts)
@@ -283,7 +305,7 @@ def _write_figures(
     _, model, _ = load_model(out / "model.pt", device, kind=KIND)
     split = "test" if "test" in ds.splits else "train"
     data = prepare_split(ds.split(split), classes, split=split, **cache)
-    pick = pick_per_style(data.labels, 1, cfg.seed)[: cfg.samples]
+    pick = pick_per_style(data.labels, cfg.samples, cfg.seed)
     if not pick:
         return
     x = torch.stack([data.raw(i) for i in pick])
