@@ -175,6 +175,30 @@ def test_a_few_decoder_steps_reduce_the_loss_on_tiny_images():
     assert all(p.grad is None for p in model.encoder.parameters())  # the encoder is frozen
 
 
+def test_style_bank_medoid_is_one_paintings_statistics_and_mean_their_average():
+    from torch.utils.data import TensorDataset
+
+    from wikiart.transfer.train import style_bank
+
+    model = small(seed=3)
+    torch.manual_seed(0)
+    x = torch.randint(0, 256, (7, 3, 32, 32), dtype=torch.uint8)
+    x[4:] = x[4:] // 4  # style 1: darker
+    y = torch.tensor([0, 0, 0, 0, 1, 1, 1])
+    data = TensorDataset(x, y)
+    with torch.no_grad():
+        m, s = channel_mean_std(model.content(x.float() / 255))
+    mean, std = style_bank(model, data, 2, torch.device("cpu"), "mean", batch_size=3)
+    assert torch.allclose(mean[0], m[:4].mean(0), atol=1e-5)
+    assert torch.allclose(std[1], s[4:].mean(0), atol=1e-5)
+    mean, std = style_bank(model, data, 2, torch.device("cpu"), "medoid", batch_size=3)
+    for style, rows in ((0, range(4)), (1, range(4, 7))):
+        assert any(torch.allclose(mean[style], m[i], atol=1e-5) for i in rows)
+        assert any(torch.allclose(std[style], s[i], atol=1e-5) for i in rows)
+    with pytest.raises(ValueError):
+        style_bank(model, data, 2, torch.device("cpu"), "median")
+
+
 def test_checkpoint_round_trip_reproduces_outputs_exactly(tmp_path):
     model = small(seed=2)
     payload = make_payload(

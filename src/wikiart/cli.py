@@ -409,6 +409,12 @@ def _train_summary(model: str, res: dict[str, Any], out: str) -> str:
             f"epoch {int(res.get('epoch', 0))}: loss={res.get('train_loss', float('nan')):.4f}"
             f"{size} in {res.get('seconds', 0):.0f}s; run: {out} ({files})"
         )
+    if model == "transfer" and "train_loss" not in res:
+        return (
+            f"no training (epochs 0): the decoder of --init with the statistics of "
+            f"{res.get('styles', 0)} styles in {res.get('seconds', 0):.0f}s; run: {out} "
+            "(model.pt, grid.png)"
+        )
     if model == "transfer":
         return (
             f"epoch {int(res.get('epoch', 0))}: loss={res.get('train_loss', float('nan')):.4f} "

@@ -32,6 +32,7 @@ PREDICTIONS = ("epsilon", "v_prediction")
 SAMPLERS = ("ddim", "dpm")
 DIFFUSION_BALANCE = ("sampler", "none")
 LORA_TARGETS = ("auto", "attention", "attention+conv")
+TRANSFER_BANKS = ("medoid", "mean")
 
 
 def setting(
@@ -444,6 +445,13 @@ class TransferConfig(TrainConfig):
     smoothing: float = setting(
         0.0,
         "SWAG softmax temperature on features before the style statistics (0: off)",
+        advanced=True,
+    )
+    bank: str = setting(
+        "medoid",
+        "a style name's statistics: its most typical painting's, or the average over its "
+        "paintings (washed out)",
+        choices=TRANSFER_BANKS,
         advanced=True,
     )
     bank_images: int = setting(

@@ -50,7 +50,7 @@ def resolve_config(
         raise WikiartError(f"layer must be 0-3 (a Lite0 tap, strides 2-16), got {cfg.layer}")
     if cfg.init is None:  # with --init, the init's layer decides (checked once it is read)
         check_crop(cfg.crop, cfg.layer)
-    if cfg.crop > cfg.data.image_size:
+    if cfg.epochs > 0 and cfg.crop > cfg.data.image_size:
         raise WikiartError(
             f"crop {cfg.crop} is larger than the cached images ({cfg.data.image_size} px); "
             "raise --image-size or lower --crop"

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from wikiart.checkpoints import load_model, make_payload, save_checkpoint
-from wikiart.config import TransferConfig
+from wikiart.config import TRANSFER_BANKS, TransferConfig
 from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.loader import CachedImageDataset, cache_options, make_loader, prepare_split
@@ -36,7 +36,7 @@ from wikiart.functional import (
 )
 from wikiart.models.transfer import StyleTransfer
 from wikiart.stylegen.render import write_grid
-from wikiart.stylegen.styles import color_stats, texture_stats
+from wikiart.stylegen.styles import color_stats
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 from wikiart.train.optim import make_optimizer, make_scheduler
 from wikiart.train.run import start_run
@@ -44,6 +44,8 @@ from wikiart.transfer.config import KIND, check_crop, checkpoint_path, require_i
 
 log = logging.getLogger(__name__)
 
+#: How a style name's statistics are drawn from its paintings (`style_bank`).
+BANK_METHODS = TRANSFER_BANKS
 LOSS_KEYS = ("train_loss", "train_content", "train_style", "train_identity")
 
 
@@ -64,7 +66,7 @@ def train_transfer(
     styles = prepare_split(ds.split("train"), classes, split="train", **cache)
     model = _build(cfg, classes, device)
     mean, std = style_bank(
-        model, _per_style(styles, cfg.bank_images, cfg.seed), len(classes), device
+        model, _per_style(styles, cfg.bank_images, cfg.seed), len(classes), device, cfg.bank
     )
     model.set_style_bank(mean.to(device), std.to(device))
     colors = color_stats(styles, len(classes))
@@ -90,6 +92,7 @@ def train_transfer(
         history = _fit(model, loader, cfg, device, out, progress, extra).history
     _write_figures(history, ds, classes, device, out, cache, cfg)
     row = dict(history[-1]) if history else {}
+    row["styles"] = len(classes)
     row["seconds"] = time.perf_counter() - t_start
     return row
 
@@ -129,13 +132,39 @@ def transfer_loss(
 
 @torch.no_grad()
 def style_bank(
-    model: StyleTransfer, data: CachedImageDataset, k: int, device: torch.device
+    model: StyleTransfer,
+    data: CachedImageDataset,
+    k: int,
+    device: torch.device,
+    method: str = "medoid",
+    batch_size: int = 32,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each style's average, over its training images, of each image's channel means and
-    standard deviations at the AdaIN layer (``K x C`` each, on the CPU): a typical painting of
-    the style, what a style name is rendered with."""
-    stats = texture_stats(model.encoder, data, k, device)
-    return stats["mean"][-1], stats["std"][-1]
+    """What a style name is rendered with: ``K x C`` channel means and standard deviations at
+    the AdaIN layer, on the CPU. ``medoid``: those of the style's most typical painting (the one
+    nearest all the others, statistics standardised over the collection); ``mean``: the average
+    over its paintings, which regresses every style towards the collection's grey average."""
+    if method not in BANK_METHODS:
+        raise ValueError(f"bank method must be one of {BANK_METHODS}, got {method!r}")
+    stats, labels = [], []
+    for x, y in make_loader(data, batch_size=batch_size):
+        mean, std = channel_mean_std(model.content(x.to(device).float() / 255))
+        stats.append(torch.cat([mean, std], 1).double().cpu())
+        labels.append(y)
+    table, ys = torch.cat(stats), torch.cat(labels)
+    z = (table - table.mean(0)) / table.std(0).clamp_min(1e-8)
+    c = model.channels
+    out = torch.zeros(k, 2 * c, dtype=torch.float64)
+    out[:, c:] = 1.0
+    for style in range(k):
+        rows = torch.nonzero(ys == style).flatten()
+        if len(rows) == 0:
+            continue
+        if method == "mean":
+            out[style] = table[rows].mean(0)
+        else:
+            nearest = torch.cdist(z[rows], z[rows]).sum(1).argmin()
+            out[style] = table[rows[nearest]]
+    return out[:, :c].float(), out[:, c:].float()
 
 
 def _per_style(data: CachedImageDataset, n: int, seed: int) -> CachedImageDataset:
