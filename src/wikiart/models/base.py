@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from wikiart.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalizer
+from wikiart.errors import WikiartError
 from wikiart.models.backbone import Backbone
 
 
@@ -114,3 +115,12 @@ class StyleClassifier(nn.Module):
                 name = "backbone" if len(body) == 1 else f"backbone.{depth}"
                 groups.append({"params": params, "lr": rate, "name": name})
         return groups
+
+
+def style_index(style_names: list[str], name: str) -> int:
+    """The row of style ``name`` in a style-conditioned model (a generator's table, a transfer
+    model's bank); an unknown name is an error listing the known ones."""
+    try:
+        return style_names.index(name)
+    except ValueError:
+        raise WikiartError(f"unknown style {name!r}; this model knows {style_names}") from None

@@ -41,6 +41,7 @@ from wikiart.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalizer
 from wikiart.errors import WikiartError
 from wikiart.functional import adain
 from wikiart.models.autoencoder import check_stages
+from wikiart.models.base import style_index
 
 DEFAULT_WIDTHS = (32, 64, 128)
 
@@ -245,12 +246,7 @@ class StyleGenerator(nn.Module):
 
     def style_index(self, name: str) -> int:
         """The row of style ``name``; an unknown name is an error listing the known ones."""
-        try:
-            return self.style_names.index(name)
-        except ValueError:
-            raise WikiartError(
-                f"unknown style {name!r}; this model knows {self.style_names}"
-            ) from None
+        return style_index(self.style_names, name)
 
 
 def build_stylegen(**config: Any) -> StyleGenerator:

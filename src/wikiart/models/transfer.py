@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wikiart.errors import WikiartError
 from wikiart.functional import adain, blend
+from wikiart.models.base import style_index
 from wikiart.models.efficientnet import EfficientNetLite
 from wikiart.models.perceptual import LiteFeatures
 
@@ -140,12 +140,8 @@ class StyleTransfer(nn.Module):
         return self.decoder(blend(fc, target, alpha))
 
     def style_index(self, name: str) -> int:
-        try:
-            return self.style_names.index(name)
-        except ValueError:
-            raise WikiartError(
-                f"unknown style {name!r}; this model knows {self.style_names}"
-            ) from None
+        """The row of style ``name``; an unknown name is an error listing the known ones."""
+        return style_index(self.style_names, name)
 
     def set_style_bank(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Each style's average per-image channel mean and std at the AdaIN layer (``K x C``)."""
