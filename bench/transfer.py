@@ -16,6 +16,14 @@ share of the baseline's style-loss gap that AdaIN closes: (L(content) - L(AdaIN)
 bench.json and grid.png (contents x styles, AdaIN; and the baseline's for the first pairs).
 
     python bench/transfer.py --checkpoint builtin [--out runs/bench-transfer] [--pairs 9]
+
+With --sample DATA (e.g. ../shared/data/wikiart-sample) it instead compares, by style name under
+one independent judge (baseline-cnn, seed 1, 64 px), the checkpoint with DATA's statistics
+(`train transfer --init CHECKPOINT --epochs 0`, medoid and mean banks, at --sample-size) against
+the style generator trained by its benchmark recipe (a frozen Lite0 classifier at 96 px, then 4
+epochs at 64 px), all through `wikiart evaluate` on the same --max-per-style test images.
+
+    python bench/transfer.py --checkpoint builtin --sample ../shared/data/wikiart-sample
 """
 
 from __future__ import annotations
@@ -42,7 +50,15 @@ def main() -> None:
     ap.add_argument("--content-weight", type=float, default=1.0)
     ap.add_argument("--style-weight", type=float, default=10.0)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--sample", help="a dataset: compare with the style generator instead")
+    ap.add_argument("--sample-size", type=int, default=64, help="transfer's render size there")
+    ap.add_argument("--max-per-style", type=int, default=10)
+    ap.add_argument("--judge-epochs", type=int, default=20)
+    ap.add_argument("--stylegen-epochs", type=int, default=4)
     args = ap.parse_args()
+    if args.sample:
+        _against_generator(args)
+        return
 
     import torch
 
@@ -111,6 +127,47 @@ def main() -> None:
     )
     _grid(imgs, targets, adain_out, base_out, styles, out)
     print(f"wrote {out}/bench.json, grid.png and baseline_grid.png")
+
+
+def _against_generator(args) -> None:
+    """Judge, generator (its recipe) and transfer (two banks) on one dataset; one table."""
+    import wikiart
+    from wikiart.stylegen import EVAL_HEADER, eval_row
+
+    out = Path(args.out)
+    data = str(args.sample)
+    t0 = time.perf_counter()
+    judge = out / "judge"
+    wikiart.train_classifier(
+        judge, data=data, arch="baseline-cnn", image_size=64, epochs=args.judge_epochs, seed=1
+    )
+    wikiart.train_classifier(
+        out / "clf", data=data, arch="efficientnet-lite0", mode="frozen", image_size=96
+    )
+    wikiart.train_stylegen(
+        out / "sg", data=data, classifier=str(out / "clf" / "model.pt"), image_size=64,
+        epochs=args.stylegen_epochs,
+    )  # fmt: skip
+    runs = {"style generator": out / "sg"}
+    for bank in ("medoid", "mean"):
+        run = out / f"transfer-{bank}"
+        wikiart.train_transfer(
+            run, data=data, init=args.checkpoint, epochs=0, bank=bank, image_size=args.sample_size
+        )
+        runs[f"transfer ({bank} bank, {args.sample_size} px)"] = run
+    rows = {}
+    for name, run in runs.items():
+        rows[name] = wikiart.evaluate(
+            run / "model.pt", data, out / f"{run.name}-eval", judge=judge / "model.pt",
+            max_per_style=args.max_per_style, device=args.device,
+        )  # fmt: skip
+    print("| model | " + " | ".join(EVAL_HEADER) + " | own-style SSIM |")
+    for name, res in rows.items():
+        cells = [*eval_row(res), res["own_style_ssim"]]
+        print(f"| {name} | " + " | ".join(str(c) for c in cells) + " |")
+    summary = {name: {k: v for k, v in res.items() if k != "judge"} for name, res in rows.items()}
+    (out / "bench_sample.json").write_text(json.dumps(summary, indent=2))
+    print(f"{time.perf_counter() - t0:.0f} s; wrote {out}/bench_sample.json")
 
 
 def _pad(x, stride):
