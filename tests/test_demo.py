@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,7 @@ def test_demo_on_given_data_writes_report(tiny_root, tmp_path, capsys, monkeypat
 
 def reported_numbers(out):
     """Every number a demo folder reports (classifier and judge metrics, each embedding's
-    clusters, the generator's evaluation), without timings and paths."""
+    clusters, the generator's and style transfer's evaluations), without timings and paths."""
     found = {
         "classifier": json.loads((out / "classifier" / "metrics.json").read_text()),
         "judge": json.loads((out / "judge" / "metrics.json").read_text()),
@@ -67,9 +68,12 @@ def reported_numbers(out):
         res = json.loads(path.read_text())
         del res["seconds"]
         found[f"clusters/{path.parent.name}"] = res
-    sg = json.loads((out / "stylegen-eval" / "stylegen_eval.json").read_text())
-    del sg["seconds"], sg["judge"]["path"]
-    found["stylegen"] = sg
+    for name in ("stylegen", "transfer"):
+        path = out / f"{name}-eval" / "stylegen_eval.json"
+        if path.exists():
+            res = json.loads(path.read_text())
+            del res["seconds"], res["judge"]["path"]
+            found[name] = res
     return found
 
 
@@ -80,9 +84,12 @@ def test_demo_on_the_built_in_data_is_reproducible(tmp_path):
     runs = [tmp_path / "a", tmp_path / "b"]
     argv = [sys.executable, "-m", "wikiart", "--no-progress", "demo", "--image-size", "16"]
     procs = []
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # one core each: two 2-thread jobs thrash
     for out in runs:
         with open(f"{out}.log", "wb") as log:
-            procs.append(subprocess.Popen([*argv, "--out", str(out)], stdout=log, stderr=log))
+            procs.append(
+                subprocess.Popen([*argv, "--out", str(out)], stdout=log, stderr=log, env=env)
+            )
     for out, proc in zip(runs, procs, strict=True):
         assert proc.wait(timeout=1800) == 0, Path(f"{out}.log").read_text()[-3000:]
     a, b = (reported_numbers(out) for out in runs)
