@@ -27,6 +27,13 @@ def stratified_split(
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
+def cap_per_style(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of at most ``n`` items of each label, a seeded random choice per label."""
+    rng = np.random.default_rng(seed)
+    keep = [rng.permutation(np.flatnonzero(labels == c))[:n] for c in np.unique(labels)]
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
+
+
 def pick_per_style(labels: np.ndarray, n: int, seed: int = 0) -> list[int]:
     """Up to ``n`` indices, one per style in turn (round robin), so every style is shown."""
     rng = np.random.default_rng(seed)

@@ -30,9 +30,6 @@ from wikiart.models.base import style_index
 from wikiart.models.efficientnet import EfficientNetLite
 from wikiart.models.perceptual import LiteFeatures
 
-#: Channels of EfficientNet-Lite0's taps (strides 2, 4, 8, 16, 32).
-LITE0_TAP_CHANNELS = (16, 24, 40, 112, 320)
-
 
 def _conv(cin: int, cout: int) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, padding=1, padding_mode="reflect")
@@ -82,9 +79,14 @@ class StyleTransfer(nn.Module):
         widths: Sequence[int] | None = None,
         encoder: str = "efficientnet-lite0",
         image_size: int = 256,
+        pretrained: bool = False,
     ) -> None:
+        """``pretrained``: the offline ImageNet weights in the encoder (a model about to be
+        trained); a checkpoint's own weights are loaded over a model built without them."""
         super().__init__()
         backbone = EfficientNetLite(encoder)
+        if pretrained:
+            backbone.load_offline_weights()
         taps = backbone.taps
         if not 0 <= layer < len(taps) - 1:
             raise ValueError(f"layer must be 0..{len(taps) - 2} (an encoder tap), got {layer}")

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,7 +25,7 @@ from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import open_eval_split
 from wikiart.data.loader import CachedImageDataset, make_loader, prepare_split
 from wikiart.data.refs import display
-from wikiart.data.splits import pick_per_style
+from wikiart.data.splits import cap_per_style, pick_per_style
 from wikiart.device import resolve_device
 from wikiart.errors import WikiartError
 from wikiart.files import write_json
@@ -141,16 +140,7 @@ def _test_images(
     root, refs = open_eval_split(data)
     test = prepare_split(refs, classes, split="test", image_size=size, source=root, **cache)
     if max_per_style:
-        rng = np.random.default_rng(seed)
-        keep = np.sort(
-            np.concatenate(
-                [
-                    rng.permutation(np.flatnonzero(test.labels == c))[:max_per_style]
-                    for c in np.unique(test.labels)
-                ]
-            )
-        )
-        test = test.subset(keep)
+        test = test.subset(cap_per_style(test.labels, max_per_style, seed))
     if len(test) == 0:
         raise WikiartError(f"no usable test images in {display(root)}")
     return test

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -24,9 +23,10 @@ from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.loader import CachedImageDataset, cache_options, make_loader, prepare_split
 from wikiart.data.scan import scan_folder
-from wikiart.data.splits import pick_per_style
+from wikiart.data.splits import cap_per_style, pick_per_style
 from wikiart.data.transforms import train_transform
 from wikiart.device import loader_workers, resolve_device
+from wikiart.errors import WikiartError
 from wikiart.functional import (
     adain,
     channel_mean_std,
@@ -66,7 +66,7 @@ def train_transfer(
     styles = prepare_split(ds.split("train"), classes, split="train", **cache)
     model = _build(cfg, classes, device)
     mean, std = style_bank(
-        model, _per_style(styles, cfg.bank_images, cfg.seed), len(classes), device, cfg.bank
+        model, _bank_images(styles, cfg.bank_images, cfg.seed), len(classes), device, cfg.bank
     )
     model.set_style_bank(mean.to(device), std.to(device))
     colors = color_stats(styles, len(classes))
@@ -167,14 +167,10 @@ def style_bank(
     return out[:, :c].float(), out[:, c:].float()
 
 
-def _per_style(data: CachedImageDataset, n: int, seed: int) -> CachedImageDataset:
-    """At most ``n`` images of each style (a seeded choice; all with ``n = 0``): a style's
-    average statistics settle long before thousands of images, and the encoder is slow."""
-    if n <= 0:
-        return data
-    rng = np.random.default_rng(seed)
-    keep = [rng.permutation(np.flatnonzero(data.labels == c))[:n] for c in np.unique(data.labels)]
-    return data.subset(np.sort(np.concatenate(keep)))
+def _bank_images(data: CachedImageDataset, n: int, seed: int) -> CachedImageDataset:
+    """At most ``n`` paintings of each style (all with ``n = 0``): a style's statistics settle
+    long before thousands of images, and the encoder is slow."""
+    return data.subset(cap_per_style(data.labels, n, seed)) if n > 0 else data
 
 
 class _Pairs(torch.utils.data.Dataset):
@@ -205,8 +201,6 @@ def _content_data(
     cache = cache_options(cfg.data, cfg.content, progress)
     data = prepare_split(refs, ClassMap(("content",)), split="content", **cache)
     if len(data) == 0:
-        from wikiart.errors import WikiartError
-
         raise WikiartError(f"no usable images in the content folder {cfg.content}")
     return data
 
@@ -244,14 +238,12 @@ def _build(cfg: TransferConfig, classes: ClassMap, device: torch.device) -> Styl
         model.decoder.load_state_dict(init.decoder.state_dict())
         return model.to(device)
     model = StyleTransfer(
-        styles, layer=cfg.layer, widths=cfg.widths, image_size=cfg.data.image_size
+        styles,
+        layer=cfg.layer,
+        widths=cfg.widths,
+        image_size=cfg.data.image_size,
+        pretrained=True,
     )
-    from wikiart.models.efficientnet import EfficientNetLite
-    from wikiart.models.perceptual import LiteFeatures
-
-    backbone = EfficientNetLite("efficientnet-lite0")
-    backbone.load_offline_weights()
-    model.encoder.load_state_dict(LiteFeatures(backbone, depth=cfg.layer + 1).state_dict())
     return model.to(device)
 
 
