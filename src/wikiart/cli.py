@@ -199,6 +199,7 @@ def _use_parsers(sub: Any) -> None:
     _transfer_parser(sub)
     _sample_parser(sub)
     _cluster_parser(sub)
+    _serve_parser(sub)
     p = sub.add_parser("demo", help="run every stage on the built-in data and write report.html")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--data", help="use this dataset instead of the built-in one")
@@ -243,6 +244,45 @@ def _transfer_parser(sub: Any) -> None:
         "--style-size", type=int, default=512, help="longest side of style images (default 512)"
     )
     _inference_flags(p, batch=False)
+
+
+def _serve_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="a web app (Gradio) over the trained models: classify, explore, re-paint, generate",
+        usage="wikiart serve [--run DIR] [--classifier CKPT] [--gallery DATA] [--transfer CKPT] "
+        "[--diffusion CKPT] [--host 127.0.0.1] [--port 7860] [options]",
+    )
+    p.add_argument(
+        "--run",
+        help="a run folder holding classifier/, transfer/ (or stylegen/) and diffusion/ "
+        "checkpoints (default: runs/demo when it exists and no model is named)",
+    )
+    p.add_argument("--classifier", help="a classifier RUN/model.pt (the Classify and Explore tabs)")
+    p.add_argument(
+        "--gallery",
+        help="paintings for similar-painting search and the map: a split folder or a dataset "
+        "root, whose test/ is used (default: the classifier's training data)",
+    )
+    p.add_argument(
+        "--transfer",
+        help="the Re-paint tab's model: a transfer or stylegen RUN/model.pt, or builtin",
+    )
+    p.add_argument("--diffusion", help="a diffusion or LoRA run (the Generate tab)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument(
+        "--gallery-per-style", type=int, default=100,
+        help="at most this many gallery paintings of each style (0: all; default 100)",
+    )  # fmt: skip
+    p.add_argument("--max-upload-mb", type=float, default=20.0, help="upload size limit (20)")
+    p.add_argument(
+        "--max-size", type=int, default=1024, help="longest side Re-paint paints at (1024)"
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=2, help="classify requests served at once (2)"
+    )
+    _inference_flags(p, cache=True, batch=False)
 
 
 def _sample_parser(sub: Any) -> None:
@@ -566,6 +606,35 @@ def _cmd_sample(args: argparse.Namespace, progress: bool) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace, progress: bool) -> int:
+    from wikiart.serve import find_models
+    from wikiart.serve.app import ServeOptions, serve
+
+    if not 1 <= args.port <= 65535:
+        raise WikiartError(f"--port must be between 1 and 65535, got {args.port}")
+    for flag, value in (
+        ("--max-upload-mb", args.max_upload_mb),
+        ("--concurrency", args.concurrency),
+    ):
+        if value <= 0:
+            raise WikiartError(f"{flag} must be > 0, got {value}")
+    if args.gallery_per_style < 0 or args.max_size < 32:
+        raise WikiartError("--gallery-per-style must be >= 0 and --max-size >= 32")
+    spec = find_models(
+        run=args.run, classifier=args.classifier, gallery=args.gallery, transfer=args.transfer,
+        diffusion=args.diffusion,
+    )  # fmt: skip
+    options = ServeOptions(
+        host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
+        concurrency=args.concurrency,
+    )  # fmt: skip
+    serve(
+        spec, options, device=args.device, cache_dir=args.cache_dir,
+        gallery_per_style=args.gallery_per_style, max_size=args.max_size, progress=progress,
+    )  # fmt: skip
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace, progress: bool) -> int:
     from wikiart.demo import run_demo
 
@@ -586,6 +655,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, bool], int]] = {
     "render": _cmd_render,
     "sample": _cmd_sample,
     "transfer": _cmd_transfer,
+    "serve": _cmd_serve,
     "demo": _cmd_demo,
 }
 

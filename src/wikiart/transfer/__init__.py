@@ -7,16 +7,25 @@ Data flows one way: training paintings -> the style bank and the decoder (`train
 ``model.pt`` -> `paint` (`stylize`)."""
 
 from wikiart.transfer.config import BUILTIN, KIND, resolve_config
-from wikiart.transfer.stylize import load_transfer, paint, resolve_style, transfer_command
+from wikiart.transfer.stylize import (
+    Style,
+    load_transfer,
+    paint,
+    resolve_style,
+    style_statistics,
+    transfer_command,
+)
 from wikiart.transfer.train import train_transfer, transfer_loss
 
 __all__ = [
     "BUILTIN",
     "KIND",
+    "Style",
     "load_transfer",
     "paint",
     "resolve_config",
     "resolve_style",
+    "style_statistics",
     "train_transfer",
     "transfer_command",
     "transfer_loss",
