@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint format bench clean
+.PHONY: install demo serve test test-slow lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/wikiart demo --out runs/demo
+
+serve: $(STAMP)  # the web app over the demo's models (`make demo` first); Ctrl+C stops it
+	$(BIN)/wikiart serve --run runs/demo
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench

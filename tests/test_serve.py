@@ -5,6 +5,7 @@ server goes on serving, and what the server refuses to serve."""
 from __future__ import annotations
 
 import io
+import os
 import socket
 import threading
 from pathlib import Path
@@ -308,3 +309,33 @@ def test_cli_without_models_says_which_command_makes_one(tmp_path, monkeypatch, 
 def test_only_loopback_hosts_count_as_local():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+
+
+def test_a_person_uses_every_tab_in_a_real_browser(served, tmp_path):
+    """Headless Chromium: upload, top-5 and similar paintings, a bad upload, then each tab."""
+    pytest.importorskip("playwright")
+    from browser_tour import chromium_path, tour
+
+    if chromium_path() is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Debian's chromium for the browser test (.ci/run installs it)")
+        pytest.skip("no chromium on this machine (apt-get install chromium)")
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not an image")
+    server = served["server"]
+    seen = tour(
+        served["url"], served["root"] / "test" / "Dark" / "d1.png", tmp_path / "shots",
+        bad_file=bad, map_point=tuple(server.map.pixels[4]),
+    )  # fmt: skip
+    assert any(s in seen.top5 for s in ("Dark", "Bright", "Rare")), seen.top5
+    assert seen.similar >= 1
+    assert "not an image" in seen.error_toast and "Traceback" not in seen.error_toast
+    assert "%" in seen.after_error  # the page went on working after the bad upload
+    ref = server.gallery.refs[4]
+    assert "#4" in seen.explore_caption and ref.name in seen.explore_caption
+    assert seen.repainted and seen.generated == 4  # the Generate tab asks for 4 by default
+    assert seen.hosts <= {"127.0.0.1", "localhost"}, f"the page fetched from {seen.hosts}"
+    assert not seen.page_errors
+    for shot in seen.screenshots:
+        with Image.open(shot) as im:
+            assert im.format == "PNG" and im.width >= 1000

@@ -57,21 +57,25 @@ def import_gradio():
 
 
 def _image_upload(gr):
-    """``gr.Image`` handing the uploaded file's path to the app untouched: Gradio's own
-    preprocessing opens it with Pillow first, and a non-image then fails there with no message
-    for the person who uploaded it. The app's safe decoder reads it instead."""
+    """A ``gr.Image`` factory whose upload reaches the app as the file's path, untouched.
+    Gradio's own preprocessing opens the file with Pillow first, and a non-image then fails
+    there with no message for the person who uploaded it; the app's safe decoder reads it
+    instead. (The instance's ``preprocess`` is replaced rather than subclassing gr.Image:
+    Gradio writes a ``.pyi`` stub beside the module of every component subclass.)"""
 
-    class ImageUpload(gr.Image):
-        is_template = True  # drawn by the frontend as gr.Image
+    def preprocess(payload: Any) -> str | None:
+        if payload is None:
+            return None
+        if getattr(payload, "path", None) is None:
+            raise gr.Error("Send the image as a file upload.", print_exception=False)
+        return str(payload.path)
 
-        def preprocess(self, payload: Any) -> str | None:
-            if payload is None:
-                return None
-            if getattr(payload, "path", None) is None:
-                raise gr.Error("Send the image as a file upload.")
-            return str(payload.path)
+    def make(**kwargs: Any):
+        image = gr.Image(type="filepath", sources=["upload", "clipboard"], **kwargs)
+        image.preprocess = preprocess
+        return image
 
-    return ImageUpload
+    return make
 
 
 def _handler(gr, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -85,7 +89,9 @@ def _handler(gr, fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except UploadError as exc:
             log.info("serve: %s refused an upload: %s", name, exc)
-            raise gr.Error(str(exc), title="Not a usable image", print_exception=False) from None
+            raise gr.Error(
+                str(exc), title="Not a usable image", duration=8, print_exception=False
+            ) from None
         except WikiartError as exc:
             log.info("serve: %s refused: %s", name, exc)
             raise gr.Error(str(exc), title="Cannot do that", print_exception=False) from None
@@ -165,18 +171,14 @@ def _classify_tab(gr, server: Server, ImageUpload, h, light, example_dir) -> Non
         with gr.Row():
             with gr.Column(scale=1):
                 image = ImageUpload(
-                    type="filepath", label="A painting", sources=["upload", "clipboard"],
-                    height=340, elem_id="classify-image",
+                    label="A painting", height=340, elem_id="classify-image",
                 )  # fmt: skip
                 button = gr.Button("Classify", variant="primary", elem_id="classify-button")
                 k = gr.Slider(
                     1, 24, value=8, step=1, label="Similar paintings to show",
                     visible=server.gallery is not None,
                 )  # fmt: skip
-                if example_dir is not None and (files := _examples(server, example_dir)):
-                    gr.Examples(
-                        [[f] for f in files], inputs=[image], label="Or click a gallery painting"
-                    )
+                examples = _examples(server, example_dir) if example_dir is not None else []
             with gr.Column(scale=2):
                 top = gr.Label(num_top_classes=5, label="Top-5 styles", elem_id="classify-top5")
                 if server.gallery is not None:
@@ -189,14 +191,21 @@ def _classify_tab(gr, server: Server, ImageUpload, h, light, example_dir) -> Non
                         label="Cosine distance in the classifier's embedding (0: same direction)",
                         interactive=False, elem_id="classify-table",
                     )  # fmt: skip
+        if examples:
+            # a click shows the painting; the upload-free path runs the same two steps
+            with gr.Row():
+                gr.Examples(
+                    [[f] for f in examples], inputs=[image], label="Or click a gallery painting",
+                    examples_per_page=8,
+                )  # fmt: skip
 
         def classify(path: str | None) -> dict[str, float]:
             return server.classify(path, top_k=5)
 
-        button.click(h(classify), [image], [top], api_name="classify", **light)
-        # uploading or picking an example runs it too (clearing the image only clears)
-        image.change(
-            h(_unless_empty(classify, 1)), [image], [top], api_visibility="private", **light
+        # an upload (or the button) asks for the styles, then, if the file was an image, for
+        # the similar paintings: one message for a bad file, not one per output
+        event = gr.on(
+            [button.click, image.upload], h(classify), [image], [top], api_name="classify", **light
         )
         if server.gallery is not None:
 
@@ -209,10 +218,8 @@ def _classify_tab(gr, server: Server, ImageUpload, h, light, example_dir) -> Non
                 rows = [[r + 1, s.style, s.name, s.distance] for r, s in enumerate(found)]
                 return shots, rows
 
-            button.click(h(similar), [image, k], [gallery, table], api_name="similar", **light)
-            image.change(
-                h(_unless_empty(similar, 2)), [image, k], [gallery, table],
-                api_visibility="private", **light,
+            event.success(
+                h(similar), [image, k], [gallery, table], api_name="similar", **light
             )  # fmt: skip
 
 
@@ -227,15 +234,17 @@ def _explore_tab(gr, server: Server, h, light) -> None:
         with gr.Row():
             with gr.Column(scale=3):
                 the_map = gr.Image(
-                    value=server.map.image, label="The gallery map", interactive=False,
-                    elem_id="explore-map",
+                    value=server.map.image, label="The gallery map", show_label=False,
+                    interactive=False, elem_id="explore-map",
                 )  # fmt: skip
             with gr.Column(scale=2):
                 number = gr.Number(
                     value=None, label="Painting number", precision=0, minimum=0,
                     maximum=len(server.gallery) - 1, elem_id="explore-number",
                 )  # fmt: skip
-                picked = gr.Image(label="The painting", interactive=False, elem_id="explore-pick")
+                picked = gr.Image(
+                    label="The painting", interactive=False, height=340, elem_id="explore-pick"
+                )
                 caption = gr.Markdown(elem_id="explore-caption")
         if rows:
             gr.Markdown(f"### The classifier on its test split\n{summary}")
@@ -278,15 +287,14 @@ def _repaint_tab(gr, server: Server, ImageUpload, h, heavy) -> None:
         with gr.Row():
             with gr.Column():
                 content = ImageUpload(
-                    type="filepath", label="Your picture", sources=["upload", "clipboard"],
-                    height=340, elem_id="repaint-content",
+                    label="Your picture", height=340, elem_id="repaint-content",
                 )  # fmt: skip
                 style = gr.Dropdown(
                     names, value=names[0] if names else None, label="Style", elem_id="repaint-style"
                 )
                 style_image = ImageUpload(
-                    type="filepath", label="Or a painting whose style to use (optional)",
-                    sources=["upload", "clipboard"], height=160, visible=transfer,
+                    label="Or a painting whose style to use (optional)", height=160,
+                    visible=transfer,
                 )  # fmt: skip
                 alpha = gr.Slider(
                     0.0, 1.0, value=1.0, step=0.05, visible=transfer,
@@ -296,8 +304,9 @@ def _repaint_tab(gr, server: Server, ImageUpload, h, heavy) -> None:
                 button = gr.Button("Re-paint", variant="primary", elem_id="repaint-button")
             with gr.Column():
                 result = gr.Image(
-                    label="Re-painted", interactive=False, format="png", elem_id="repaint-result"
-                )
+                    label="Re-painted", interactive=False, format="png", height=340,
+                    elem_id="repaint-result",
+                )  # fmt: skip
 
         def repaint(content_path, style_name, style_path, alpha_value, keep_colors):
             return server.repaint(content_path, style_name, style_path, alpha_value, keep_colors)
@@ -372,7 +381,8 @@ def launch(app, options: ServeOptions, *, block: bool = True) -> str:
     app.queue(default_concurrency_limit=max(1, options.concurrency), max_size=options.queue_size)
     _, url, _ = app.launch(
         server_name=options.host, server_port=options.port, share=False, inbrowser=False,
-        prevent_thread_lock=not block, show_error=False, max_file_size=int(options.max_upload_mb * 1024 * 1024),
+        prevent_thread_lock=not block, show_error=False,
+        max_file_size=int(options.max_upload_mb * 1024 * 1024),
         ssr_mode=False, mcp_server=False, enable_monitoring=False, pwa=False, theme=theme,
         footer_links=["api"], quiet=not block,
     )  # fmt: skip

@@ -62,6 +62,10 @@ def read_upload(path: str | Path | None, what: str = "image", max_pixels: int = 
         raise UploadError(text) from None
 
 
+def _rounded(x: Any) -> Any:
+    return round(float(x), 3) if isinstance(x, int | float) else x
+
+
 @dataclass
 class Similar:
     """One gallery painting close to a query."""
@@ -220,7 +224,7 @@ class Server:
             return ["style"], [], ""
         m = self.metrics
         rows = [
-            [s, v.get("precision"), v.get("recall"), v.get("f1"), v.get("support")]
+            [s, *(_rounded(v.get(key)) for key in ("precision", "recall", "f1")), v.get("support")]
             for s, v in sorted((m.get("per_class") or {}).items())
         ]
         summary = ", ".join(
