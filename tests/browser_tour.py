@@ -75,6 +75,7 @@ def tour(
     bad_file: Path | None = None,
     map_point: tuple[float, float] | None = None,
     tabs: tuple[str, ...] = ("Explore", "Re-paint", "Generate"),
+    content: Path | None = None,
 ) -> Tour:
     from playwright.sync_api import expect, sync_playwright
 
@@ -125,16 +126,20 @@ def tour(
                 expect(page.locator("#explore-map img").first).to_be_visible()
                 if map_point is not None:
                     _click_map_point(page, *map_point)
-                    caption = page.locator("#explore-caption")
-                    expect(caption).to_contain_text("#")
-                    expect(page.locator("#explore-pick img").first).to_be_visible()
-                    _loaded(page, "#explore-pick img")
-                    seen.explore_caption = caption.inner_text()
+                else:  # a painting by its number instead
+                    number = page.locator("#explore-number input")
+                    number.fill("7")
+                    number.press("Enter")
+                caption = page.locator("#explore-caption")
+                expect(caption).to_contain_text("#")
+                expect(page.locator("#explore-pick img").first).to_be_visible()
+                _loaded(page, "#explore-pick img")
+                seen.explore_caption = caption.inner_text()
                 shot(page, "explore")
 
             if "Re-paint" in tabs:
                 page.get_by_role("tab", name="Re-paint").click()
-                _upload(page, "repaint-content", painting)
+                _upload(page, "repaint-content", content or painting)
                 page.locator("#repaint-button").click()
                 expect(page.locator("#repaint-result img").first).to_be_visible()
                 _loaded(page, "#repaint-result img")
@@ -159,9 +164,12 @@ def main() -> None:
     ap.add_argument("url")
     ap.add_argument("--painting", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--content", type=Path, help="the picture to re-paint (default: --painting)")
     ap.add_argument("--map-point", type=float, nargs=2, help="a map pixel to click (x y)")
     args = ap.parse_args()
-    seen = tour(args.url, args.painting, args.out, map_point=args.map_point)
+    seen = tour(
+        args.url, args.painting, args.out, map_point=args.map_point, content=args.content
+    )
     print(f"top-5: {seen.top5!r}\nsimilar: {seen.similar}  generated: {seen.generated}")
     print(f"hosts: {sorted(seen.hosts)}  page errors: {seen.page_errors}")
     print("screenshots:", *seen.screenshots, sep="\n  ")

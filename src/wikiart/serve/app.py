@@ -31,6 +31,8 @@ ENDPOINTS = ("classify", "similar", "painting", "transfer", "generate")
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: The buttons on pictures the app shows (no "share": it posts to a hosted service).
+BUTTONS = ["download", "fullscreen"]
 
 
 @dataclass
@@ -184,20 +186,14 @@ def _classify_tab(gr, server: Server, ImageUpload, h, light, example_dir) -> Non
                 if server.gallery is not None:
                     gallery = gr.Gallery(
                         label="The most similar paintings of the gallery (classifier embedding)",
-                        columns=4, height=380, object_fit="contain", elem_id="classify-similar",
+                        columns=4, height=380, object_fit="contain", buttons=BUTTONS,
+                        elem_id="classify-similar",
                     )  # fmt: skip
                     table = gr.Dataframe(
                         headers=["rank", "style", "painting", "distance"],
                         label="Cosine distance in the classifier's embedding (0: same direction)",
                         interactive=False, elem_id="classify-table",
                     )  # fmt: skip
-        if examples:
-            # a click shows the painting; the upload-free path runs the same two steps
-            with gr.Row():
-                gr.Examples(
-                    [[f] for f in examples], inputs=[image], label="Or click a gallery painting",
-                    examples_per_page=8,
-                )  # fmt: skip
 
         def classify(path: str | None) -> dict[str, float]:
             return server.classify(path, top_k=5)
@@ -221,6 +217,19 @@ def _classify_tab(gr, server: Server, ImageUpload, h, light, example_dir) -> Non
             event.success(
                 h(similar), [image, k], [gallery, table], api_name="similar", **light
             )  # fmt: skip
+        if examples:
+            outputs = [top] if server.gallery is None else [top, gallery, table]
+
+            def example(path: str):
+                found = classify(path)
+                return found if server.gallery is None else (found, *similar(path, 8))
+
+            with gr.Row():
+                gr.Examples(
+                    [[f] for f in examples], inputs=[image], outputs=outputs, fn=h(example),
+                    run_on_click=True, cache_examples=False, label="Or click a gallery painting",
+                    examples_per_page=8, api_visibility="private",
+                )  # fmt: skip
 
 
 def _explore_tab(gr, server: Server, h, light) -> None:
@@ -235,7 +244,7 @@ def _explore_tab(gr, server: Server, h, light) -> None:
             with gr.Column(scale=3):
                 the_map = gr.Image(
                     value=server.map.image, label="The gallery map", show_label=False,
-                    interactive=False, elem_id="explore-map",
+                    interactive=False, buttons=BUTTONS, elem_id="explore-map",
                 )  # fmt: skip
             with gr.Column(scale=2):
                 number = gr.Number(
@@ -243,7 +252,11 @@ def _explore_tab(gr, server: Server, h, light) -> None:
                     maximum=len(server.gallery) - 1, elem_id="explore-number",
                 )  # fmt: skip
                 picked = gr.Image(
-                    label="The painting", interactive=False, height=340, elem_id="explore-pick"
+                    label="The painting",
+                    interactive=False,
+                    height=340,
+                    buttons=BUTTONS,
+                    elem_id="explore-pick",
                 )
                 caption = gr.Markdown(elem_id="explore-caption")
         if rows:
@@ -255,7 +268,12 @@ def _explore_tab(gr, server: Server, h, light) -> None:
                 )  # fmt: skip
                 confusion = server.confusion_image()
                 if confusion is not None:
-                    gr.Image(value=confusion, label="Confusion matrix", interactive=False)
+                    gr.Image(
+                        value=confusion,
+                        label="Confusion matrix",
+                        interactive=False,
+                        buttons=BUTTONS,
+                    )
 
         def on_click(evt):
             x, y = evt.index
@@ -305,7 +323,7 @@ def _repaint_tab(gr, server: Server, ImageUpload, h, heavy) -> None:
             with gr.Column():
                 result = gr.Image(
                     label="Re-painted", interactive=False, format="png", height=340,
-                    elem_id="repaint-result",
+                    buttons=BUTTONS, elem_id="repaint-result",
                 )  # fmt: skip
 
         def repaint(content_path, style_name, style_path, alpha_value, keep_colors):
@@ -345,7 +363,7 @@ def _generate_tab(gr, server: Server, h, heavy) -> None:
             with gr.Column(scale=2):
                 out = gr.Gallery(
                     label="Generated", columns=4, height=380, object_fit="contain", format="png",
-                    elem_id="generate-gallery",
+                    buttons=BUTTONS, elem_id="generate-gallery",
                 )  # fmt: skip
 
         def generate(style_name, seed_value, steps_value, guidance_value, count):
@@ -379,13 +397,18 @@ def launch(app, options: ServeOptions, *, block: bool = True) -> str:
         )  # fmt: skip
     theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
     app.queue(default_concurrency_limit=max(1, options.concurrency), max_size=options.queue_size)
-    _, url, _ = app.launch(
-        server_name=options.host, server_port=options.port, share=False, inbrowser=False,
-        prevent_thread_lock=not block, show_error=False,
-        max_file_size=int(options.max_upload_mb * 1024 * 1024),
-        ssr_mode=False, mcp_server=False, enable_monitoring=False, pwa=False, theme=theme,
-        footer_links=["api"], quiet=not block,
-    )  # fmt: skip
+    try:
+        _, url, _ = app.launch(
+            server_name=options.host, server_port=options.port, share=False, inbrowser=False,
+            prevent_thread_lock=not block, show_error=False,
+            max_file_size=int(options.max_upload_mb * 1024 * 1024),
+            ssr_mode=False, mcp_server=False, enable_monitoring=False, pwa=False, theme=theme,
+            footer_links=["api"], quiet=True,
+        )  # fmt: skip
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        raise WikiartError(
+            f"cannot serve on {options.host}:{options.port}: {exc}; choose another --port"
+        ) from None
     return url
 
 
@@ -409,5 +432,15 @@ def serve(
     )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="wikiart-serve-") as tmp:
         app = build_app(server, concurrency=options.concurrency, example_dir=Path(tmp))
-        print(f"wikiart serve: tabs {', '.join(spec.tabs())}; press Ctrl+C to stop", flush=True)
-        launch(app, options, block=True)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
+        launch(app, options, block=False)
+        host = f"[{options.host}]" if ":" in options.host else options.host
+        print(
+            f"wikiart serve: {', '.join(spec.tabs())} at http://{host}:{options.port}/ "
+            "(Ctrl+C stops it)",
+            flush=True,
+        )
+        try:
+            app.block_thread()
+        finally:
+            app.close()

@@ -196,5 +196,5 @@ def build_gallery(
     from wikiart.data.cache import default_cache_root
 
     cache_root = Path(cache_dir) if cache_dir else default_cache_root()
-    xy = project_2d(vectors, cache_root / "features" / "gallery-map.npy")
+    xy = project_2d(vectors, cache_root / "features" / "gallery")
     return Gallery(root, refs, unit.astype(np.float32), xy)
