@@ -65,10 +65,31 @@ def tiny_models(tmp: Path) -> dict[str, Path]:
     }
 
 
+def _is_local(address) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    return not isinstance(host, str) or host.startswith("127.") or host in ("::1", "localhost")
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The app over the tiny models and the packaged transfer decoder, listening on a free
-    port of 127.0.0.1, with a 1 MB upload limit."""
+    port of 127.0.0.1, with a 1 MB upload limit. Any connection this process tries to open to
+    another host while the app lives is refused and recorded in ``outside``."""
+    outside: list = []
+    connect = socket.socket.connect
+
+    def local_only(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address):
+            outside.append(address)
+            raise OSError(f"the test refuses connections outside this machine: {address}")
+        return connect(sock, address)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", local_only)
+        yield from _serve(tmp_path_factory, outside)
+
+
+def _serve(tmp_path_factory, outside: list):
     tmp = tmp_path_factory.mktemp("serve")
     m = tiny_models(tmp)
     spec = find_models(
@@ -82,7 +103,10 @@ def served(tmp_path_factory):
     from gradio_client import Client
 
     client = Client(url, verbose=False)
-    yield {**m, "server": server, "app": app, "url": url, "client": client, "tmp": tmp}
+    yield {
+        **m, "server": server, "app": app, "url": url, "client": client, "tmp": tmp,
+        "outside": outside,
+    }  # fmt: skip
     app.close()
 
 
@@ -339,3 +363,32 @@ def test_a_person_uses_every_tab_in_a_real_browser(served, tmp_path):
     for shot in seen.screenshots:
         with Image.open(shot) as im:
             assert im.format == "PNG" and im.width >= 1000
+
+
+def test_repaint_with_a_style_generator_renders_at_its_size(served, tmp_path):
+    """Given a `stylegen` checkpoint, Re-paint uses the style generator, by style name only."""
+    run = tmp_path / "sg"
+    argv = [
+        "--no-progress", "train", "stylegen", "--data", str(served["root"]), "--out", str(run),
+        "--classifier", str(served["classifier"]), "--image-size", "16", "--batch-size", "8",
+        "--epochs", "1", "--workers", "0", "--widths", "8,16", "--code-channels", "8",
+        "--cache-dir", str(served["cache"]),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    spec = find_models(transfer=run / "model.pt")
+    assert spec.repaint_kind == "stylegen" and spec.tabs() == ["Re-paint"]
+    server = Server(spec, device=torch.device("cpu"))
+    content = tmp_path / "photo.png"
+    write_image(content, seed=3, size=(50, 40), fmt="PNG")
+    out = server.repaint(str(content), "Bright")
+    assert out.shape == (16, 16, 3) and out.dtype == np.uint8
+    assert not np.array_equal(out, server.repaint(str(content), "Dark"))
+    with pytest.raises(WikiartError, match="unknown style"):
+        server.repaint(str(content), "Nope")
+    app = build_app(server)  # the tab builds, with the transfer-only controls hidden
+    assert sorted(app.get_api_info()["named_endpoints"]) == ["/transfer"]
+
+
+def test_nothing_was_fetched_from_outside(served):
+    """Run last in this file: every test above used the app; none of it reached out."""
+    assert served["outside"] == []
