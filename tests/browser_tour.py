@@ -167,9 +167,7 @@ def main() -> None:
     ap.add_argument("--content", type=Path, help="the picture to re-paint (default: --painting)")
     ap.add_argument("--map-point", type=float, nargs=2, help="a map pixel to click (x y)")
     args = ap.parse_args()
-    seen = tour(
-        args.url, args.painting, args.out, map_point=args.map_point, content=args.content
-    )
+    seen = tour(args.url, args.painting, args.out, map_point=args.map_point, content=args.content)
     print(f"top-5: {seen.top5!r}\nsimilar: {seen.similar}  generated: {seen.generated}")
     print(f"hosts: {sorted(seen.hosts)}  page errors: {seen.page_errors}")
     print("screenshots:", *seen.screenshots, sep="\n  ")
