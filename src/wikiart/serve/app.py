@@ -406,8 +406,9 @@ def launch(app, options: ServeOptions, *, block: bool = True) -> str:
             footer_links=["api"], quiet=True,
         )  # fmt: skip
     except OSError as exc:  # the port is taken, or the address is not this machine's
+        detail = str(exc).split(". ")[0]  # Gradio's advice names its own parameters
         raise WikiartError(
-            f"cannot serve on {options.host}:{options.port}: {exc}; choose another --port"
+            f"cannot serve on {options.host}:{options.port} ({detail}); choose another --port"
         ) from None
     return url
 
