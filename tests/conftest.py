@@ -65,6 +65,18 @@ def grid_px(rows: int, cols: int, *, cell: float, col_labels: bool = False) -> t
     return round((cell * cols + 1.6) * 100), round((cell * rows + (0.5 if col_labels else 0)) * 100)
 
 
+def dark_bright_rare(tmp: Path) -> Path:
+    """``tmp/ds``: Dark (grey noise), Bright (colour noise) and Rare styles, 8 training and 3
+    test images each."""
+    root = tmp / "ds"
+    for split, n in (("train", 8), ("test", 3)):
+        for i in range(n):
+            write_image(root / split / "Dark" / f"d{i}.png", seed=i, mode="L", fmt="PNG")
+            write_image(root / split / "Bright" / f"b{i}.png", seed=100 + i, fmt="PNG")
+            write_image(root / split / "Rare" / f"r{i}.png", seed=200 + i, fmt="PNG")
+    return root
+
+
 @pytest.fixture
 def tiny_root(tmp_path: Path) -> Path:
     """train/ with 3 imbalanced styles (4, 2, 1 images) and test/ with 1 image per style."""

@@ -15,7 +15,7 @@ pytest.importorskip("diffusers")
 pytest.importorskip("peft")
 
 import wikiart
-from conftest import assert_png, write_image
+from conftest import assert_png, dark_bright_rare
 from wikiart.checkpoints import load_checkpoint, load_model
 from wikiart.cli import main
 from wikiart.data.classmap import ClassMap
@@ -48,13 +48,7 @@ TINY = {
 
 def _root(tmp):
     """Dark, Bright and a Rare style (train and test)."""
-    root = tmp / "ds"
-    for split, n in (("train", 8), ("test", 3)):
-        for i in range(n):
-            write_image(root / split / "Dark" / f"d{i}.png", seed=i, mode="L", fmt="PNG")
-            write_image(root / split / "Bright" / f"b{i}.png", seed=100 + i, fmt="PNG")
-            write_image(root / split / "Rare" / f"r{i}.png", seed=200 + i, fmt="PNG")
-    return root
+    return dark_bright_rare(tmp)
 
 
 @pytest.fixture(scope="module")

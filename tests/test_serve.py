@@ -20,7 +20,7 @@ pytest.importorskip("gradio_client")
 pytest.importorskip("diffusers")
 
 import wikiart
-from conftest import write_image
+from conftest import dark_bright_rare, write_image
 from wikiart.cli import main
 from wikiart.errors import WikiartError
 from wikiart.serve import Server, UploadError, find_models
@@ -41,12 +41,7 @@ def free_port() -> int:
 
 def tiny_models(tmp: Path) -> dict[str, Path]:
     """Dark / Bright / Rare paintings, a classifier and a diffusion model trained on them."""
-    root = tmp / "ds"
-    for split, n in (("train", 8), ("test", 3)):
-        for i in range(n):
-            write_image(root / split / "Dark" / f"d{i}.png", seed=i, mode="L", fmt="PNG")
-            write_image(root / split / "Bright" / f"b{i}.png", seed=100 + i, fmt="PNG")
-            write_image(root / split / "Rare" / f"r{i}.png", seed=200 + i, fmt="PNG")
+    root = dark_bright_rare(tmp)
     argv = [
         "--no-progress", "train", "classifier", "--data", str(root), "--out", str(tmp / "clf"),
         "--arch", "baseline-cnn", "--image-size", "32", "--batch-size", "8", "--epochs", "1",
