@@ -34,6 +34,7 @@ class Tour:
     similar: int = 0
     error_toast: str = ""
     after_error: str = ""
+    example_caption: str = ""
     explore_caption: str = ""
     repainted: bool = False
     generated: int = 0
@@ -120,6 +121,15 @@ def tour(
                 _upload(page, "classify-image", painting)
                 expect(top5).to_contain_text("%")
                 seen.after_error = top5.inner_text()
+
+            # a click on a gallery example classifies it: its nearest painting changes
+            examples = page.locator("#classify-examples button")
+            if examples.count():
+                first = page.locator("#classify-similar .caption-label").first
+                before = first.inner_text()
+                examples.first.click()
+                expect(first).not_to_have_text(before)
+                seen.example_caption = first.inner_text()
 
             if "Explore" in tabs:
                 page.get_by_role("tab", name="Explore").click()

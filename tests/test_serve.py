@@ -350,6 +350,7 @@ def test_a_person_uses_every_tab_in_a_real_browser(served, tmp_path):
     assert seen.similar >= 1
     assert "not an image" in seen.error_toast and "Traceback" not in seen.error_toast
     assert "%" in seen.after_error  # the page went on working after the bad upload
+    assert seen.example_caption  # a click on a gallery example classified it
     ref = server.gallery.refs[4]
     assert "#4" in seen.explore_caption and ref.name in seen.explore_caption
     assert seen.repainted and seen.generated == 4  # the Generate tab asks for 4 by default

@@ -228,7 +228,7 @@ def _classify_tab(gr, server: Server, ImageUpload, h, light, example_dir) -> Non
                 gr.Examples(
                     [[f] for f in examples], inputs=[image], outputs=outputs, fn=h(example),
                     run_on_click=True, cache_examples=False, label="Or click a gallery painting",
-                    examples_per_page=8, api_visibility="private",
+                    examples_per_page=8, api_visibility="private", elem_id="classify-examples",
                 )  # fmt: skip
 
 
