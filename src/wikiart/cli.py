@@ -118,6 +118,25 @@ def _data_parsers(sub: Any) -> None:
     p.add_argument("--fit", choices=("crop", "pad"), default="crop")
     p.add_argument("--cache-dir", help="cache root (default: $WIKIART_CACHE or ~/.cache/wikiart)")
     _workers(p)
+    p = dsub.add_parser(
+        "split",
+        help="re-split a collection (any source) into train/valid/test, optionally by artist",
+        usage="wikiart data split DATA --out DIR --test-fraction F [--val-fraction V] "
+        "[--by artist] [--seed S]",
+    )
+    _add_data_source(p)
+    p.add_argument("--out", required=True, help="a new folder: the re-split dataset root")
+    p.add_argument("--test-fraction", type=float, required=True, help="test share, e.g. 0.2")
+    p.add_argument("--val-fraction", type=float, default=0.0, help="validation share (0: none)")
+    p.add_argument(
+        "--by", choices=("image", "artist"), default="image",
+        help="image: stratified by style; artist: also no artist in two splits",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--no-links", dest="links", action="store_false",
+        help="only the manifest (split.csv), no <split>/<Style>/<image> tree of links",
+    )  # fmt: skip
     p = dsub.add_parser("synth", help="write the built-in procedural dataset")
     p.add_argument("--out", required=True, help="output folder (new, or a previous synth output)")
     p.add_argument("--seed", type=int, default=0)
@@ -392,9 +411,38 @@ def _cmd_synth(args: argparse.Namespace, progress: bool) -> int:
     return 0
 
 
+def _cmd_split(args: argparse.Namespace) -> int:
+    from wikiart.data.resplit import split_refs, write_split
+
+    ds = _open(args)
+    refs = [r for name in ds.splits for r in ds.splits[name]]  # every split, pooled
+    result = split_refs(
+        refs, test_fraction=args.test_fraction, val_fraction=args.val_fraction, by=args.by,
+        seed=args.seed,
+    )  # fmt: skip
+    links = args.links and all(r.row < 0 for r in refs)  # parquet rows cannot be linked
+    out = write_split(result, args.out, links=links)
+    rep = result.report
+    for name, info in rep["splits"].items():
+        line = f"{name:5s} {info['images']:6d} images ({100 * info['share']:.1f}%), style share "
+        line += f"drift at most {100 * info['max_abs_drift']:.1f} points"
+        if name in rep["artists"]:
+            a = rep["artists"][name]
+            line += f"; {a['images_by_train_artists']} by artists also in train"
+        print(line)
+    layout = "links to the original files and split.csv" if links else "split.csv (a manifest)"
+    print(
+        f"artists known for {rep['artists']['known']} of {rep['images']} images "
+        f"({rep['artists']['distinct']} distinct); wrote {layout} and split.json to {out}"
+    )
+    return 0
+
+
 def _cmd_data(args: argparse.Namespace, progress: bool) -> int:
     if args.data_command == "synth":
         return _cmd_synth(args, progress)
+    if args.data_command == "split":
+        return _cmd_split(args)
     ds = _open(args)
     if args.data_command == "stats":
         from wikiart.data.stats import dataset_stats, format_stats
@@ -430,6 +478,11 @@ def _train_summary(model: str, res: dict[str, Any], out: str) -> str:
             if res
             else ""
         )
+        if not res:
+            return (
+                f"no test split, so no test metrics (train with --test-fraction F to carve "
+                f"one)\nrun: {out} (model.pt, report.md)"
+            )
         return f"{head}run: {out} (model.pt, metrics.json, report.md)"
     if model == "autoencoder":
         return (

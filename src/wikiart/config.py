@@ -79,6 +79,16 @@ class DataConfig:
     val_fraction: float = setting(
         0.1, "validation share carved from train when there is no valid/", advanced=True
     )
+    test_fraction: float = setting(
+        0.0,
+        "test share carved from train when the data has no test split (saved in the run as "
+        "test_split.csv; evaluate reuses it)",
+    )
+    split_by: str = setting(
+        "image",
+        "carve the test split by image, or by artist (no artist in both train and test)",
+        choices=("image", "artist"),
+    )
 
 
 @dataclass

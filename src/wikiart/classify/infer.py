@@ -128,10 +128,11 @@ def evaluate_classifier(
     batch_size: int = 64,
     cache_dir: str | None = None,
     progress: bool = False,
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """`wikiart evaluate` of a loaded classifier: DATA is a split folder or a dataset root (its
-    test/ is used)."""
-    root, refs = open_eval_split(data)
+    test/ is used, or the test split the ``checkpoint``'s run carved for itself)."""
+    root, refs = open_eval_split(data, checkpoint=checkpoint)
     cache = {"source": root, "cache_root": cache_dir, "workers": None, "progress": progress}
     return evaluate_refs(
         model,
@@ -157,7 +158,7 @@ def evaluate_checkpoint(
     """`evaluate_classifier` of a checkpoint file (``kw``: its keyword settings)."""
     dev = resolve_device(device)
     model, payload = load_classifier(checkpoint, dev)
-    return evaluate_classifier(model, payload, data, out, device=dev, **kw)
+    return evaluate_classifier(model, payload, data, out, device=dev, checkpoint=checkpoint, **kw)
 
 
 def predict_images(

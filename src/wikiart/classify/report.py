@@ -36,6 +36,14 @@ def write_report(out: Path, cfg, classes, counts, history, metrics, seconds: flo
                 f"| {pc['f1']:.3f} | {pc['support']} |"
             )
         lines += ["", "![confusion matrix](confusion.png)", ""]
+    else:
+        lines += [
+            "## Test split",
+            "",
+            "The data has no test split, so there are no test metrics (`--test-fraction F` "
+            "carves one from train).",
+            "",
+        ]
     lines += ["## Training", "", "![loss](loss.png)", ""]
     write_text(out / "report.md", "\n".join(lines))
 

@@ -154,6 +154,15 @@ def _style_checks(ds: Dataset) -> tuple[dict[str, list[str]], dict[str, list[str
     return missing, unknown
 
 
+def _artist_overlap(ds: Dataset) -> dict:
+    from wikiart.data.artists import artists_of
+    from wikiart.data.resplit import artist_overlap
+
+    refs = [r for split in ds.splits.values() for r in split]
+    artists = dict(zip((r.key for r in refs), artists_of(refs), strict=True))
+    return artist_overlap(ds.splits, artists)
+
+
 def check_dataset(
     ds: Dataset,
     *,
@@ -224,6 +233,7 @@ def check_dataset(
         key=lambda p: (not p.leak, p.distance, _item_key(p.a), _item_key(p.b))
     )
     report.missing_styles, report.unknown_styles = _style_checks(ds)
+    report.artists = _artist_overlap(ds)
     for split in _ordered_splits(ds.scans):
         scan = ds.scans[split]
         report.stray_files += [(split, p) for p in scan.stray_files]

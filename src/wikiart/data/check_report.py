@@ -131,6 +131,7 @@ class CheckReport:
     unknown_styles: dict[str, list[str]] = field(default_factory=dict)
     stray_files: list[tuple[str, str]] = field(default_factory=list)  # (split, path)
     empty_styles: dict[str, list[str]] = field(default_factory=dict)
+    artists: dict = field(default_factory=dict)  # `wikiart.data.resplit.artist_overlap`
     near_threshold: int = 4
     seconds: float = 0.0
     root_path: Path | None = field(default=None, repr=False)
@@ -171,6 +172,7 @@ class CheckReport:
             "unknown_styles": _display_names(self.unknown_styles),
             "stray_files": [{"split": s, "path": display(p)} for s, p in self.stray_files],
             "empty_styles": _display_names(self.empty_styles),
+            "artists": self.artists,
             "errors": self.errors,
             "warnings": self.warnings,
         }
@@ -242,12 +244,38 @@ class CheckReport:
             for style in styles:
                 lines.append(f"  WARNING {split}: style folder {display(style)}/ has no files")
 
+        lines += ["", *self._artist_lines()]
         verdict = "FAILED" if self.exit_code else "OK"
         lines += [
             "",
             f"{verdict}: {_count(self.errors, 'error')}, {_count(self.warnings, 'warning')}",
         ]
         return "\n".join(lines)
+
+    def _artist_lines(self) -> list[str]:
+        """Artist overlap between splits: information, neither error nor warning (the course's
+        split has it by design), but it says what a test score partly measures."""
+        a = self.artists
+        total = sum(s["files"] for s in self.splits.values())
+        lines = [
+            f"Artists (a parquet artist column, else the file name before its first '_'): known "
+            f"for {a.get('known', 0)} of {total} files, {a.get('distinct', 0)} distinct"
+        ]
+        for split, info in a.items():
+            if not isinstance(info, dict):
+                continue
+            n = self.splits.get(split, {}).get("files", 0)
+            lines.append(
+                f"  {split}: {info['images_by_train_artists']} of {n} files "
+                f"({100 * info['share']:.1f}%) by artists also in train "
+                f"({info['shared_artists']} artists shared)"
+            )
+        if any(isinstance(v, dict) and v["images_by_train_artists"] for v in a.values()):
+            lines.append(
+                "  a test score then partly measures recognising the artist; `wikiart data "
+                "split --by artist` makes an artist-disjoint split"
+            )
+        return lines
 
 
 def _display_names(by_split: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -63,7 +63,8 @@ def open_dataset(
 
     - a folder with ``train/``, ``test/`` (and optionally ``valid/``) of ``<Style>/<image>``;
     - with ``split_csv``: ArtGAN CSVs (train, test[, valid]) whose paths are relative to ``data``;
-    - a folder of ``*.parquet`` shards (Hugging Face ``huggan/wikiart`` layout).
+    - a folder of ``*.parquet`` shards (Hugging Face ``huggan/wikiart`` layout);
+    - a folder written by `wikiart data split`: its ``split.csv`` names the original images.
     """
     root = Path(data)
     if not root.exists():
@@ -74,6 +75,10 @@ def open_dataset(
         return Dataset(root, artgan_splits(split_csv, root), kind="artgan-csv")
     if not root.is_dir():
         raise WikiartError(f"not a folder: {display(root)}")
+    from wikiart.data.resplit import MANIFEST, read_manifest
+
+    if (root / MANIFEST).is_file():  # `wikiart data split`: the original files, re-split
+        return Dataset(root, read_manifest(root / MANIFEST), kind="manifest")
     folders = find_split_folders(root)
     if folders:
         scans = {name: scan_split(folders[name]) for name in SPLIT_ORDER if name in folders}
@@ -89,16 +94,30 @@ def open_dataset(
 
 
 def open_eval_split(
-    data: str | os.PathLike[str], split: str = "test"
+    data: str | os.PathLike[str],
+    split: str = "test",
+    checkpoint: str | os.PathLike[str] | None = None,
 ) -> tuple[Path, list[ImageRef]]:
     """For commands that work on one split: ``data`` is a split folder (``<Style>/<image>``) or a
-    dataset root, whose ``split`` (default ``test/``) is then used."""
+    dataset root, whose ``split`` (default ``test/``) is then used. A root without a test split
+    gives the test split the ``checkpoint``'s run carved for itself (``test_split.csv``)."""
     root = Path(data)
     if not root.is_dir():
         raise WikiartError(f"data folder not found: {display(root)}")
-    if _is_split_folder(root):
+    if _is_split_folder(root) and not (root / "split.csv").is_file():
         return root, scan_split(root).refs
     ds = open_dataset(root)
+    if split == "test" and split not in ds.splits:
+        from wikiart.data.resplit import run_test_split
+
+        carved = run_test_split(checkpoint) if checkpoint is not None else None
+        if carved is not None:
+            log.info("test split: the %d images the run carved for itself", len(carved))
+            return root, carved
+        raise WikiartError(
+            f"{display(root)} has no test split ({', '.join(sorted(ds.splits))} only): train "
+            "with --test-fraction F to carve one, or re-split it with `wikiart data split`"
+        )
     return root, ds.split(split)
 
 

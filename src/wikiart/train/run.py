@@ -8,6 +8,7 @@ from typing import Any
 
 from wikiart.config_io import check_same_run
 from wikiart.data.dataset import Dataset, open_dataset
+from wikiart.data.resplit import carve_test
 from wikiart.device import seed_everything
 
 
@@ -19,4 +20,4 @@ def start_run(cfg: Any, out: Path) -> Dataset:
     out.mkdir(parents=True, exist_ok=True)
     if cfg.resume:
         check_same_run(cfg, out)
-    return ds
+    return carve_test(ds, cfg.data, out, cfg.seed)
