@@ -460,7 +460,7 @@ def _cmd_data(args: argparse.Namespace, progress: bool) -> int:
         return report.exit_code
     from wikiart.data.cache import ImageStore
 
-    store = ImageStore.for_source(ds.root, args.image_size, args.fit, args.cache_dir)
+    store = ImageStore.for_source(ds.cache_source, args.image_size, args.fit, args.cache_dir)
     refs = [r for name in ds.splits for r in ds.splits[name]]
     rep = store.build(refs, workers=args.workers, progress=progress)
     print(

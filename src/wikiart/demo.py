@@ -114,7 +114,7 @@ def _data_stages(
     write_json(out / "check.json", check.to_dict())
     timings.append(("check", time.perf_counter() - t0))
     t0 = time.perf_counter()
-    store = ImageStore.for_source(ds.root, image_size, "crop", cache_root)
+    store = ImageStore.for_source(ds.cache_source, image_size, "crop", cache_root)
     built = store.build([r for split in ds.splits.values() for r in split], progress=progress)
     timings.append(("cache", time.perf_counter() - t0))
     samples_png = image_grid(_samples(ds, store, seed), out / "samples.png")

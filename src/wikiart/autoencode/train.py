@@ -110,7 +110,7 @@ def train_autoencoder(
     classes = ds.class_map()
     save_config(cfg, out)
     classes.save(out / "classes.json")
-    cache = cache_options(cfg.data, ds.root, progress)
+    cache = cache_options(cfg.data, ds.cache_source, progress)
     full = prepare_split(ds.split("train"), classes, split="train", **cache)
     loader, val_loader = _loaders(cfg, full)
     model = ConvAutoencoder(cfg.data.image_size, cfg.bottleneck, cfg.widths).to(device)

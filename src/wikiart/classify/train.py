@@ -125,7 +125,7 @@ def _stage(cfg: ClassifierConfig, out: Path, ctx, device, progress: bool) -> tup
     if ctx.is_main:
         save_config(cfg, out)
         classes.save(out / "classes.json")
-    cache = cache_options(cfg.data, ds.root, progress)
+    cache = cache_options(cfg.data, ds.cache_source, progress)
     train, val = _splits(cfg, ds, classes, cache)
     counts = class_counts(train.labels, len(classes))
     log.info(

@@ -27,6 +27,13 @@ class Dataset:
     splits: dict[str, list[ImageRef]]
     kind: str = "folder"
     scans: dict[str, SplitScan] = field(default_factory=dict, repr=False)
+    #: what keys the preprocessing cache when it is not ``root``: a re-split collection's
+    #: manifest shares the cache of the original files
+    source: Path | None = None
+
+    @property
+    def cache_source(self) -> Path:
+        return self.source or self.root
 
     def split(self, name: str) -> list[ImageRef]:
         if name not in self.splits:
@@ -78,7 +85,10 @@ def open_dataset(
     from wikiart.data.resplit import MANIFEST, read_manifest
 
     if (root / MANIFEST).is_file():  # `wikiart data split`: the original files, re-split
-        return Dataset(root, read_manifest(root / MANIFEST), kind="manifest")
+        splits = read_manifest(root / MANIFEST)
+        files = {os.path.dirname(r.path) for refs in splits.values() for r in refs}
+        common = Path(os.path.commonpath(sorted(files))) if files else root
+        return Dataset(root, splits, kind="manifest", source=common)
     folders = find_split_folders(root)
     if folders:
         scans = {name: scan_split(folders[name]) for name in SPLIT_ORDER if name in folders}
@@ -107,6 +117,7 @@ def open_eval_split(
     if _is_split_folder(root) and not (root / "split.csv").is_file():
         return root, scan_split(root).refs
     ds = open_dataset(root)
+    root = ds.cache_source
     if split == "test" and split not in ds.splits:
         from wikiart.data.resplit import run_test_split
 

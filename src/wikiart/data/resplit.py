@@ -96,7 +96,7 @@ def split_refs(
         _check_fraction("the validation fraction", val_fraction)
         if test_fraction + val_fraction >= 1:
             raise WikiartError("the test and validation fractions must add up to less than 1")
-    refs = list(refs)
+    refs = sorted(refs, key=lambda r: r.key)  # the same split whatever order the source lists
     if len(refs) < 2:
         raise WikiartError(f"{len(refs)} image(s) cannot be split")
     styles = sorted({r.style for r in refs})

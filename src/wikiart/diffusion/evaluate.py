@@ -84,7 +84,7 @@ def evaluate_diffusion(
             raise WikiartError(f"{data} has no {split}/ split (evaluate needs train/ and test/)")
     classes = ClassMap(tuple(gen.styles))
     cache = {"cache_root": cache_dir, "workers": None, "progress": progress,
-             "image_size": gen.image_size, "source": ds.root}  # fmt: skip
+             "image_size": gen.image_size, "source": ds.cache_source}  # fmt: skip
     test = _split(ds.split("test"), classes, "test", cache)
     train = _split(ds.split("train"), classes, "train", cache)
 

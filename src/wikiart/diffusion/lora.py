@@ -118,7 +118,7 @@ def _train_on_checkpoint(cfg: LoraConfig, out: Path, progress: bool) -> dict[str
         )
     refs = [r for r in train_refs if r.style in set(styles)]
     save_config(cfg, out)
-    cache = cache_options(cfg.data, ds.root, progress) | {"image_size": size}
+    cache = cache_options(cfg.data, ds.cache_source, progress) | {"image_size": size}
     data = prepare_split(refs, ClassMap(tuple(styles)), split="train", **cache)
     loader = train_batches(data, cfg, len(styles))
     inject_lora(base.unet, cfg.rank, cfg.alpha, cfg.targets)

@@ -428,7 +428,7 @@ def train_pipeline_lora(
             f"image size {size} is not a multiple of the VAE's factor {pipe.vae_scale_factor}"
         )
     keep = set(styles)
-    cache = {**cache_options(cfg.data, ds.root, progress), "image_size": size}
+    cache = {**cache_options(cfg.data, ds.cache_source, progress), "image_size": size}
     data = prepare_split(
         [r for r in refs if r.style in keep], ClassMap(tuple(styles)), split="train", **cache
     )

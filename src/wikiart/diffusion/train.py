@@ -49,7 +49,10 @@ def train_diffusion(
     refs = [r for r in train_refs if r.style in keep]
     save_config(cfg, out)
     data = prepare_split(
-        refs, ClassMap(tuple(styles)), split="train", **cache_options(cfg.data, ds.root, progress)
+        refs,
+        ClassMap(tuple(styles)),
+        split="train",
+        **cache_options(cfg.data, ds.cache_source, progress),
     )
     loader = train_batches(data, cfg, len(styles))
     model_styles = [] if cfg.unconditional else styles

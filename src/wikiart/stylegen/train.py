@@ -66,7 +66,7 @@ def train_stylegen(
     clf, clf_payload = load_frozen_classifier(cfg.classifier, device)  # type: ignore[arg-type]
     classes = ClassMap(tuple(clf_payload["classes"]))
     save_config(cfg, out)
-    cache = cache_options(cfg.data, ds.root, progress)
+    cache = cache_options(cfg.data, ds.cache_source, progress)
     emb = _embed_styles(cfg, out, clf, clf_payload, ds, classes, device, cache)
     full = prepare_split(ds.split("train"), classes, split="train", **cache)
     colors = color_stats(full, len(classes))

@@ -62,7 +62,7 @@ def train_transfer(
     ds = start_run(cfg, out)
     classes = ds.class_map()
     save_config(cfg, out)
-    cache = cache_options(cfg.data, ds.root, progress)
+    cache = cache_options(cfg.data, ds.cache_source, progress)
     styles = prepare_split(ds.split("train"), classes, split="train", **cache)
     model = _build(cfg, classes, device)
     mean, std = style_bank(
