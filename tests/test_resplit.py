@@ -179,6 +179,36 @@ def test_parquet_artist_column_names_the_artists(tmp_path):
     assert all(r.row >= 0 for v in again.splits.values() for r in v)
 
 
+def _hf_train_only(folder: Path, rows: int = 30) -> Path:
+    """A `huggan/wikiart`-style shard folder with only a train split: 3 styles, 10 artists."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    images = []
+    for i in range(rows):
+        p = folder.parent / "src" / f"{i}.png"
+        write_image(p, seed=i, mode="L" if i % 3 == 0 else "RGB", fmt="PNG")
+        images.append({"bytes": p.read_bytes(), "path": f"{i}.png"})
+    features = {
+        "image": {"_type": "Image"},
+        "artist": {"names": [f"painter-{a}" for a in range(10)], "_type": "ClassLabel"},
+        "style": {"names": list(STYLES), "_type": "ClassLabel"},
+    }
+    table = pa.table(
+        {
+            "image": pa.array(
+                images, type=pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+            ),
+            "artist": pa.array([i % 10 for i in range(rows)], pa.int64()),
+            "style": pa.array([i % 3 for i in range(rows)], pa.int64()),
+        }
+    ).replace_schema_metadata(
+        {b"huggingface": json.dumps({"info": {"features": features}}).encode()}
+    )
+    (folder / "data").mkdir(parents=True)
+    pq.write_table(table, folder / "data" / "train-00000-of-00001.parquet", row_group_size=8)
+    return folder
+
+
 def _train(root: Path, run: Path, *extra: str) -> int:
     return main([
         "--no-progress", "train", "classifier", "--data", str(root), "--out", str(run),
@@ -237,3 +267,23 @@ def test_manifest_pointing_at_a_removed_file_is_a_clear_error(tmp_path):
     Path(refs[0].path).unlink()
     with pytest.raises(WikiartError, match="no longer exists"):
         open_dataset(out)
+
+
+def test_a_train_only_parquet_download_trains_and_evaluates_with_one_flag(tmp_path, capsys):
+    hf = _hf_train_only(tmp_path / "hf")
+    run = tmp_path / "run"
+    assert _train(hf, run, "--test-fraction", "0.3", "--split-by", "artist") == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    saved = open_dataset(hf)  # the shard's rows, to compare the carved list against
+    rows = (run / "test_split.csv").read_text().splitlines()[1:]
+    assert metrics["n"] == len(rows) and all(",-1," not in r for r in rows)  # parquet rows
+    carved_artists = {r.rsplit(",", 1)[1] for r in rows}
+    assert carved_artists and all(a.startswith("painter-") for a in carved_artists)
+    assert len(saved.split("train")) == 30
+    out = tmp_path / "eval"
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(run / "model.pt"), "--data", str(hf),
+                 "--out", str(out)]) == 0  # fmt: skip
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["n"] == metrics["n"]
+    assert again["macro_f1"] == pytest.approx(metrics["macro_f1"])  # the same paintings

@@ -55,9 +55,9 @@ class Dataset:
 
 def _is_split_folder(path: Path) -> bool:
     """A folder of style sub-folders (``<Style>/<image>``) rather than a dataset root."""
-    return not find_split_folders(path) and any(
-        p.is_dir() and not p.name.startswith(".") for p in path.iterdir()
-    )
+    if find_split_folders(path) or any(path.glob("*.parquet")) or any(path.glob("*/*.parquet")):
+        return False  # a dataset root, or parquet shards (under data/ in a HF download)
+    return any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
 
 
 def open_dataset(
