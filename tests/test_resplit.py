@@ -141,46 +141,10 @@ def test_data_check_reports_artist_overlap(tmp_path, capsys):
     assert "test: 24 of 24 files (100.0%) by artists also in train (24 artists shared)" in text
 
 
-def test_parquet_artist_column_names_the_artists(tmp_path):
-    pa = pytest.importorskip("pyarrow")
-    pq = pytest.importorskip("pyarrow.parquet")
-    rows, images = 12, []
-    for i in range(rows):
-        p = tmp_path / f"{i}.png"
-        write_image(p, seed=i, fmt="PNG")
-        images.append({"bytes": p.read_bytes(), "path": f"{i}.png"})
-    features = {
-        "image": {"_type": "Image"},
-        "artist": {"names": ["Unknown Artist", "monet", "hokusai"], "_type": "ClassLabel"},
-        "style": {"names": list(STYLES), "_type": "ClassLabel"},
-    }
-    table = pa.table(
-        {
-            "image": pa.array(
-                images, type=pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-            ),
-            "artist": pa.array([i % 3 for i in range(rows)], pa.int64()),
-            "style": pa.array([i % 3 for i in range(rows)], pa.int64()),
-        }
-    ).replace_schema_metadata(
-        {b"huggingface": json.dumps({"info": {"features": features}}).encode()}
-    )
-    folder = tmp_path / "hf" / "data"
-    folder.mkdir(parents=True)
-    pq.write_table(table, folder / "train-00000-of-00001.parquet")
-    refs = open_dataset(tmp_path / "hf").split("train")
-    assert artists_of(refs) == [None, "monet", "hokusai"] * 4  # "Unknown Artist" is no artist
-    out = tmp_path / "hf-split"
-    assert main(["data", "split", str(tmp_path / "hf"), "--out", str(out), "--test-fraction",
-                 "0.5", "--by", "image"]) == 0  # fmt: skip
-    assert not (out / "train").exists()  # parquet rows: a manifest, no links
-    again = open_dataset(out)
-    assert sum(len(v) for v in again.splits.values()) == rows
-    assert all(r.row >= 0 for v in again.splits.values() for r in v)
-
-
-def _hf_train_only(folder: Path, rows: int = 30) -> Path:
-    """A `huggan/wikiart`-style shard folder with only a train split: 3 styles, 10 artists."""
+def _hf_train_only(folder: Path, rows: int = 30, artists: list[str] | None = None) -> Path:
+    """A `huggan/wikiart`-style shard folder with only a train split: 3 styles, and row i by
+    ``artists[i % len(artists)]`` (ten painters by default)."""
+    artists = artists or [f"painter-{a}" for a in range(10)]
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
     images = []
@@ -190,7 +154,7 @@ def _hf_train_only(folder: Path, rows: int = 30) -> Path:
         images.append({"bytes": p.read_bytes(), "path": f"{i}.png"})
     features = {
         "image": {"_type": "Image"},
-        "artist": {"names": [f"painter-{a}" for a in range(10)], "_type": "ClassLabel"},
+        "artist": {"names": artists, "_type": "ClassLabel"},
         "style": {"names": list(STYLES), "_type": "ClassLabel"},
     }
     table = pa.table(
@@ -198,7 +162,7 @@ def _hf_train_only(folder: Path, rows: int = 30) -> Path:
             "image": pa.array(
                 images, type=pa.struct([("bytes", pa.binary()), ("path", pa.string())])
             ),
-            "artist": pa.array([i % 10 for i in range(rows)], pa.int64()),
+            "artist": pa.array([i % len(artists) for i in range(rows)], pa.int64()),
             "style": pa.array([i % 3 for i in range(rows)], pa.int64()),
         }
     ).replace_schema_metadata(
@@ -207,6 +171,19 @@ def _hf_train_only(folder: Path, rows: int = 30) -> Path:
     (folder / "data").mkdir(parents=True)
     pq.write_table(table, folder / "data" / "train-00000-of-00001.parquet", row_group_size=8)
     return folder
+
+
+def test_parquet_artist_column_names_the_artists(tmp_path):
+    _hf_train_only(tmp_path / "hf", rows=12, artists=["Unknown Artist", "monet", "hokusai"])
+    refs = open_dataset(tmp_path / "hf").split("train")
+    assert artists_of(refs) == [None, "monet", "hokusai"] * 4  # "Unknown Artist" is no artist
+    out = tmp_path / "hf-split"
+    assert main(["data", "split", str(tmp_path / "hf"), "--out", str(out), "--test-fraction",
+                 "0.5", "--by", "image"]) == 0  # fmt: skip
+    assert not (out / "train").exists()  # parquet rows: a manifest, no links
+    again = open_dataset(out)
+    assert sum(len(v) for v in again.splits.values()) == 12
+    assert all(r.row >= 0 for v in again.splits.values() for r in v)
 
 
 def _train(root: Path, run: Path, *extra: str) -> int:
