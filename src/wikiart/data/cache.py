@@ -5,7 +5,8 @@ Layout of one store (one per dataset source, image size and fit mode)::
     <cache_root>/<source-name>-<hash of its absolute path>/<size>-<fit>/
         pixels.u8    rows of size*size*3 bytes (HWC, RGB); ``np.memmap(..., shape=(-1, S, S, 3))``
         index.json   {key: [file size, mtime_ns, slot, bad reason or null]}
-        lock         flock'ed while building, so two processes never build the same store at once
+        lock         locked while building (a POSIX record lock: it dies with its holder, and
+                     decode workers do not inherit it), so two processes never build one store
 
 An entry is valid while its source file keeps the same size and mtime, so a changed dataset
 re-decodes only what changed. Pixels are written before their entry is recorded and the index is
@@ -17,7 +18,6 @@ torch, so spawned workers start fast) with JPEG draft mode.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -26,7 +26,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,7 @@ from wikiart.data.images import DEFAULT_MAX_PIXELS, FITS, Fit, decode_fitted
 from wikiart.data.refs import ImageRef, display
 from wikiart.errors import BadImageError, WikiartError
 from wikiart.files import write_text
+from wikiart.processes import exclusive_lock, lock_timeout, worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -176,14 +177,12 @@ class ImageStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
+        """The store's build lock: a POSIX record lock that decode workers do not inherit and
+        that dies with its holder (`wikiart.processes.exclusive_lock`)."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / "lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                self._load_index()  # another process may have built while we waited
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with exclusive_lock(self.dir / "lock", f"the image cache {self.dir.name}", lock_timeout()):
+            self._load_index()  # another process may have built while we waited
+            yield
 
     # -- queries --------------------------------------------------------------------------
     def is_current(self, ref: ImageRef) -> bool:
@@ -299,7 +298,7 @@ class ImageStore:
                 results = (_decode_chunk(c, *args) for c in chunks)
                 self._write_results(fd, chunks, results, bar, last_save)
             else:
-                with ProcessPoolExecutor(max_workers=workers) as pool:
+                with worker_pool(workers) as pool:
                     results = _bounded_map(pool, _decode_chunk, chunks, args, 4 * workers)
                     self._write_results(fd, chunks, results, bar, last_save)
         finally:

@@ -19,7 +19,6 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from wikiart.data.cache import _bounded_map
@@ -37,6 +36,7 @@ from wikiart.data.images import DEFAULT_MAX_PIXELS, open_image
 from wikiart.data.perceptual_hash import hamming, near_duplicate_pairs, phash
 from wikiart.data.refs import ImageRef, display
 from wikiart.errors import BadImageError, WikiartError
+from wikiart.processes import worker_pool
 
 __all__ = [
     "DECODE_TARGET",
@@ -113,7 +113,7 @@ def _inspect_all(
             results: Iterable[list[_Result]] = (_inspect_chunk(c, max_pixels) for c in chunks)
             _collect(results, out, bar)
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with worker_pool(workers) as pool:
                 results = _bounded_map(pool, _inspect_chunk, chunks, (max_pixels,), 4 * workers)
                 _collect(results, out, bar)
     finally:

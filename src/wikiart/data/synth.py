@@ -24,7 +24,7 @@ import operator
 import os
 import re
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
@@ -39,6 +39,7 @@ from wikiart.data.painters import PAINTERS
 from wikiart.data.refs import display
 from wikiart.data.scan import is_ignored
 from wikiart.errors import WikiartError
+from wikiart.processes import worker_pool
 
 __all__ = [
     "CHUNK",
@@ -311,7 +312,7 @@ def _render_tasks(
             for task in tasks:
                 bar.update(_render_chunk(*task))
         else:
-            pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=get_context("spawn"))
+            pool = worker_pool(n_workers, mp_context=get_context("spawn"))
             try:
                 futures = [pool.submit(_render_chunk, *task) for task in tasks]
                 for fut in as_completed(futures):
