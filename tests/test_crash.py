@@ -139,3 +139,88 @@ def test_a_killed_multi_worker_cache_build_strands_nothing(tmp_path):
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "240 images" in done.stdout and "0 unusable" in done.stdout
+
+
+def _pixels(cache: Path, root: Path) -> dict[str, bytes]:
+    """Every image's cached pixels, by file."""
+    from wikiart.data.cache import ImageStore
+    from wikiart.data.dataset import open_dataset
+
+    refs = open_dataset(root).split("train")
+    store = ImageStore.for_source(root, 32, "crop", cache)
+    slots, bad = store.slots(refs)
+    assert not bad and (slots >= 0).all() and (slots < store.rows).all()
+    return {r.key: store.read(int(s)).tobytes() for r, s in zip(refs, slots, strict=True)}
+
+
+def test_a_killed_cache_build_resumes_from_its_last_save_with_the_same_pixels(tmp_path):
+    """SIGKILL a build right after it saved its index: the next build reuses the saved images
+    and the store ends identical to an uninterrupted build's."""
+    root = _paintings(tmp_path / "ds", 240)
+    base = ["--no-progress", "data", "cache", str(root), "--workers", "2", "--image-size", "32"]
+    env = {**os.environ, "WIKIART_CACHE": str(tmp_path / "ref")}
+    subprocess.run([sys.executable, "-m", "wikiart", *base], env=env, check=True, timeout=300)
+    reference = _pixels(tmp_path / "ref", root)
+
+    env["WIKIART_CACHE"] = str(tmp_path / "crash")
+    code = (  # the same command, saving its index every 0.05 s instead of every few seconds
+        "import sys, wikiart.data.cache as c; c._SAVE_EVERY_S = 0.05; "
+        "from wikiart.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, *base], env=env)
+    deadline, saved = time.monotonic() + 60, 0
+    while time.monotonic() < deadline and proc.poll() is None and not saved:
+        for index in (tmp_path / "crash").rglob("index.json"):
+            try:
+                import json
+
+                saved = len(json.loads(index.read_text())["entries"])
+            except (OSError, ValueError):
+                pass
+        time.sleep(0.005)
+    if proc.poll() is not None or not saved or saved >= 240:
+        proc.kill()
+        pytest.skip(f"could not kill the build between two saves ({saved} saved)")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    done = subprocess.run(
+        [sys.executable, "-m", "wikiart", *base], env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    reused = int(done.stdout.split(" reused")[0].rsplit(" ", 1)[1])
+    assert reused >= saved > 0, done.stdout
+    assert _pixels(tmp_path / "crash", root) == reference
+
+
+def test_a_full_disk_during_a_cache_build_is_one_line_and_keeps_the_saved_index(
+    tmp_path, monkeypatch, capsys
+):
+    """ENOSPC on a pixel write: `wikiart data cache` exits 2 with one line naming the file, and
+    the images cached before stay cached (the next build reuses them)."""
+    import errno
+
+    from wikiart.cli import main
+
+    root = _paintings(tmp_path / "ds", 12)
+    monkeypatch.setenv("WIKIART_CACHE", str(tmp_path / "cache"))
+    first = sorted((root / "train" / "Baroque").iterdir())[3:]
+    for p in first:  # half the images arrive later
+        p.rename(p.with_suffix(".later"))
+    argv = ["--no-progress", "data", "cache", str(root), "--workers", "1", "--image-size", "32"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    for p in first:
+        p.with_suffix(".later").rename(p)
+    real = os.pwrite
+
+    def full(fd, data, offset):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "pwrite", full)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and "pixels.u8" in err[0]
+    monkeypatch.setattr(os, "pwrite", real)
+    assert main(argv) == 0
+    assert "9 reused" in capsys.readouterr().out  # the images cached before the full disk

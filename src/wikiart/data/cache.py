@@ -301,6 +301,11 @@ class ImageStore:
                 with worker_pool(workers) as pool:
                     results = _bounded_map(pool, _decode_chunk, chunks, args, 4 * workers)
                     self._write_results(fd, chunks, results, bar, last_save)
+        except OSError as exc:  # a full disk, an I/O error: what was saved stays usable
+            raise WikiartError(
+                f"cannot write the image cache {display(self.pixels_path)}: "
+                f"{exc.strerror or exc}"
+            ) from None
         finally:
             os.close(fd)
             if bar is not None:
