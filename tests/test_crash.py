@@ -224,3 +224,43 @@ def test_a_full_disk_during_a_cache_build_is_one_line_and_keeps_the_saved_index(
     monkeypatch.setattr(os, "pwrite", real)
     assert main(argv) == 0
     assert "9 reused" in capsys.readouterr().out  # the images cached before the full disk
+
+
+def test_a_full_disk_while_saving_a_checkpoint_keeps_the_previous_one(
+    tmp_path, monkeypatch, capsys
+):
+    """ENOSPC while a training run writes its checkpoint: one line naming the file, exit 2, and
+    the ``model.pt`` already there is untouched."""
+    import errno
+
+    import torch
+
+    from wikiart.cli import main
+
+    root = tmp_path / "ds"
+    for i in range(12):
+        style = ("Dark", "Bright")[i % 2]
+        for split in ("train", "test"):
+            write_image(root / split / style / f"{split}{i}.png", seed=i, fmt="PNG")
+    run = tmp_path / "run"
+    argv = [
+        "--no-progress", "train", "classifier", "--data", str(root), "--out", str(run),
+        "--arch", "baseline-cnn", "--image-size", "16", "--batch-size", "8", "--epochs", "1",
+        "--workers", "0",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    before = (run / "model.pt").read_bytes()
+    capsys.readouterr()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(torch, "save", full)
+    assert main([*argv, "--seed", "1"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    err = [line for line in lines if not line.startswith("wikiart: INFO")]  # the log goes on
+    assert len(err) == 1 and err[0].startswith("wikiart: error: "), lines
+    assert "No space left on device" in err[0] and "model.pt" in err[0]
+    assert not any("Traceback" in line for line in lines)
+    assert (run / "model.pt").read_bytes() == before
+    assert not list(run.glob(".*.tmp"))  # no half-written temporary file left behind
