@@ -302,9 +302,9 @@ class ImageStore:
                     results = _bounded_map(pool, _decode_chunk, chunks, args, 4 * workers)
                     self._write_results(fd, chunks, results, bar, last_save)
         except OSError as exc:  # a full disk, an I/O error: what was saved stays usable
+            why = exc.strerror or exc
             raise WikiartError(
-                f"cannot write the image cache {display(self.pixels_path)}: "
-                f"{exc.strerror or exc}"
+                f"cannot write the image cache {display(self.pixels_path)}: {why}"
             ) from None
         finally:
             os.close(fd)
