@@ -94,7 +94,7 @@ def _serve(tmp_path_factory, outside: list):
     server = Server(spec, device=torch.device("cpu"), cache_dir=str(m["cache"]))
     (tmp / "examples").mkdir()
     app = build_app(server, example_dir=tmp / "examples")
-    url = launch(app, ServeOptions(port=free_port(), max_upload_mb=1), block=False)
+    url = launch(app, ServeOptions(port=free_port(), max_upload_mb=1))
     from gradio_client import Client
 
     client = Client(url, verbose=False)

@@ -36,22 +36,43 @@ def _store(model: nn.Module, st: Stage) -> FeatureStore:
     return FeatureStore(feature_file(spec, model.state_dict(), cfg.data.cache_dir))
 
 
+def store_embeddings(
+    model: nn.Module,
+    data,
+    store: FeatureStore,
+    device: torch.device,
+    *,
+    image_size: int,
+    precision: str,
+    channels_last: bool,
+    batch_size: int = 64,
+) -> list[str]:
+    """Embed (plain and mirrored) the images of ``data`` that ``store`` lacks and add them;
+    returns the keys of every image of ``data``, in its order."""
+    keys = image_keys(data.refs)
+    missing = [i for i, k in enumerate(keys) if k not in store]
+    if missing:
+        todo = data.subset(np.array(missing), eval_transform(image_size))
+        loader = make_loader(todo, batch_size=batch_size, num_workers=loader_workers(None))
+        common = {"precision": precision, "channels_last": channels_last, "embed": True}
+        plain = predict_logits(model, loader, device, **common)[0]
+        mirror = predict_logits(model, loader, device, flip=True, **common)[0]
+        store.add([keys[i] for i in missing], plain, mirror)
+    return keys
+
+
 def embeddings(model: nn.Module, datasets, st: Stage):
     """``((plain, mirrored), labels)`` per dataset, from the feature cache where it has them;
     the rest computed, added and saved once."""
     cfg, store = st.cfg, _store(model, st)
-    keys = [image_keys(data.refs) for data in datasets]
-    for data, ks in zip(datasets, keys, strict=True):
-        missing = [i for i, k in enumerate(ks) if k not in store]
-        if not missing:
-            continue
-        todo = data.subset(np.array(missing), eval_transform(cfg.data.image_size))
-        kw = {"batch_size": max(cfg.batch_size, 64), "num_workers": loader_workers(None)}
-        loader = make_loader(todo, **kw)
-        common = {"precision": st.precision, "channels_last": cfg.channels_last, "embed": True}
-        plain = predict_logits(model, loader, st.device, **common)[0]
-        mirror = predict_logits(model, loader, st.device, flip=True, **common)[0]
-        store.add([ks[i] for i in missing], plain, mirror)
+    keys = [
+        store_embeddings(
+            model, data, store, st.device, image_size=cfg.data.image_size,
+            precision=st.precision, channels_last=cfg.channels_last,
+            batch_size=max(cfg.batch_size, 64),
+        )
+        for data in datasets
+    ]  # fmt: skip
     store.save()
     return [
         (store.get(ks), torch.as_tensor(data.labels, dtype=torch.long))

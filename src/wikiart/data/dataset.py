@@ -55,8 +55,15 @@ class Dataset:
 
 def _is_split_folder(path: Path) -> bool:
     """A folder of style sub-folders (``<Style>/<image>``) rather than a dataset root."""
-    if find_split_folders(path) or any(path.glob("*.parquet")) or any(path.glob("*/*.parquet")):
-        return False  # a dataset root, or parquet shards (under data/ in a HF download)
+    from wikiart.data.resplit import MANIFEST
+
+    if (
+        find_split_folders(path)
+        or (path / MANIFEST).is_file()  # `wikiart data split`'s output
+        or any(path.glob("*.parquet"))
+        or any(path.glob("*/*.parquet"))  # under data/ in a HF download
+    ):
+        return False
     return any(p.is_dir() and not p.name.startswith(".") for p in path.iterdir())
 
 
@@ -114,22 +121,21 @@ def open_eval_split(
     root = Path(data)
     if not root.is_dir():
         raise WikiartError(f"data folder not found: {display(root)}")
-    if _is_split_folder(root) and not (root / "split.csv").is_file():
+    if _is_split_folder(root):
         return root, scan_split(root).refs
     ds = open_dataset(root)
-    root = ds.cache_source
     if split == "test" and split not in ds.splits:
         from wikiart.data.resplit import run_test_split
 
         carved = run_test_split(checkpoint) if checkpoint is not None else None
         if carved is not None:
             log.info("test split: the %d images the run carved for itself", len(carved))
-            return root, carved
+            return ds.cache_source, carved
         raise WikiartError(
             f"{display(root)} has no test split ({', '.join(sorted(ds.splits))} only): train "
             "with --test-fraction F to carve one, or re-split it with `wikiart data split`"
         )
-    return root, ds.split(split)
+    return ds.cache_source, ds.split(split)
 
 
 def require_data(data: str | os.PathLike[str] | None) -> None:

@@ -12,7 +12,6 @@ style)."""
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 import warnings
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from wikiart.data.artists import artists_of, group_keys
+from wikiart.data.classmap import ClassMap
 from wikiart.data.refs import ImageRef, display
 from wikiart.errors import WikiartError
 from wikiart.files import write_csv, write_json
@@ -99,9 +99,10 @@ def split_refs(
     refs = sorted(refs, key=lambda r: r.key)  # the same split whatever order the source lists
     if len(refs) < 2:
         raise WikiartError(f"{len(refs)} image(s) cannot be split")
-    styles = sorted({r.style for r in refs})
-    labels = np.array([styles.index(r.style) for r in refs])
+    classes = ClassMap.from_styles(r.style for r in refs)
+    labels = np.array([classes.index(r.style) for r in refs])
     artists = artists_of(refs)
+    by_key = {r.key: a for r, a in zip(refs, artists, strict=True)}
     groups = group_keys(refs, artists) if by == "artist" else None
     rest, test = _stratified_fold(labels, groups, test_fraction, seed)
     splits: dict[str, np.ndarray] = {"train": rest, "test": test}
@@ -111,9 +112,9 @@ def split_refs(
         tr, va = _stratified_fold(labels[rest], sub_groups, share, seed + 1)
         splits = {"train": rest[tr], "valid": rest[va], "test": test}
     result = {name: [refs[i] for i in idx] for name, idx in splits.items()}
-    report = split_report(result, {r.key: a for r, a in zip(refs, artists, strict=True)})
+    report = split_report(result, by_key)
     report.update(by=by, seed=seed, test_fraction=test_fraction, val_fraction=val_fraction or 0.0)
-    return SplitResult(result, {r.key: a for r, a in zip(refs, artists, strict=True)}, report)
+    return SplitResult(result, by_key, report)
 
 
 def split_report(splits: dict[str, list[ImageRef]], artists: dict[str, str | None]) -> dict:
@@ -235,7 +236,7 @@ def carve_test(ds, data_cfg: Any, out: Path, seed: int):
     """Where ``ds`` has no test split and ``data_cfg.test_fraction`` asks for one: take it from
     train (stratified; ``split_by="artist"``: no artist in both), save it as the run's
     ``test_split.csv`` (a resumed run reads it back) and return the dataset with it."""
-    fraction = float(getattr(data_cfg, "test_fraction", 0.0) or 0.0)
+    fraction, by = data_cfg.test_fraction, data_cfg.split_by
     saved = out / RUN_TEST_SPLIT
     if not fraction:
         return ds
@@ -244,13 +245,12 @@ def carve_test(ds, data_cfg: Any, out: Path, seed: int):
             f"{display(ds.root)} has a test split already; --test-fraction carves one only "
             "where there is none (`wikiart data split` re-splits a whole collection)"
         )
-    by = getattr(data_cfg, "split_by", "image")
     train = ds.split("train")
-    if saved.is_file():
-        test = read_manifest(saved).get("test", [])
-        keys = {r.key for r in test}
-        kept = [r for r in train if r.key not in keys]
-        if len(kept) + len(test) != len(train):
+    if saved.is_file():  # the manifest names files absolutely; the data may be relative
+        listed = {_identity(r) for r in read_manifest(saved).get("test", [])}
+        test = [r for r in train if _identity(r) in listed]
+        kept = [r for r in train if _identity(r) not in listed]
+        if len(test) != len(listed):
             raise WikiartError(
                 f"{display(saved)} lists images the data no longer has; start a new run"
             )
@@ -270,14 +270,11 @@ def carve_test(ds, data_cfg: Any, out: Path, seed: int):
     return ds
 
 
+def _identity(ref: ImageRef) -> tuple[str, int]:
+    return os.path.abspath(ref.path), ref.row
+
+
 def run_test_split(checkpoint: str | os.PathLike[str]) -> list[ImageRef] | None:
     """The test split a run carved for itself (``test_split.csv`` beside its checkpoint)."""
     saved = Path(checkpoint).parent / RUN_TEST_SPLIT
     return read_manifest(saved).get("test") if saved.is_file() else None
-
-
-def load_report(root: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((root / REPORT).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None

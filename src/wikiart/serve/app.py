@@ -30,7 +30,6 @@ ENDPOINTS = ("classify", "similar", "painting", "transfer", "generate")
 #: Fonts the page asks the browser for: the system's own, nothing fetched from outside.
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 #: The buttons on pictures the app shows (no "share": it posts to a hosted service).
 BUTTONS = ["download", "fullscreen"]
 
@@ -103,18 +102,6 @@ def _handler(gr, fn: Callable[..., Any]) -> Callable[..., Any]:
                 "Something went wrong on the server; its log has the details.",
                 title="Error", print_exception=False,
             ) from None  # fmt: skip
-
-    return run
-
-
-def _unless_empty(fn: Callable[..., Any], n_out: int) -> Callable[..., Any]:
-    """``fn`` for an image's change event: a cleared image clears the outputs."""
-
-    @functools.wraps(fn)
-    def run(path: str | None, *rest: Any) -> Any:
-        if path is None:
-            return None if n_out == 1 else (None,) * n_out
-        return fn(path, *rest)
 
     return run
 
@@ -378,7 +365,7 @@ def _generate_tab(gr, server: Server, h, heavy) -> None:
 
 
 def is_loopback(host: str) -> bool:
-    if host in LOOPBACK:
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -386,8 +373,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def launch(app, options: ServeOptions, *, block: bool = True) -> str:
-    """Start the server (``block``: until Ctrl+C); returns its local address."""
+def launch(app, options: ServeOptions) -> str:
+    """Start the server in the background; returns its local address (`serve` then blocks)."""
     gr = import_gradio()
     if not is_loopback(options.host):
         log.warning(
@@ -400,7 +387,7 @@ def launch(app, options: ServeOptions, *, block: bool = True) -> str:
     try:
         _, url, _ = app.launch(
             server_name=options.host, server_port=options.port, share=False, inbrowser=False,
-            prevent_thread_lock=not block, show_error=False,
+            prevent_thread_lock=True, show_error=False,
             max_file_size=int(options.max_upload_mb * 1024 * 1024),
             ssr_mode=False, mcp_server=False, enable_monitoring=False, pwa=False, theme=theme,
             footer_links=["api"], quiet=True,
@@ -434,7 +421,7 @@ def serve(
     with tempfile.TemporaryDirectory(prefix="wikiart-serve-") as tmp:
         app = build_app(server, concurrency=options.concurrency, example_dir=Path(tmp))
         logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
-        launch(app, options, block=False)
+        launch(app, options)
         host = f"[{options.host}]" if ":" in options.host else options.host
         print(
             f"wikiart serve: {', '.join(spec.tabs())} at http://{host}:{options.port}/ "

@@ -21,16 +21,16 @@ import torch
 from PIL import Image
 from torch import nn
 
-from wikiart.classify.infer import predict_logits
+from wikiart.classify.probe import store_embeddings
 from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import open_eval_split
-from wikiart.data.features import FeatureStore, feature_file, image_keys
+from wikiart.data.features import FeatureStore, feature_file
 from wikiart.data.images import open_image
-from wikiart.data.loader import make_loader, prepare_split
+from wikiart.data.loader import prepare_split
 from wikiart.data.refs import ImageRef, display
 from wikiart.data.splits import cap_per_style
 from wikiart.data.transforms import eval_transform
-from wikiart.device import inference_precision, loader_workers
+from wikiart.device import inference_precision
 from wikiart.errors import WikiartError
 from wikiart.files import atomic_open
 
@@ -117,23 +117,20 @@ def embed_refs(
         refs, classes, source=root, image_size=size, fit=fit, cache_root=cache_dir,
         workers=None, progress=progress, split="gallery", transform=eval_transform(size),
     )  # fmt: skip
-    keys = image_keys(data.refs)
-    missing = [i for i, k in enumerate(keys) if k not in store]
-    if missing:
-        t0 = time.perf_counter()
-        todo = data.subset(np.array(missing), eval_transform(size))
-        loader = make_loader(todo, batch_size=64, num_workers=loader_workers(None))
-        common = {"precision": precision, "channels_last": channels_last, "embed": True}
-        plain = predict_logits(model, loader, device, **common)[0]
-        mirror = predict_logits(model, loader, device, flip=True, **common)[0]
-        store.add([keys[i] for i in missing], plain, mirror)
+    if not data.refs:
+        raise WikiartError(f"the gallery {display(root)} holds no usable images")
+    t0 = time.perf_counter()
+    before = len(store.keys)
+    keys = store_embeddings(
+        model, data, store, device, image_size=size, precision=precision,
+        channels_last=channels_last,
+    )  # fmt: skip
+    if len(store.keys) > before:
         store.save()
         log.info(
             "gallery: embedded %d painting(s) in %.1fs (cached in %s)",
-            len(missing), time.perf_counter() - t0, display(store.path),
+            len(store.keys) - before, time.perf_counter() - t0, display(store.path),
         )  # fmt: skip
-    if not keys:
-        raise WikiartError(f"the gallery {display(root)} holds no usable images")
     plain, mirror = store.get(keys)
     vectors = ((plain + mirror) / 2).numpy().astype(np.float32)
     return list(data.refs), vectors

@@ -50,9 +50,16 @@ class ServeSpec:
 
 
 def _checked(path: str | os.PathLike[str], kinds: tuple[str, ...], flag: str) -> Path:
+    return _checked_kind(path, kinds, flag)[0]
+
+
+def _checked_kind(
+    path: str | os.PathLike[str], kinds: tuple[str, ...], flag: str
+) -> tuple[Path, str]:
+    """The checkpoint and its kind, refused unless it exists and is one of ``kinds``."""
     p = Path(path)
     if p.is_dir() and "lora" in kinds and (p / "lora.json").exists():
-        return p  # a LoRA run folder
+        return p, "lora"  # a LoRA run folder
     if not p.is_file():
         raise WikiartError(f"{flag}: checkpoint not found: {display(p)}")
     try:
@@ -65,7 +72,7 @@ def _checked(path: str | os.PathLike[str], kinds: tuple[str, ...], flag: str) ->
         raise WikiartError(
             f"{flag}: {display(p)} is a {kind!r} checkpoint; this tab takes {' or '.join(kinds)}"
         )
-    return p
+    return p, kind
 
 
 def _training_data(classifier: Path) -> Path | None:
@@ -115,10 +122,11 @@ def find_models(
         if transfer == "builtin":
             spec.repaint, spec.repaint_kind = "builtin", "transfer"
         else:
-            p = _checked(transfer, REPAINT_KINDS, "--transfer")
-            spec.repaint, spec.repaint_kind = str(p), checkpoint_kind(p)
+            p, spec.repaint_kind = _checked_kind(transfer, REPAINT_KINDS, "--transfer")
+            spec.repaint = str(p)
     elif (p := in_run("transfer", "stylegen")) is not None:
-        spec.repaint, spec.repaint_kind = str(p), checkpoint_kind(p)
+        p, spec.repaint_kind = _checked_kind(p, REPAINT_KINDS, "--run")
+        spec.repaint = str(p)
     if diffusion is not None:
         spec.generator = _checked(diffusion, GENERATE_KINDS, "--diffusion")
     elif (p := in_run("diffusion")) is not None:

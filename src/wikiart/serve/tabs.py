@@ -277,17 +277,16 @@ class Server:
         if self.spec.repaint_kind == "stylegen":
             return self._render(image, style, names)
         from wikiart.stylegen.frozen import to_uint8
-        from wikiart.transfer import Style, paint, style_statistics
+        from wikiart.transfer import Style, paint, resolve_style, style_statistics
+        from wikiart.transfer.stylize import STYLE_SIZE
 
         if style_image:
             exemplar = read_upload(style_image, "style painting")
-            exemplar.thumbnail((512, 512), Image.Resampling.LANCZOS)
+            exemplar.thumbnail((STYLE_SIZE, STYLE_SIZE), Image.Resampling.LANCZOS)
             t = torch.from_numpy(np.asarray(exemplar, dtype=np.uint8).copy()).permute(2, 0, 1)
             target = Style("upload", *style_statistics(self.repainter, t))
-        elif style in names:
-            i = names.index(style)
-            m = self.repainter
-            target = Style(style, m.style_mean[i], m.style_std[i])
+        elif style in names:  # a name only: resolve_style would also open a file of that name
+            target = resolve_style(self.repainter, style)
         else:
             raise WikiartError(
                 f"unknown style {style!r}: choose one of {', '.join(names)}, or upload a painting"

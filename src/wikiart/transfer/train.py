@@ -44,8 +44,6 @@ from wikiart.transfer.config import KIND, check_crop, checkpoint_path, require_i
 
 log = logging.getLogger(__name__)
 
-#: How a style name's statistics are drawn from its paintings (`style_bank`).
-BANK_METHODS = TRANSFER_BANKS
 LOSS_KEYS = ("train_loss", "train_content", "train_style", "train_identity")
 
 
@@ -143,8 +141,8 @@ def style_bank(
     the AdaIN layer, on the CPU. ``medoid``: those of the style's most typical painting (the one
     nearest all the others, statistics standardised over the collection); ``mean``: the average
     over its paintings, which regresses every style towards the collection's grey average."""
-    if method not in BANK_METHODS:
-        raise ValueError(f"bank method must be one of {BANK_METHODS}, got {method!r}")
+    if method not in TRANSFER_BANKS:
+        raise ValueError(f"bank method must be one of {TRANSFER_BANKS}, got {method!r}")
     stats, labels = [], []
     for x, y in make_loader(data, batch_size=batch_size):
         mean, std = channel_mean_std(model.content(x.to(device).float() / 255))
