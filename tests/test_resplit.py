@@ -264,3 +264,21 @@ def test_a_train_only_parquet_download_trains_and_evaluates_with_one_flag(tmp_pa
     again = json.loads((out / "metrics.json").read_text())
     assert again["n"] == metrics["n"]
     assert again["macro_f1"] == pytest.approx(metrics["macro_f1"])  # the same paintings
+
+
+def test_a_resumed_run_finds_its_test_split_whatever_path_names_the_data(tmp_path, monkeypatch):
+    """The run's test_split.csv names files absolutely; a resume given a relative --data
+    still takes exactly those paintings out of train."""
+    from wikiart.config import DataConfig
+    from wikiart.data.resplit import carve_test
+
+    root = painters_root(tmp_path)
+    cfg = DataConfig(test_fraction=0.25, split_by="artist")
+    run = tmp_path / "run"
+    run.mkdir()
+    first = carve_test(open_dataset(root), cfg, run, seed=0)
+    monkeypatch.chdir(tmp_path)
+    again = carve_test(open_dataset(Path("painters")), cfg, run, seed=5)  # read back, not redrawn
+    paths = lambda refs: sorted(os.path.abspath(r.path) for r in refs)  # noqa: E731
+    assert paths(again.splits["test"]) == paths(first.splits["test"])
+    assert paths(again.splits["train"]) == paths(first.splits["train"])
