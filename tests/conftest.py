@@ -31,6 +31,29 @@ def write_image(
     im.save(path, fmt)
 
 
+def process_alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (Linux ``/proc``)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux ``/proc``)."""
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
 def png_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """Width and height of a complete PNG file: a missing, zero-byte, truncated or non-PNG file
     fails (``verify`` walks every chunk to IEND and checks its CRC, ``load`` decodes the

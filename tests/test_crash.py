@@ -17,33 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_image
+from conftest import child_pids, process_alive, write_image
 from wikiart.errors import WikiartError
 from wikiart.processes import exclusive_lock
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux processes")
-
-
-def _alive(pid: int) -> bool:
-    """A process that exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[1]) == pid:
-                kids.append(int(entry.name))
-    return kids
 
 
 def _holder(lock: Path, *, fork_child: bool) -> subprocess.Popen:
@@ -66,15 +44,15 @@ def _holder(lock: Path, *, fork_child: bool) -> subprocess.Popen:
     return proc
 
 
-def test_a_lock_dies_with_its_holder_not_with_its_forked_children(tmp_path):
+def test_a_lock_dies_with_its_holder_not_with_its_forkedchild_pids(tmp_path):
     lock = tmp_path / "lock"
     proc = _holder(lock, fork_child=True)
-    kids = _children(proc.pid)
+    kids = child_pids(proc.pid)
     try:
         assert kids, "the holder forked no child"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        assert any(_alive(k) for k in kids)  # the child still has the descriptor open
+        assert any(process_alive(k) for k in kids)  # the child still has the descriptor open
         t0 = time.monotonic()
         with exclusive_lock(lock, "the test lock", timeout=10):
             pass
@@ -124,7 +102,7 @@ def test_a_killed_multi_worker_cache_build_strands_nothing(tmp_path):
     workers: list[int] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
-        workers = _children(proc.pid)
+        workers = child_pids(proc.pid)
         if len(workers) >= 2:
             break
         time.sleep(0.01)
@@ -133,9 +111,9 @@ def test_a_killed_multi_worker_cache_build_strands_nothing(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     t0 = time.monotonic()
-    while any(_alive(w) for w in workers) and time.monotonic() - t0 < 10:
+    while any(process_alive(w) for w in workers) and time.monotonic() - t0 < 10:
         time.sleep(0.05)
-    assert not any(_alive(w) for w in workers), "decode workers outlived their parent"
+    assert not any(process_alive(w) for w in workers), "decode workers outlived their parent"
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "240 images" in done.stdout and "0 unusable" in done.stdout

@@ -8,9 +8,11 @@ found problems; 2 bad usage or bad input (one clear line on stderr, no traceback
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +30,9 @@ from wikiart.config import (
 from wikiart.config_io import to_toml
 from wikiart.errors import WikiartError
 from wikiart.flags import add_config_flags, config_overrides
+
+#: Write failures a user can only fix by freeing space or changing disks: one line, exit 2.
+DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
 
 log = logging.getLogger("wikiart")
 
@@ -733,6 +738,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wikiart: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in DISK_ERRORS:
+            raise
+        # a write the atomic helpers do not cover (a library's own file): one line, not a trace
+        where = f"{os.fsdecode(exc.filename)}: " if exc.filename else ""
+        print(f"wikiart: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ def atomic_open(
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         text = mode == "w"
         kw = {"encoding": encoding, "newline": ""} if text else {}
@@ -57,6 +58,60 @@ def atomic_open(
             raise WikiartError(f"could not write {path}: {exc.strerror or exc}") from exc
         raise
     _fsync_dir(path.parent)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process: leave its file alone
+    return True
+
+
+def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files that a process killed while writing ``path`` left beside it
+    (``.NAME.PID.HEX.tmp`` whose PID is gone; a SIGKILL gives ``atomic_open`` no chance to
+    clean up, and a half checkpoint can be gigabytes). Returns what was removed."""
+    path = Path(path)
+    removed = []
+    with contextlib.suppress(OSError):
+        for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+            pid = tmp.name[len(path.name) + 2 : -4].split(".")[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                    removed.append(tmp)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters taken literally."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], **savefig_kwargs: Any) -> Path:
+    """``fig.savefig`` written atomically (the format from the file's suffix): a full disk is a
+    `WikiartError` naming the file and leaves the previous picture intact."""
+    path = Path(path)
+    fmt = savefig_kwargs.pop("format", None) or path.suffix.lstrip(".").lower() or "png"
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format=fmt, **savefig_kwargs)
+    return path
+
+
+def save_image(image: Any, path: str | os.PathLike[str], **save_kwargs: Any) -> Path:
+    """A PIL image saved atomically (the format from the file's suffix unless given)."""
+    from PIL import Image
+
+    path = Path(path)
+    fmt = save_kwargs.pop("format", None) or Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise WikiartError(f"{path}: unknown image format {path.suffix!r} (use .png or .jpg)")
+    with atomic_open(path, "wb") as fh:
+        image.save(fh, format=fmt, **save_kwargs)
+    return path
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:

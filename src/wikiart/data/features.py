@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from wikiart.data.cache import default_cache_root
+from wikiart.errors import WikiartError
 from wikiart.files import atomic_open
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,12 @@ class FeatureStore:
         if not self._dirty:
             return
         stored = {"keys": self.keys, "plain": self.plain, "mirror": self.mirror}
-        with atomic_open(self.path, "wb") as fh:
-            torch.save(stored, fh)
+        try:
+            with atomic_open(self.path, "wb") as fh:
+                torch.save(stored, fh)
+        except WikiartError as exc:  # a cache: the embeddings are in memory, the work goes on
+            log.warning("%s; these embeddings are computed again next time", exc)
+            return
         self._dirty = False
 
     def get(self, keys: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -39,6 +39,7 @@ from wikiart.data.painters import PAINTERS
 from wikiart.data.refs import display
 from wikiart.data.scan import is_ignored
 from wikiart.errors import WikiartError
+from wikiart.files import write_json
 from wikiart.processes import worker_pool
 
 __all__ = [
@@ -150,7 +151,11 @@ def _render_chunk(
     for index in range(start, stop):
         rng = np.random.default_rng([seed, split_id, style_id, index])
         img = render(style, rng, size)
-        img.save(os.path.join(folder, _file_name(style, index)), format="PNG", compress_level=1)
+        path = os.path.join(folder, _file_name(style, index))
+        try:
+            img.save(path, format="PNG", compress_level=1)
+        except OSError as exc:  # a full disk: one line naming the file, from the worker too
+            raise WikiartError(f"could not write {path}: {exc.strerror or exc}") from None
     return stop - start
 
 
@@ -169,9 +174,7 @@ def _read_marker(out: Path) -> dict[str, Any] | None:
 
 def _write_marker(out: Path, data: dict[str, Any]) -> None:
     """Atomically, so an interrupted run never leaves a half-written marker."""
-    tmp = out / (MARKER + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, out / MARKER)
+    write_json(out / MARKER, data, sort_keys=True)
 
 
 def _prepare_out(out: Path) -> None:

@@ -21,6 +21,7 @@ from wikiart.diffusion.common import read_lora_info, to_uint8
 from wikiart.diffusion.config import KIND, LORA_KIND
 from wikiart.diffusion.sampling import Guided, denoise, model_predict
 from wikiart.errors import UnknownStyleError, WikiartError
+from wikiart.files import save_image
 from wikiart.models.diffusion import require_diffusers
 
 #: The row name of an unconditional model's samples.
@@ -294,7 +295,7 @@ def sample_command(
         folder.mkdir(exist_ok=True)
         for j, img in enumerate(imgs):
             path = folder / f"seed{seed}_{j:03d}.png"
-            Image.fromarray(_hwc(img)).save(path)
+            save_image(Image.fromarray(_hwc(img)), path)
             paths.append(path)
     write_sample_grid(gen, styles, out / "grid.png", n=n, images=images)
     return paths

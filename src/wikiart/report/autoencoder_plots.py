@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from wikiart.files import save_figure
+
 
 def plot_reconstructions(
     inputs: np.ndarray,
@@ -37,6 +39,6 @@ def plot_reconstructions(
         axes[row][0].set_ylabel(name, fontsize=9)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return Path(path)

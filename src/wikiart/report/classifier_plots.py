@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from wikiart.files import save_figure
+
 ANNOTATE_MAX_CLASSES = 30
 
 
@@ -67,7 +69,7 @@ def plot_confusion(
                 colour = "white" if v > 0.6 * vmax else "black"
                 ax.text(j, i, text, ha="center", va="center", fontsize=text_size, color=colour)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return Path(path)
 
@@ -128,6 +130,6 @@ def plot_history(
     _panel(right, history, metric_keys, "score")
     right.set_title("Metrics")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return Path(path)

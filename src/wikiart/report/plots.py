@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from wikiart.files import save_figure
+
 
 def plot_counts(counts: Mapping[str, Mapping[str, int]], path: str | os.PathLike[str]) -> Path:
     """Horizontal bars of images per style, one bar group per split (the imbalance at a glance)."""
@@ -29,7 +31,7 @@ def plot_counts(counts: Mapping[str, Mapping[str, int]], path: str | os.PathLike
     ax.set_title("Images per style")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return Path(path)
 
@@ -62,6 +64,6 @@ def image_grid(
                 ax.set_title(col_labels[c].replace("_", " "), fontsize=8)
         axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
     return Path(path)

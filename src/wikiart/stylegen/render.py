@@ -15,6 +15,7 @@ from wikiart.checkpoints import load_model
 from wikiart.data.images import read_image_file
 from wikiart.device import resolve_device
 from wikiart.errors import WikiartError
+from wikiart.files import save_image
 from wikiart.models.stylegen import StyleGenerator
 from wikiart.stylegen.config import KIND
 from wikiart.stylegen.frozen import to_uint8
@@ -104,7 +105,7 @@ def render_command(
         stem = Path(os.fsdecode(src)).stem
         for j, name in enumerate(styles):
             path = out / f"{i:03d}_{stem}_{name}.png"
-            Image.fromarray(_hwc(r[i : i + 1, j])[0]).save(path)
+            save_image(Image.fromarray(_hwc(r[i : i + 1, j])[0]), path)
             written.append(path)
     _grid_for_files(model, x, [Path(os.fsdecode(p)) for p in images], list(styles), out)
     return written

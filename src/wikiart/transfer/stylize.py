@@ -19,6 +19,7 @@ from wikiart.data.images import read_image_at_most
 from wikiart.data.refs import display
 from wikiart.device import resolve_device
 from wikiart.errors import WikiartError
+from wikiart.files import save_image
 from wikiart.functional import channel_mean_std, preserve_color
 from wikiart.models.transfer import StyleTransfer, pad_to_stride
 from wikiart.stylegen.frozen import to_uint8
@@ -147,7 +148,7 @@ def _safe(name: str) -> str:
 def _save_png(x01: torch.Tensor, path: Path) -> None:
     from PIL import Image
 
-    Image.fromarray(to_uint8(x01).permute(1, 2, 0).numpy()).save(path)
+    save_image(Image.fromarray(to_uint8(x01).permute(1, 2, 0).numpy()), path)
 
 
 def _thumb(x: torch.Tensor, side: int = 256) -> np.ndarray:
