@@ -29,12 +29,14 @@ from wikiart.config import (
 )
 from wikiart.config_io import to_toml
 from wikiart.errors import WikiartError
-from wikiart.flags import add_config_flags, config_overrides
+from wikiart.flags import add_config_flags, config_overrides, number
 
 #: Write failures a user can only fix by freeing space or changing disks: one line, exit 2.
 DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
 
 log = logging.getLogger("wikiart")
+
+SEED = number(int, 0, 2**32 - 1)
 
 #: ``wikiart train NAME``: (help, config class, the module with resolve_config and the trainer)
 TRAIN_JOBS: dict[str, tuple[str, type, str, str]] = {
@@ -96,7 +98,9 @@ def _add_data_source(p: argparse.ArgumentParser) -> None:
 
 
 def _workers(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=int, help="decode processes (default: all cores)")
+    p.add_argument(
+        "--workers", type=number(int, 1, 1024), help="decode processes (default: all cores)"
+    )
 
 
 def _data_parsers(sub: Any) -> None:
@@ -112,14 +116,14 @@ def _data_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument(
         "--near-threshold",
-        type=int,
+        type=number(int, 0, 64),
         default=4,
         help="max Hamming distance (of 64 bits) between perceptual hashes of near duplicates",
     )
     _workers(p)
     p = dsub.add_parser("cache", help="decode and resize every image once into the on-disk cache")
     _add_data_source(p)
-    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--image-size", type=number(int, 8, 4096), default=128)
     p.add_argument("--fit", choices=("crop", "pad"), default="crop")
     p.add_argument("--cache-dir", help="cache root (default: $WIKIART_CACHE or ~/.cache/wikiart)")
     _workers(p)
@@ -131,24 +135,41 @@ def _data_parsers(sub: Any) -> None:
     )
     _add_data_source(p)
     p.add_argument("--out", required=True, help="a new folder: the re-split dataset root")
-    p.add_argument("--test-fraction", type=float, required=True, help="test share, e.g. 0.2")
-    p.add_argument("--val-fraction", type=float, default=0.0, help="validation share (0: none)")
+    p.add_argument(
+        "--test-fraction",
+        type=number(float, 0, 1, lo_open=True, hi_open=True),
+        required=True,
+        help="test share, e.g. 0.2",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=number(float, 0, 1, hi_open=True),
+        default=0.0,
+        help="validation share (0: none)",
+    )
     p.add_argument(
         "--by", choices=("image", "artist"), default="image",
         help="image: stratified by style; artist: also no artist in two splits",
     )  # fmt: skip
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument(
         "--no-links", dest="links", action="store_false",
         help="only the manifest (split.csv), no <split>/<Style>/<image> tree of links",
     )  # fmt: skip
     p = dsub.add_parser("synth", help="write the built-in procedural dataset")
     p.add_argument("--out", required=True, help="output folder (new, or a previous synth output)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--image-size", type=int, default=128)
-    p.add_argument("--train-max", type=int, default=300, help="train images of the largest style")
-    p.add_argument("--imbalance", type=float, default=12.0, help="largest/smallest train ratio")
-    p.add_argument("--test-per-style", type=int, default=40)
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--image-size", type=number(int, 8, 4096), default=128)
+    p.add_argument(
+        "--train-max",
+        type=number(int, 1, 1_000_000),
+        default=300,
+        help="train images of the largest style",
+    )
+    p.add_argument(
+        "--imbalance", type=number(float, 1, 1e6), default=12.0, help="largest/smallest train ratio"
+    )
+    p.add_argument("--test-per-style", type=number(int, 0, 1_000_000), default=40)
     _workers(p)
 
 
@@ -201,17 +222,22 @@ def _use_parsers(sub: Any) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--judge", help="generators: an independently trained classifier RUN/model.pt")
     p.add_argument(
-        "--max-per-style", type=int, help="stylegen/transfer: at most this many test images"
+        "--max-per-style",
+        type=number(int, 1, 1_000_000),
+        help="stylegen/transfer: at most this many test images",
     )
     p.add_argument(
-        "--n", type=int, default=32, help="diffusion/LoRA: samples per style (default 32)"
+        "--n",
+        type=number(int, 1, 10_000),
+        default=32,
+        help="diffusion/LoRA: samples per style (default 32)",
     )
     _sampling_flags(p)
     _inference_flags(p, tta=True, cache=True)
     p = sub.add_parser("predict", help="top-k styles of image files")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("images", nargs="+")
-    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--top-k", type=number(int, 1, 1000), default=5)
     p.add_argument("--json", action="store_true")
     _inference_flags(p, tta=True, batch=False)
     p = sub.add_parser("render", help="re-render images in other styles with a stylegen model")
@@ -227,16 +253,20 @@ def _use_parsers(sub: Any) -> None:
     p = sub.add_parser("demo", help="run every stage on the built-in data and write report.html")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--data", help="use this dataset instead of the built-in one")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--image-size", type=int, default=96)
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--image-size", type=number(int, 8, 4096), default=96)
 
 
 def _sampling_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same images")
+    p.add_argument("--seed", type=SEED, default=0, help="the same seed gives the same images")
     p.add_argument(
-        "--guidance", type=float, help="classifier-free guidance scale (default: the run's)"
+        "--guidance",
+        type=number(float, 0, 100),
+        help="classifier-free guidance scale (default: the run's)",
     )
-    p.add_argument("--steps", type=int, help="denoising steps (default: the run's)")
+    p.add_argument(
+        "--steps", type=number(int, 1, 10_000), help="denoising steps (default: the run's)"
+    )
     p.add_argument("--sampler", choices=("ddim", "dpm"), help="DDIM or DPM-Solver++")
 
 
@@ -258,14 +288,25 @@ def _transfer_parser(sub: Any) -> None:
     )
     p.add_argument("--out", required=True)
     p.add_argument(
-        "--alpha", type=float, default=1.0, help="0: the content, 1: fully stylised (default)"
+        "--alpha",
+        type=number(float, 0, 1),
+        default=1.0,
+        help="0: the content, 1: fully stylised (default)",
     )
     p.add_argument(
         "--preserve-color", action="store_true", help="keep the content's colours (luminance only)"
     )
-    p.add_argument("--max-size", type=int, default=1024, help="longest side painted (default 1024)")
     p.add_argument(
-        "--style-size", type=int, default=512, help="longest side of style images (default 512)"
+        "--max-size",
+        type=number(int, 16, 16_384),
+        default=1024,
+        help="longest side painted (default 1024)",
+    )
+    p.add_argument(
+        "--style-size",
+        type=number(int, 16, 16_384),
+        default=512,
+        help="longest side of style images (default 512)",
     )
     _inference_flags(p, batch=False)
 
@@ -294,17 +335,28 @@ def _serve_parser(sub: Any) -> None:
     )
     p.add_argument("--diffusion", help="a diffusion or LoRA run (the Generate tab)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--port", type=number(int, 1, 65_535), default=7860)
     p.add_argument(
-        "--gallery-per-style", type=int, default=100,
+        "--gallery-per-style", type=number(int, 0, 1_000_000), default=100,
         help="at most this many gallery paintings of each style (0: all; default 100)",
     )  # fmt: skip
-    p.add_argument("--max-upload-mb", type=float, default=20.0, help="upload size limit (20)")
     p.add_argument(
-        "--max-size", type=int, default=1024, help="longest side Re-paint paints at (1024)"
+        "--max-upload-mb",
+        type=number(float, 0, 10_000, lo_open=True),
+        default=20.0,
+        help="upload size limit (20)",
     )
     p.add_argument(
-        "--concurrency", type=int, default=2, help="classify requests served at once (2)"
+        "--max-size",
+        type=number(int, 16, 16_384),
+        default=1024,
+        help="longest side Re-paint paints at (1024)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=number(int, 1, 64),
+        default=2,
+        help="classify requests served at once (2)",
     )
     _inference_flags(p, cache=True, batch=False)
 
@@ -322,7 +374,9 @@ def _sample_parser(sub: Any) -> None:
     )
     p.add_argument("--lora", help="a `train lora` run folder (its adapter on --base)")
     p.add_argument("--style", nargs="+", help="style names (as in training)")
-    p.add_argument("--n", type=int, default=8, help="images per style (default 8)")
+    p.add_argument(
+        "--n", type=number(int, 1, 10_000), default=8, help="images per style (default 8)"
+    )
     p.add_argument("--out", required=True)
     _sampling_flags(p)
     _inference_flags(p)
@@ -333,7 +387,7 @@ def _inference_flags(
 ) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     if batch:
-        p.add_argument("--batch-size", type=int, default=64)
+        p.add_argument("--batch-size", type=number(int, 1, 65_536), default=64)
     if cache:
         p.add_argument("--cache-dir", help="preprocessing cache root")
     if tta:
@@ -357,7 +411,9 @@ def _cluster_parser(sub: Any) -> None:
     )
     p.add_argument("--data", required=True, help="split folder (<Style>/<image>) or dataset root")
     p.add_argument("--out", required=True)
-    p.add_argument("--image-size", type=int, help="pixels/pretrained: input size (32 / 224)")
+    p.add_argument(
+        "--image-size", type=number(int, 8, 4096), help="pixels/pretrained: input size (32 / 224)"
+    )
     p.add_argument(
         "--features", choices=("pool", "stats"), help="pretrained: embedding (default pool)"
     )
@@ -368,8 +424,10 @@ def _cluster_parser(sub: Any) -> None:
         help="applied to every source's vectors before clustering (default standard)",
     )
     p.add_argument("--methods", default="kmeans,agglomerative,gmm", help="comma-separated")
-    p.add_argument("--k", type=int, help="number of clusters (default: number of styles)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--k", type=number(int, 2, 100_000), help="number of clusters (default: number of styles)"
+    )
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--no-tsne", dest="tsne", action="store_false", help="skip the t-SNE plot")
     _inference_flags(p, cache=True)
 

@@ -35,6 +35,118 @@ LORA_TARGETS = ("auto", "attention", "attention+conv")
 TRANSFER_BANKS = ("medoid", "mean")
 
 
+@dataclass(frozen=True)
+class Limit:
+    """The values a numeric setting allows: ``lo``..``hi`` (``None``: unbounded), each end
+    included unless ``*_open``. NaN and infinity are never allowed."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def allows(self, value: float) -> bool:
+        if value != value or value in (float("inf"), float("-inf")):
+            return False
+        if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
+            return False
+        return self.hi is None or (value < self.hi if self.hi_open else value <= self.hi)
+
+    def describe(self, integer: bool) -> str:
+        kind = "an integer" if integer else "a finite number"
+        lo, hi = _num(self.lo), _num(self.hi)
+        if self.lo is not None and self.hi is not None:
+            if integer:
+                return f"{kind} from {lo} to {hi}"
+            left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
+            return f"{kind} in {left}{lo}, {hi}{right}"
+        if self.lo is not None:
+            return f"{kind} {'>' if self.lo_open else '>='} {lo}"
+        if self.hi is not None:
+            return f"{kind} {'<' if self.hi_open else '<='} {hi}"
+        return kind
+
+
+def _num(x: float | None) -> str:
+    return str(int(x)) if x is not None and float(x).is_integer() else f"{x:g}"
+
+
+_WEIGHT = Limit(0, 1e6)
+_SHARE = Limit(0, 1, hi_open=True)
+_FRACTION = Limit(0, 1, lo_open=True)
+_COUNT = Limit(0, 1_000_000)
+_PROCESSES = Limit(0, 1024)
+
+#: The allowed range of every numeric setting, by name (a name means the same in every job):
+#: checked wherever a configuration is built (flags, TOML files, the Python API), so a bad value
+#: is one line naming the setting, the value and the range, before any work. A job's own
+#: default is always allowed (the LoRA job's image size 0 means "the pipeline's own").
+LIMITS: dict[str, Limit] = {
+    # data
+    "image_size": Limit(8, 4096),
+    "decode_workers": Limit(1, 1024),
+    "val_fraction": _SHARE,
+    "test_fraction": _SHARE,
+    # every training job
+    "epochs": Limit(0, 100_000),
+    "batch_size": Limit(1, 65_536),
+    "lr": Limit(0, 10, lo_open=True),
+    "seed": Limit(0, 2**32 - 1),
+    "weight_decay": Limit(0, 10),
+    "loader_workers": _PROCESSES,
+    "grad_clip": Limit(0, 1e6, lo_open=True),
+    "patience": Limit(1, 100_000),
+    # classifier
+    "label_smoothing": _SHARE,
+    "backbone_lr_mult": Limit(0, 100),
+    "layer_decay": _FRACTION,
+    "finetune_groups": Limit(-1, 1000),
+    "crop_scale": _FRACTION,
+    "crop_max": _FRACTION,
+    "train_scale": _FRACTION,
+    "mix_alpha": Limit(0, 100, lo_open=True),
+    "head_epochs": Limit(1, 100_000),
+    "head_l2": _WEIGHT,
+    "dropout": _SHARE,
+    "ema_decay": _SHARE,
+    # autoencoder, style generator, transfer
+    "widths": Limit(1, 4096),
+    "ssim_weight": _WEIGHT,
+    "perceptual_weight": _WEIGHT,
+    "reconstructions": Limit(0, 1000),
+    "code_channels": Limit(1, 4096),
+    "hidden": Limit(1, 65_536),
+    "rec_weight": _WEIGHT,
+    "style_weight": _WEIGHT,
+    "content_weight": _WEIGHT,
+    "code_weight": _WEIGHT,
+    "stats_weight": _WEIGHT,
+    "texture_weight": _WEIGHT,
+    "layout_weight": _WEIGHT,
+    "identity_weight": _WEIGHT,
+    "style_margin": Limit(0, 100),
+    "classifier_size": Limit(8, 4096),
+    "samples": Limit(0, 1000),
+    "crop": Limit(8, 4096),
+    "layer": Limit(0, 3),
+    "smoothing": Limit(0, 100),
+    "bank_images": _COUNT,
+    # diffusion and LoRA
+    "steps_per_epoch": Limit(1, 10_000_000),
+    "layers_per_block": Limit(1, 16),
+    "attention_levels": Limit(0, 16),
+    "label_dropout": _SHARE,
+    "train_timesteps": Limit(2, 100_000),
+    "snr_gamma": Limit(0, 1e4),
+    "sample_steps": Limit(1, 10_000),
+    "guidance": Limit(0, 100),
+    "sample_every": Limit(0, 100_000),
+    "rank": Limit(1, 4096),
+    "alpha": Limit(0, 1e4, lo_open=True),
+    "accumulate": Limit(1, 10_000),
+}
+
+
 def setting(
     default: Any = dataclasses.MISSING,
     help: str = "",

@@ -19,6 +19,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+from wikiart.config import LIMITS
 from wikiart.errors import WikiartError
 from wikiart.files import write_text
 
@@ -64,27 +65,59 @@ def _check_choice(f: dataclasses.Field, value: Any) -> None:
         raise WikiartError(f"unknown {f.name} {value!r}; expected one of {', '.join(choices)}")
 
 
+def _check_limit(where: str, f: dataclasses.Field, tp: Any, value: Any, default: Any) -> None:
+    """A numeric setting inside its `LIMITS` range (each item of a list); the job's own default
+    always passes."""
+    limit = LIMITS.get(f.name)
+    if limit is None or value is None or value == default:
+        return
+    items = value if isinstance(value, list) else [value]
+    integer = "int" in str(tp) and "float" not in str(tp)
+    flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+    prefix = "" if where.startswith("settings") else f"{where}: "
+    if isinstance(value, list) and not value:
+        raise WikiartError(f"{prefix}{f.name} ({flag}) needs at least one value")
+    for item in items:
+        if isinstance(item, int | float) and not limit.allows(item):
+            raise WikiartError(
+                f"{prefix}{f.name} ({flag}) must be {limit.describe(integer)}, got {item!r}"
+            )
+
+
 def _nested(types_: dict[str, Any]) -> dict[str, Any]:
     return {k: tp for k, tp in types_.items() if dataclasses.is_dataclass(tp)}
 
 
-def from_dict(cls: type[C], values: dict[str, Any], where: str = "config") -> C:
-    """Build ``cls`` from a dict; unknown keys are an error naming valid ones. Settings of a
-    nested section (``data``) may be given nested (``{"data": {"image_size": 64}}``) or flat
-    (``{"image_size": 64}``, `_nest`); a flat ``data`` that is not a table is the dataset path."""
+def from_dict(
+    cls: type[C],
+    values: dict[str, Any],
+    where: str = "config",
+    defaults: dict[str, Any] | None = None,
+) -> C:
+    """Build ``cls`` from a dict; unknown keys are an error naming valid ones, a value outside
+    its range (`wikiart.config.LIMITS`) or of the wrong type an error naming the setting.
+    Settings of a nested section (``data``) may be given nested (``{"data": {"image_size":
+    64}}``) or flat (``{"image_size": 64}``, `_nest`); a flat ``data`` that is not a table is
+    the dataset path. ``defaults``: the values the job itself would use (always allowed)."""
     types_ = _field_types(cls)
     nested = _nested(types_)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    if defaults is None:
+        defaults = {
+            f.name: f.default if f.default is not dataclasses.MISSING else None
+            for f in fields.values()
+        }
     kwargs: dict[str, Any] = {}
     for key, value in _nest(cls, values).items():
         if key in nested:
             if not isinstance(value, dict):
                 raise WikiartError(f"{where}: [{key}] must be a table")
             base = dataclasses.asdict(fields[key].default_factory())  # type: ignore[misc]
-            kwargs[key] = from_dict(nested[key], {**base, **value}, f"{where} [{key}]")
+            kwargs[key] = from_dict(nested[key], {**base, **value}, f"{where} [{key}]", base)
         elif key in types_:
             kwargs[key] = _coerce(key, value, types_[key])
             _check_choice(fields[key], kwargs[key])
+            _check_limit(where, fields[key], types_[key], kwargs[key], defaults.get(key))
         else:
             inner = {k for tp in nested.values() for k in _field_types(tp)}
             valid = sorted((set(types_) - set(nested)) | inner)

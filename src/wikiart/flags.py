@@ -37,6 +37,30 @@ def _list_of(item: type):
     return parse
 
 
+def number(kind: type, lo: float | None = None, hi: float | None = None, **open_ends: bool):
+    """An argparse ``type`` for a flag outside the configurations: an ``int`` or ``float`` in
+    ``lo``..``hi`` (`wikiart.config.Limit`; ``lo_open``/``hi_open``), never NaN or infinity.
+    A bad value is argparse's one-line error naming the flag, exit 2."""
+    from wikiart.config import Limit
+
+    limit = Limit(lo, hi, **open_ends)
+    integer = kind is int
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if integer else 'a number'}, got {text!r}"
+            ) from None
+        if not limit.allows(value):
+            raise argparse.ArgumentTypeError(f"must be {limit.describe(integer)}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 class ConfigHelpFormatter(argparse.HelpFormatter):
     """Adds each generated flag's default to its help when the help is printed (not when the
     parser is built): "the preset's" for the settings ``preset_keys()`` names, which may import
