@@ -97,6 +97,26 @@ def _add_data_source(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _overwrite(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace earlier outputs in --out (else refused)"
+    )
+
+
+#: Commands whose --out is guarded: the files that show earlier outputs are there, and what
+#: they are (a training run's own guard is in `wikiart.train.run.start_run`).
+OUT_MARKERS: dict[str, tuple[tuple[str, ...], str]] = {
+    "evaluate": (
+        ("metrics.json", "stylegen_eval.json", "diffusion_eval.json"),
+        "an earlier evaluation",
+    ),
+    "cluster": (("clusters.json",), "an earlier clustering"),
+    "render": (("grid.png",), "earlier renders"),
+    "transfer": (("grid.png",), "earlier paintings"),
+    "sample": (("grid.png",), "earlier samples"),
+}
+
+
 def _workers(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers", type=number(int, 1, 1024), help="decode processes (default: all cores)"
@@ -220,6 +240,7 @@ def _use_parsers(sub: Any) -> None:
     )
     p.add_argument("--data", required=True, help="split folder (<Style>/<image>) or dataset root")
     p.add_argument("--out", required=True)
+    _overwrite(p)
     p.add_argument("--judge", help="generators: an independently trained classifier RUN/model.pt")
     p.add_argument(
         "--max-per-style",
@@ -245,6 +266,7 @@ def _use_parsers(sub: Any) -> None:
     p.add_argument("--image", nargs="+", required=True, help="image files")
     p.add_argument("--style", nargs="+", required=True, help="style names (as in training)")
     p.add_argument("--out", required=True)
+    _overwrite(p)
     _inference_flags(p, batch=False)
     _transfer_parser(sub)
     _sample_parser(sub)
@@ -287,6 +309,7 @@ def _transfer_parser(sub: Any) -> None:
         "--style", nargs="+", required=True, help="style names of the checkpoint, or image files"
     )
     p.add_argument("--out", required=True)
+    _overwrite(p)
     p.add_argument(
         "--alpha",
         type=number(float, 0, 1),
@@ -378,6 +401,7 @@ def _sample_parser(sub: Any) -> None:
         "--n", type=number(int, 1, 10_000), default=8, help="images per style (default 8)"
     )
     p.add_argument("--out", required=True)
+    _overwrite(p)
     _sampling_flags(p)
     _inference_flags(p)
 
@@ -411,6 +435,7 @@ def _cluster_parser(sub: Any) -> None:
     )
     p.add_argument("--data", required=True, help="split folder (<Style>/<image>) or dataset root")
     p.add_argument("--out", required=True)
+    _overwrite(p)
     p.add_argument(
         "--image-size", type=number(int, 8, 4096), help="pixels/pretrained: input size (32 / 224)"
     )
@@ -789,6 +814,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose, args.quiet)
     progress = not args.no_progress and sys.stderr.isatty()
     try:
+        if args.command in OUT_MARKERS:
+            from wikiart.files import guard_out
+
+            markers, what = OUT_MARKERS[args.command]
+            guard_out(args.out, markers, what, overwrite=args.overwrite)
         return COMMANDS[args.command](args, progress)
     except WikiartError as exc:
         print(f"wikiart: error: {exc}", file=sys.stderr)

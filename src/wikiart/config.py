@@ -215,6 +215,9 @@ class TrainConfig:
     )
     seed: int = setting(0, "random seed (data split, initialisation, augmentation)")
     resume: bool = setting(False, "continue the run in --out from its last.pt")
+    overwrite: bool = setting(
+        False, "replace the run already in --out (without it, such a run is never overwritten)"
+    )
     weight_decay: float = setting(1e-4, "AdamW's decoupled weight decay", advanced=True)
     precision: str = setting(
         "auto", "autocast precision (auto: bf16/fp16 where fast)", choices=PRECISIONS, advanced=True

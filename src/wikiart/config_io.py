@@ -260,7 +260,7 @@ def _flat_fields(cfg: Any) -> list[tuple[dataclasses.Field, Any]]:
 
 
 #: Settings a resumed run may change: they do not alter what is computed.
-RESUME_FREE = frozenset({"resume", "device", "loader_workers", "patience", "tta"})
+RESUME_FREE = frozenset({"resume", "overwrite", "device", "loader_workers", "patience", "tta"})
 
 
 def check_same_run(cfg: Any, out: str | os.PathLike[str]) -> None:

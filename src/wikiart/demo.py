@@ -168,6 +168,7 @@ def _classifier_stage(
         "crop_scale": 0.6,
         "crop_max": 1.0,
         "seed": seed,
+        "overwrite": True,
         "imbalance": "logit-adjust",
         "data": {
             "data": str(data_dir),
@@ -231,6 +232,7 @@ def _representation_stage(
             "widths": [32, 64],
             "epochs": 5,
             "seed": seed,
+            "overwrite": True,
             "data": {"data": str(data_dir), "image_size": 32, "cache_dir": cache},
         },
     )
@@ -290,7 +292,14 @@ def _train_judge(
 
     cfg = resolve_config(
         None,
-        {"arch": "baseline-cnn", "epochs": epochs, "batch_size": 32, "seed": seed, "data": data},
+        {
+            "arch": "baseline-cnn",
+            "epochs": epochs,
+            "batch_size": 32,
+            "seed": seed,
+            "overwrite": True,
+            "data": data,
+        },
     )
     return cfg, train_classifier(cfg, run, progress=progress)
 
@@ -318,7 +327,14 @@ def _stylegen_stage(
     judge_cfg, judge = _train_judge(out / "judge", data, seed + 1, 8, progress)
     cfg = sg_config(
         None,
-        {"classifier": str(classifier), "epochs": 1, "batch_size": 16, "seed": seed, "data": data},
+        {
+            "classifier": str(classifier),
+            "epochs": 1,
+            "batch_size": 16,
+            "seed": seed,
+            "overwrite": True,
+            "data": data,
+        },
     )
     row = train_stylegen(cfg, out / "stylegen", progress=progress)
     res = evaluate_stylegen(
@@ -383,7 +399,9 @@ def _transfer_stage(
         return
     cache = str(cache_root) if cache_root else None
     data = {"data": str(data_dir), "image_size": image_size, "cache_dir": cache}
-    cfg = resolve_config(None, {"epochs": 0, "init": "builtin", "seed": seed, "data": data})
+    cfg = resolve_config(
+        None, {"epochs": 0, "init": "builtin", "seed": seed, "overwrite": True, "data": data}
+    )
     train_transfer(cfg, out / "transfer", progress=progress)
     res = evaluate_stylegen(
         out / "transfer" / "model.pt",
@@ -454,6 +472,7 @@ def _diffusion_stage(
             "sample_every": 0,
             "samples": 4,
             "seed": seed,
+            "overwrite": True,
             "data": data,
         },
     )

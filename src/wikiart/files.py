@@ -151,3 +151,41 @@ def file_digest(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+#: The files that make a folder a training run: the best weights and the resumable state.
+RUN_FILES = ("model.pt", "last.pt")
+#: What ``--overwrite`` removes from a training run before the new one starts, so nothing of
+#: the old run (its test metrics, its history) is mistaken for the new one's.
+RUN_STATE = (*RUN_FILES, "history.csv", "metrics.json", "test_split.csv")
+
+
+def guard_out(
+    out: str | os.PathLike[str],
+    markers: Sequence[str],
+    what: str,
+    *,
+    overwrite: bool,
+    resume: bool | None = None,
+    remove: Sequence[str] = (),
+) -> None:
+    """Never replace earlier work silently: when ``out`` holds any of ``markers`` (files of an
+    earlier ``what``), refuse with one line naming ``--overwrite`` (and ``--resume`` where the
+    command has it) unless ``overwrite``; with it, delete ``remove`` first."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise WikiartError(f"--out {out} is a file, not a folder")
+    found = [m for m in markers if (out / m).exists()]
+    if not found:
+        return
+    if resume:
+        return
+    if not overwrite:
+        again = "--resume continues it, " if resume is not None else ""
+        raise WikiartError(
+            f"{out} already holds {what} ({', '.join(found)}); {again}--overwrite replaces it, "
+            "or choose another --out"
+        )
+    for name in remove:
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()

@@ -237,6 +237,7 @@ def check_dataset(
     for split in _ordered_splits(ds.scans):
         scan = ds.scans[split]
         report.stray_files += [(split, p) for p in scan.stray_files]
+        report.skipped_folders += [(split, p) for p in scan.skipped_folders]
         if scan.empty_styles:
             report.empty_styles[split] = list(scan.empty_styles)
     report.seconds = time.perf_counter() - t0

@@ -131,6 +131,8 @@ class CheckReport:
     unknown_styles: dict[str, list[str]] = field(default_factory=dict)
     stray_files: list[tuple[str, str]] = field(default_factory=list)  # (split, path)
     empty_styles: dict[str, list[str]] = field(default_factory=dict)
+    #: (split, "path (why)"): folders not entered (symbolic links back into the dataset, loops)
+    skipped_folders: list[tuple[str, str]] = field(default_factory=list)
     artists: dict = field(default_factory=dict)  # `wikiart.data.resplit.artist_overlap`
     near_threshold: int = 4
     seconds: float = 0.0
@@ -153,6 +155,7 @@ class CheckReport:
             + sum(len(v) for v in self.missing_styles.values())
             + len(self.stray_files)
             + sum(len(v) for v in self.empty_styles.values())
+            + len(self.skipped_folders)
         )
 
     @property
@@ -172,6 +175,9 @@ class CheckReport:
             "unknown_styles": _display_names(self.unknown_styles),
             "stray_files": [{"split": s, "path": display(p)} for s, p in self.stray_files],
             "empty_styles": _display_names(self.empty_styles),
+            "skipped_folders": [
+                {"split": s, "folder": display(p)} for s, p in self.skipped_folders
+            ],
             "artists": self.artists,
             "errors": self.errors,
             "warnings": self.warnings,
@@ -235,7 +241,8 @@ class CheckReport:
             lines.append(f"  WARNING {split} lacks {len(styles)} train style(s): {names}")
 
         n_empty = sum(len(v) for v in self.empty_styles.values())
-        lines += ["", _heading("Layout", len(self.stray_files) + n_empty, "warning")]
+        n_layout = len(self.stray_files) + n_empty + len(self.skipped_folders)
+        lines += ["", _heading("Layout", n_layout, "warning")]
         for split, path in self.stray_files:
             lines.append(
                 f"  WARNING {split}: {self._short(path)} is outside any <Style>/ folder (ignored)"
@@ -243,6 +250,8 @@ class CheckReport:
         for split, styles in self.empty_styles.items():
             for style in styles:
                 lines.append(f"  WARNING {split}: style folder {display(style)}/ has no files")
+        for split, path in self.skipped_folders:
+            lines.append(f"  WARNING {split}: not scanned: {self._short(path)}")
 
         lines += ["", *self._artist_lines()]
         verdict = "FAILED" if self.exit_code else "OK"

@@ -10,13 +10,19 @@ from wikiart.config_io import check_same_run
 from wikiart.data.dataset import Dataset, open_dataset
 from wikiart.data.resplit import carve_test
 from wikiart.device import seed_everything
+from wikiart.errors import WikiartError
+from wikiart.files import RUN_FILES, RUN_STATE, guard_out
 
 
 def start_run(cfg: Any, out: Path) -> Dataset:
-    """Seed everything, open ``cfg.data``'s dataset, make ``out``; with ``cfg.resume``, refuse
-    settings that differ from the run's ``config.json`` (before anything overwrites it)."""
+    """Seed everything, open ``cfg.data``'s dataset, make ``out`` (refusing to replace a run
+    already there unless ``cfg.overwrite``); with ``cfg.resume``, refuse settings that differ
+    from the run's ``config.json`` (before anything overwrites it)."""
+    if cfg.resume and cfg.overwrite:
+        raise WikiartError("--resume continues the run in --out, --overwrite replaces it: not both")
     seed_everything(cfg.seed, cfg.deterministic)
     ds = open_dataset(cfg.data.data, split_csv=cfg.data.split_csv)
+    guard_out(out, RUN_FILES, "a run", overwrite=cfg.overwrite, resume=cfg.resume, remove=RUN_STATE)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.resume:
         check_same_run(cfg, out)
