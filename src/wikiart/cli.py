@@ -212,6 +212,11 @@ def _train_parsers(sub: Any) -> None:
             action="store_true",
             help="print the resolved settings as TOML (usable as --config) and exit",
         )
+        p.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="check the settings, the data and the run folder, then exit without training",
+        )
         if cls is ClassifierConfig:
             add_config_flags(p, cls, preset_keys=_preset_keys, preset_note="the --arch preset's")
         else:
@@ -621,6 +626,22 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
         return 0
     if not args.out:
         args._parser.error("--out RUN is required (the run folder)")
+    if args.dry_run:
+        from wikiart.train.run import DRY_RUN, DryRun
+
+        token = DRY_RUN.set(True)
+        try:
+            getattr(job, trainer)(cfg, args.out, progress=progress)
+        except DryRun as stop:
+            counts = {n: len(refs) for n, refs in stop.dataset.splits.items()}
+            styles = len({r.style for r in stop.dataset.splits.get("train", [])})
+            split_text = ", ".join(f"{n} {k}" for n, k in counts.items())
+            print(f"dry run: settings, data ({split_text} images; {styles} training styles) "
+                  f"and {args.out} checked; nothing trained")  # fmt: skip
+            return 0
+        finally:
+            DRY_RUN.reset(token)
+        raise WikiartError("--dry-run: this job does not support a dry run")
     res = getattr(job, trainer)(cfg, args.out, progress=progress)
     print(_train_summary(args.model, res, args.out))
     return 0

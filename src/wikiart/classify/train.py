@@ -28,7 +28,7 @@ from wikiart.config_io import save_config
 from wikiart.data.balance import class_counts
 from wikiart.data.dataset import require_data
 from wikiart.data.loader import cache_options, make_loader, prepare_split
-from wikiart.data.splits import stratified_split
+from wikiart.data.splits import check_classifier_styles, stratified_split
 from wikiart.data.transforms import eval_transform, train_transform
 from wikiart.device import loader_workers
 from wikiart.distributed import barrier, init_distributed, parameters_agree, shutdown, wrap
@@ -106,6 +106,8 @@ def _splits(cfg: ClassifierConfig, ds, classes, cache: dict[str, Any]):
     stratified share of train)."""
     size = cfg.data.image_size
     full = prepare_split(ds.split("train"), classes, split="train", **cache)
+    carve = None if "valid" in ds.splits else cfg.data.val_fraction
+    check_classifier_styles(full.labels, list(classes.classes), carve)
     augment = train_transform(train_size(cfg), scale=(cfg.crop_scale, cfg.crop_max))
     if "valid" in ds.splits:
         val = prepare_split(ds.split("valid"), classes, split="valid", **cache)

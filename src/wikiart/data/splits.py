@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from wikiart.errors import WikiartError
+
 
 def stratified_split(
     labels: np.ndarray, fraction: float, seed: int
@@ -44,3 +46,28 @@ def pick_per_style(labels: np.ndarray, n: int, seed: int = 0) -> list[int]:
             if group and len(picked) < n:
                 picked.append(group.pop())
     return picked
+
+
+def check_classifier_styles(
+    labels: np.ndarray, names: list[str], val_fraction: float | None
+) -> None:
+    """A style classifier needs two styles or more in its training split, and (when validation
+    is carved from train, ``val_fraction``) two images or more of every style: one for training
+    and one for validation. Either shortfall is one line naming the styles."""
+    labels = np.asarray(labels)
+    present, counts = np.unique(labels, return_counts=True)
+    if len(present) < 2:
+        found = ", ".join(names[int(c)] for c in present) or "none"
+        raise WikiartError(
+            f"the training split has {len(present)} style ({found}); a style classifier needs "
+            "at least two styles (one <Style>/ folder each)"
+        )
+    if val_fraction:
+        short = [names[int(c)] for c, k in zip(present, counts, strict=True) if k < 2]
+        if short:
+            raise WikiartError(
+                f"{len(short)} style(s) have a single training image, too few to hold one back "
+                f"for validation (--val-fraction {val_fraction:g}): {', '.join(short[:10])}"
+                f"{' ...' if len(short) > 10 else ''}; add images, give the data a valid/ "
+                "folder, or leave those styles out"
+            )

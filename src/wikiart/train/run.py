@@ -3,6 +3,7 @@ made, and on ``--resume`` a check that the settings are the run's own."""
 
 from __future__ import annotations
 
+import contextvars
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,18 @@ from wikiart.device import seed_everything
 from wikiart.errors import WikiartError
 from wikiart.files import RUN_FILES, RUN_STATE, guard_out
 
+#: Set by ``wikiart train ... --dry-run``: `start_run` stops with `DryRun` once the settings,
+#: the inputs and the run folder have been checked, before anything is written or trained.
+DRY_RUN: contextvars.ContextVar[bool] = contextvars.ContextVar("wikiart_dry_run", default=False)
+
+
+class DryRun(Exception):
+    """Everything checked, nothing done: carries the opened dataset for the summary."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        super().__init__("dry run")
+        self.dataset = dataset
+
 
 def start_run(cfg: Any, out: Path) -> Dataset:
     """Seed everything, open ``cfg.data``'s dataset, make ``out`` (refusing to replace a run
@@ -22,6 +35,9 @@ def start_run(cfg: Any, out: Path) -> Dataset:
         raise WikiartError("--resume continues the run in --out, --overwrite replaces it: not both")
     seed_everything(cfg.seed, cfg.deterministic)
     ds = open_dataset(cfg.data.data, split_csv=cfg.data.split_csv)
+    if DRY_RUN.get():
+        guard_out(out, RUN_FILES, "a run", overwrite=cfg.overwrite, resume=cfg.resume)
+        raise DryRun(ds)
     guard_out(out, RUN_FILES, "a run", overwrite=cfg.overwrite, resume=cfg.resume, remove=RUN_STATE)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.resume:
