@@ -182,10 +182,11 @@ def test_every_flag_of_every_command_takes_bad_values_without_a_traceback(
                     rc, err = exc.code, ""
             else:
                 rc, err = _run(["--no-progress", "-q", *argv])
-            if rc not in (0, 2) or "Traceback" in err:
+            allowed = (0, 1, 2) if command == ("data", "check") else (0, 2)  # 1: findings
+            if rc not in allowed or "Traceback" in err:
                 failures.append(f"wikiart {' '.join(argv)}\n    -> {rc} {err.strip()[-300:]}")
-    assert len(commands) >= 20 and tried > 300, (len(commands), tried)
-    assert not failures, f"{len(failures)} of {tried} cases:\n" + "\n".join(failures[:40])
+    assert not failures, f"{len(failures)} of {tried} cases:\n" + "\n".join(failures[:60])
+    assert len(commands) >= 18 and tried > 1000, (len(commands), tried)
 
 
 def test_the_fuzz_covers_every_flag_it_can_type():

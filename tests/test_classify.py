@@ -80,7 +80,7 @@ def test_train_writes_contract_files_and_evaluate_maps_by_name(learnable_root, t
     # an unknown style is a clear error, exit 2
     write_image(subset / "Pop_Art" / "x.png", fmt="PNG")
     capsys.readouterr()
-    assert main([*argv, "--data", str(subset), "--out", str(out)]) == 2
+    assert main([*argv, "--data", str(subset), "--out", str(out), "--overwrite"]) == 2
     err = capsys.readouterr().err
     assert "Pop_Art" in err and "not among the model's classes" in err
 
@@ -271,7 +271,7 @@ def crit_device(crit):
 def test_bad_mix_settings_exit_2(learnable_root, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(train_args(learnable_root, run, "--mix", "cutmix", "--mix-alpha", "0")) == 2
-    assert "mix_alpha must be > 0" in capsys.readouterr().err
+    assert "mix_alpha (--mix-alpha) must be a finite number in (0, 100]" in capsys.readouterr().err
 
 
 def test_bad_checkpoint_exits_2(tmp_path, capsys):
@@ -334,9 +334,9 @@ def test_weight_decay_and_dropout_flags(learnable_root, tmp_path, capsys):
     model, _ = load_classifier(run / "model.pt")
     assert isinstance(model.dropout, torch.nn.Dropout) and model.dropout.p == 0.2
     assert main(train_args(learnable_root, tmp_path / "r2", "--weight-decay", "-1")) == 2
-    assert "weight_decay must be >= 0" in capsys.readouterr().err
+    assert "(--weight-decay) must be a finite number in [0, 10]" in capsys.readouterr().err
     assert main(train_args(learnable_root, tmp_path / "r3", "--dropout", "1")) == 2
-    assert "dropout must be in [0, 1)" in capsys.readouterr().err
+    assert "dropout (--dropout) must be a finite number in [0, 1)" in capsys.readouterr().err
 
 
 def test_ema_decay_flag_keeps_the_average_as_the_model(learnable_root, tmp_path, capsys):
@@ -367,7 +367,7 @@ def test_ema_decay_flag_keeps_the_average_as_the_model(learnable_root, tmp_path,
     f1 = [float(r["f1"]) for r in rows]
     assert np.mean(f1) == pytest.approx(metrics["macro_f1"], abs=1e-6)
     assert main(train_args(learnable_root, tmp_path / "r2", "--ema-decay", "1")) == 2
-    assert "ema_decay must be in [0, 1)" in capsys.readouterr().err
+    assert "ema_decay (--ema-decay) must be a finite number in [0, 1)" in capsys.readouterr().err
 
 
 def test_sgd_optimizer_flag(learnable_root, tmp_path):
@@ -386,4 +386,4 @@ def test_crop_bounds_are_checked(learnable_root, tmp_path, capsys):
     assert main(train_args(learnable_root, run, "--crop-scale", "0.7", "--crop-max", "0.5")) == 2
     assert "crop_scale <= crop_max" in capsys.readouterr().err
     assert main(train_args(learnable_root, run, "--train-scale", "1.5")) == 2
-    assert "train_scale must be in (0, 1]" in capsys.readouterr().err
+    assert "(--train-scale) must be a finite number in (0, 1]" in capsys.readouterr().err

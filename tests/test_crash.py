@@ -223,10 +223,22 @@ def test_a_full_disk_while_saving_a_checkpoint_keeps_the_previous_one(
     run = tmp_path / "run"
     argv = [
         "--no-progress", "train", "classifier", "--data", str(root), "--out", str(run),
-        "--arch", "baseline-cnn", "--image-size", "16", "--batch-size", "8", "--epochs", "1",
+        "--arch", "baseline-cnn", "--image-size", "16", "--batch-size", "8", "--epochs", "2",
         "--workers", "0",
     ]  # fmt: skip
-    assert main(argv) == 0
+    import wikiart.train.loop as loop
+
+    real, calls = loop._evaluate, []
+
+    def stopped_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "_evaluate", stopped_in_epoch_2)
+    assert main(argv) == 130  # epoch 1 saved: model.pt and last.pt
+    monkeypatch.setattr(loop, "_evaluate", real)
     before = (run / "model.pt").read_bytes()
     capsys.readouterr()
 
@@ -234,11 +246,11 @@ def test_a_full_disk_while_saving_a_checkpoint_keeps_the_previous_one(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(torch, "save", full)
-    assert main([*argv, "--seed", "1"]) == 2
+    assert main([*argv, "--resume"]) == 2  # epoch 2's save (model.pt if best, else last.pt)
     lines = capsys.readouterr().err.strip().splitlines()
     err = [line for line in lines if not line.startswith("wikiart: INFO")]  # the log goes on
     assert len(err) == 1 and err[0].startswith("wikiart: error: "), lines
-    assert "No space left on device" in err[0] and "model.pt" in err[0]
+    assert "No space left on device" in err[0] and ("model.pt" in err[0] or "last.pt" in err[0])
     assert not any("Traceback" in line for line in lines)
     assert (run / "model.pt").read_bytes() == before
     assert not list(run.glob(".*.tmp"))  # no half-written temporary file left behind

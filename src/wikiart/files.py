@@ -114,6 +114,18 @@ def save_image(image: Any, path: str | os.PathLike[str], **save_kwargs: Any) -> 
     return path
 
 
+def make_dir(path: str | os.PathLike[str], what: str = "folder") -> Path:
+    """``mkdir -p``, where a file in the way or a read-only disk is one line naming the path."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if (path.exists() and not path.is_dir()) or isinstance(exc, NotADirectoryError):
+            raise WikiartError(f"cannot make the {what} {path}: a file is in the way") from None
+        raise WikiartError(f"cannot make the {what} {path}: {exc.strerror or exc}") from None
+    return path
+
+
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8, newlines as given) atomically; returns the path."""
     with atomic_open(path) as fh:

@@ -36,7 +36,7 @@ import numpy as np
 from wikiart.data.images import DEFAULT_MAX_PIXELS, FITS, Fit, decode_fitted
 from wikiart.data.refs import ImageRef, display
 from wikiart.errors import BadImageError, WikiartError
-from wikiart.files import write_text
+from wikiart.files import make_dir, write_text
 from wikiart.processes import exclusive_lock, lock_timeout, worker_pool
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ class ImageStore:
     def _locked(self) -> Iterator[None]:
         """The store's build lock: a POSIX record lock that decode workers do not inherit and
         that dies with its holder (`wikiart.processes.exclusive_lock`)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_dir(self.dir, "image cache folder")
         with exclusive_lock(self.dir / "lock", f"the image cache {self.dir.name}", lock_timeout()):
             self._load_index()  # another process may have built while we waited
             yield

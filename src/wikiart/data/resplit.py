@@ -27,7 +27,7 @@ from wikiart.data.artists import artists_of, group_keys
 from wikiart.data.classmap import ClassMap
 from wikiart.data.refs import ImageRef, display
 from wikiart.errors import WikiartError
-from wikiart.files import write_csv, write_json
+from wikiart.files import make_dir, write_csv, write_json
 
 log = logging.getLogger(__name__)
 
@@ -211,9 +211,11 @@ def write_split(result: SplitResult, out: str | os.PathLike[str], *, links: bool
     """A dataset root: ``split.csv`` and ``split.json`` always; with ``links``, also the
     ``<split>/<Style>/<image>`` tree as symbolic links to the original files."""
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise WikiartError(f"--out {display(out)} is a file, not a folder")
     if out.exists() and any(out.iterdir()):
         raise WikiartError(f"{display(out)} exists and is not empty; choose a new --out")
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out, "split folder")
     if links:
         for name, refs in result.splits.items():
             used: set[Path] = set()

@@ -12,7 +12,7 @@ from wikiart.data.dataset import Dataset, open_dataset
 from wikiart.data.resplit import carve_test
 from wikiart.device import seed_everything
 from wikiart.errors import WikiartError
-from wikiart.files import RUN_FILES, RUN_STATE, guard_out
+from wikiart.files import RUN_FILES, RUN_STATE, guard_out, make_dir
 
 #: Set by ``wikiart train ... --dry-run``: `start_run` stops with `DryRun` once the settings,
 #: the inputs and the run folder have been checked, before anything is written or trained.
@@ -39,7 +39,7 @@ def start_run(cfg: Any, out: Path) -> Dataset:
         guard_out(out, RUN_FILES, "a run", overwrite=cfg.overwrite, resume=cfg.resume)
         raise DryRun(ds)
     guard_out(out, RUN_FILES, "a run", overwrite=cfg.overwrite, resume=cfg.resume, remove=RUN_STATE)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out, "run folder")
     if cfg.resume:
         check_same_run(cfg, out)
     return carve_test(ds, cfg.data, out, cfg.seed)
