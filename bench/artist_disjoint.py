@@ -136,7 +136,8 @@ def main() -> None:
                 **(knn_scores(vectors, splits) if vectors is not None else {}),
             }  # fmt: skip
             if not args.skip_classifier:
-                settings = {"data": str(root), "seed": seed, "cache_dir": args.cache_dir}
+                settings = {"data": str(root), "seed": seed, "cache_dir": args.cache_dir,
+                            "overwrite": True}  # fmt: skip
                 settings.update(
                     {k: v for k, v in (("mode", args.mode), ("epochs", args.epochs)) if v}
                 )

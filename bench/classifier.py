@@ -74,7 +74,7 @@ def main() -> None:
                 "data": {"data": args.data, "cache_dir": args.cache_dir},
                 **extra,
             }
-            cfg = resolve_config(None, over)
+            cfg = resolve_config(None, {**over, "overwrite": True})
             run = Path(args.out) / f"{arch}-{cfg.mode}-seed{seed}"
             t0 = time.perf_counter()
             m = train_classifier(cfg, run)

@@ -94,7 +94,7 @@ def main() -> None:
                 over["epochs"] = args.epochs
             if args.image_size is not None:
                 over["data"] = {**over["data"], "image_size": args.image_size}
-            cfg = resolve_config(None, over)
+            cfg = resolve_config(None, {**over, "overwrite": True})
             run = out / f"{name}-s{seed}"
             t0 = time.perf_counter()
             m = train_classifier(cfg, run)

@@ -67,7 +67,7 @@ def main() -> None:
             }
             if args.epochs is not None:
                 over["head_epochs" if args.mode == "frozen" else "epochs"] = args.epochs
-            cfg = resolve_config(None, over)
+            cfg = resolve_config(None, {**over, "overwrite": True})
             m = train_classifier(cfg, Path(args.out) / f"{strategy}-seed{seed}")
             scores["accuracy"].append(m["accuracy"])
             scores["balanced"].append(m["balanced_accuracy"])

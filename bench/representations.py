@@ -68,7 +68,7 @@ def main() -> None:
             },
         }
         t0 = time.perf_counter()
-        train_autoencoder(resolve_config(None, over), out / name)
+        train_autoencoder(resolve_config(None, {**over, "overwrite": True}), out / name)
         return str(out / name / "model.pt"), time.perf_counter() - t0
 
     sources: list[tuple[str, dict, float]] = [("pixels", {"source": "pixels"}, 0.0)]

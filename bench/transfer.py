@@ -139,20 +139,37 @@ def _against_generator(args) -> None:
     t0 = time.perf_counter()
     judge = out / "judge"
     wikiart.train_classifier(
-        judge, data=data, arch="baseline-cnn", image_size=64, epochs=args.judge_epochs, seed=1
+        judge,
+        data=data,
+        arch="baseline-cnn",
+        image_size=64,
+        epochs=args.judge_epochs,
+        seed=1,
+        overwrite=True,
     )
     wikiart.train_classifier(
-        out / "clf", data=data, arch="efficientnet-lite0", mode="frozen", image_size=96
+        out / "clf",
+        data=data,
+        arch="efficientnet-lite0",
+        mode="frozen",
+        image_size=96,
+        overwrite=True,
     )
     wikiart.train_stylegen(
         out / "sg", data=data, classifier=str(out / "clf" / "model.pt"), image_size=64,
-        epochs=args.stylegen_epochs,
+        epochs=args.stylegen_epochs, overwrite=True,
     )  # fmt: skip
     runs = {"style generator": out / "sg"}
     for bank in ("medoid", "mean"):
         run = out / f"transfer-{bank}"
         wikiart.train_transfer(
-            run, data=data, init=args.checkpoint, epochs=0, bank=bank, image_size=args.sample_size
+            run,
+            data=data,
+            init=args.checkpoint,
+            epochs=0,
+            bank=bank,
+            image_size=args.sample_size,
+            overwrite=True,
         )
         runs[f"transfer ({bank} bank, {args.sample_size} px)"] = run
     rows = {}
