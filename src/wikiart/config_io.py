@@ -65,6 +65,11 @@ def _check_choice(f: dataclasses.Field, value: Any) -> None:
         raise WikiartError(f"unknown {f.name} {value!r}; expected one of {', '.join(choices)}")
 
 
+def _in_file(where: str, message: str) -> str:
+    """``message`` prefixed with the TOML file (and table) it comes from, if any."""
+    return message if where.startswith("settings") else f"{where}: {message}"
+
+
 def _check_limit(where: str, f: dataclasses.Field, tp: Any, value: Any, default: Any) -> None:
     """A numeric setting inside its `LIMITS` range (each item of a list); the job's own default
     always passes."""
@@ -74,7 +79,7 @@ def _check_limit(where: str, f: dataclasses.Field, tp: Any, value: Any, default:
     items = value if isinstance(value, list) else [value]
     integer = "int" in str(tp) and "float" not in str(tp)
     flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
-    prefix = "" if where.startswith("settings") else f"{where}: "
+    prefix = _in_file(where, "")
     if isinstance(value, list) and not value:
         raise WikiartError(f"{prefix}{f.name} ({flag}) needs at least one value")
     for item in items:
@@ -115,8 +120,11 @@ def from_dict(
             base = dataclasses.asdict(fields[key].default_factory())  # type: ignore[misc]
             kwargs[key] = from_dict(nested[key], {**base, **value}, f"{where} [{key}]", base)
         elif key in types_:
-            kwargs[key] = _coerce(key, value, types_[key])
-            _check_choice(fields[key], kwargs[key])
+            try:
+                kwargs[key] = _coerce(key, value, types_[key])
+                _check_choice(fields[key], kwargs[key])
+            except WikiartError as exc:
+                raise WikiartError(_in_file(where, str(exc))) from None
             _check_limit(where, fields[key], types_[key], kwargs[key], defaults.get(key))
         else:
             inner = {k for tp in nested.values() for k in _field_types(tp)}
