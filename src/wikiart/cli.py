@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from wikiart import __version__
 from wikiart.config import (
@@ -95,6 +95,14 @@ def _add_data_source(p: argparse.ArgumentParser) -> None:
         "--style-names",
         help="comma-separated style names for parquet shards without names in their metadata",
     )
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line (the command, the problem, where help is), exit 2, like every
+    other error; ``--help`` still prints the full usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 
 def _overwrite(p: argparse.ArgumentParser) -> None:
@@ -463,7 +471,7 @@ def _cluster_parser(sub: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wikiart", description="Model art styles in paintings.")
+    parser = OneLineParser(prog="wikiart", description="Model art styles in paintings.")
     parser.add_argument("--version", action="version", version=f"wikiart {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")

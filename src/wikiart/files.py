@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import hashlib
 import json
 import os
@@ -77,18 +78,13 @@ def remove_stale_temps(path: str | os.PathLike[str]) -> list[Path]:
     path = Path(path)
     removed = []
     with contextlib.suppress(OSError):
-        for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
             pid = tmp.name[len(path.name) + 2 : -4].split(".")[0]
             if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
                 with contextlib.suppress(OSError):
                     tmp.unlink()
                     removed.append(tmp)
     return removed
-
-
-def glob_escape(name: str) -> str:
-    """``name`` with glob's special characters taken literally."""
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str], **savefig_kwargs: Any) -> Path:
