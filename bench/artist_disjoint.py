@@ -15,7 +15,7 @@ offline ImageNet Lite0 embedding (the clustering's best source; `clusters.json`'
 that came from the artist. Writes bench.json and prints the table.
 
     python bench/artist_disjoint.py [--data ../shared/data/wikiart-sample] [--seeds 0 1 2]
-        [--mode frozen] [--out runs/bench-artist]
+        [--mode frozen] [--out runs/bench-artist] [--skip-knn] [--reuse]
 """
 
 from __future__ import annotations
@@ -103,6 +103,11 @@ def main() -> None:
     ap.add_argument("--cache-dir", help="preprocessing and feature cache root")
     ap.add_argument("--skip-classifier", action="store_true", help="only the 5-NN scores")
     ap.add_argument("--skip-knn", action="store_true", help="only the classifier's scores")
+    ap.add_argument(
+        "--reuse", action="store_true",
+        help="a run folder already holding metrics.json is scored from it, not retrained "
+        "(a benchmark restarted after an interruption)",
+    )  # fmt: skip
     args = ap.parse_args()
 
     import wikiart
@@ -135,14 +140,21 @@ def main() -> None:
                 "test": len(splits["test"]), "test_by_train_artists": shared,
                 **(knn_scores(vectors, splits) if vectors is not None else {}),
             }  # fmt: skip
-            if not args.skip_classifier:
+            run = out / "runs" / root.name
+            if not args.skip_classifier and args.reuse and (run / "metrics.json").exists():
+                metrics = json.loads((run / "metrics.json").read_text())
+                row.update(
+                    macro_f1=metrics["macro_f1"], accuracy=metrics["accuracy"],
+                    balanced_accuracy=metrics["balanced_accuracy"], train_minutes=None,
+                )  # fmt: skip
+            elif not args.skip_classifier:
                 settings = {"data": str(root), "seed": seed, "cache_dir": args.cache_dir,
                             "overwrite": True}  # fmt: skip
                 settings.update(
                     {k: v for k, v in (("mode", args.mode), ("epochs", args.epochs)) if v}
                 )
                 t1 = time.perf_counter()
-                metrics = wikiart.train_classifier(out / "runs" / root.name, **settings)
+                metrics = wikiart.train_classifier(run, **settings)
                 row.update(
                     macro_f1=metrics["macro_f1"], accuracy=metrics["accuracy"],
                     balanced_accuracy=metrics["balanced_accuracy"],
