@@ -281,7 +281,7 @@ def test_a_full_disk_while_writing_evaluation_outputs_keeps_the_earlier_ones(
     assert {"metrics.json", "confusion.png"} <= before.keys()
     capsys.readouterr()
     with full_disk(only=only):
-        assert main(argv) == 2
+        assert main([*argv, "--overwrite"]) == 2
     line = _one_error_line(capsys.readouterr().err, *before)
     assert only is None or only in line
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no temporary either

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import assert_png, grid_px
+from conftest import assert_png, grid_px, write_image
 from wikiart.checkpoints import load_checkpoint
 from wikiart.cli import main
 
@@ -19,6 +19,8 @@ def test_demo_on_given_data_writes_report(tiny_root, tmp_path, capsys, monkeypat
     monkeypatch.setenv("WIKIART_CACHE", str(tmp_path / "cache"))
     for name, value in (("EPOCHS", 1), ("STEPS", 2), ("BATCH", 4), ("SAMPLES", 2)):
         monkeypatch.setattr(demo, f"DIFFUSION_{name}", value)
+    # a second Ukiyo_e painting: a classifier needs two of a style to hold one back
+    write_image(tiny_root / "train" / "Ukiyo_e" / "img9.jpg", seed=99)
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--data", str(tiny_root), "--image-size", "16"]) == 0
     assert f"report: {out / 'report.html'}" in capsys.readouterr().out
@@ -48,13 +50,13 @@ def test_demo_on_given_data_writes_report(tiny_root, tmp_path, capsys, monkeypat
         "Ukiyo_e",
     ]
     stats = json.loads((out / "stats.json").read_text())
-    assert stats["splits"]["train"]["total"] == 7
+    assert stats["splits"]["train"]["total"] == 8
     assert_png(out / "counts.png", (880, round((0.35 * 3 + 1.5) * 110)))  # 3 styles' bars
-    # one row per style, as many columns as the most training images of a style (4, 2, 1)
+    # one row per style, as many columns as the most training images of a style (4, 2, 2)
     assert_png(out / "samples.png", grid_px(3, 4, cell=1.3))
     check = json.loads((out / "check.json").read_text())
     assert check["errors"] == 0 and check["bad_files"] == []
-    assert check["splits"]["train"] == {"files": 7, "styles": 3}
+    assert check["splits"]["train"] == {"files": 8, "styles": 3}
 
 
 def reported_numbers(out):
