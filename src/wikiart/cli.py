@@ -37,6 +37,8 @@ DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
 log = logging.getLogger("wikiart")
 
 SEED = number(int, 0, 2**32 - 1)
+#: The longest side of a picture to paint or read.
+SIDE = number(int, 16, 16_384)
 
 #: ``wikiart train NAME``: (help, config class, the module with resolve_config and the trainer)
 TRAIN_JOBS: dict[str, tuple[str, type, str, str]] = {
@@ -188,12 +190,8 @@ def _data_parsers(sub: Any) -> None:
     p.add_argument("--out", required=True, help="output folder (new, or a previous synth output)")
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--image-size", type=number(int, 8, 4096), default=128)
-    p.add_argument(
-        "--train-max",
-        type=number(int, 1, 1_000_000),
-        default=300,
-        help="train images of the largest style",
-    )
+    p.add_argument("--train-max", type=number(int, 1, 1_000_000), default=300,
+                   help="train images of the largest style")  # fmt: skip
     p.add_argument(
         "--imbalance", type=number(float, 1, 1e6), default=12.0, help="largest/smallest train ratio"
     )
@@ -323,26 +321,14 @@ def _transfer_parser(sub: Any) -> None:
     )
     p.add_argument("--out", required=True)
     _overwrite(p)
-    p.add_argument(
-        "--alpha",
-        type=number(float, 0, 1),
-        default=1.0,
-        help="0: the content, 1: fully stylised (default)",
-    )
+    p.add_argument("--alpha", type=number(float, 0, 1), default=1.0,
+                   help="0: the content, 1: fully stylised (default)")  # fmt: skip
     p.add_argument(
         "--preserve-color", action="store_true", help="keep the content's colours (luminance only)"
     )
+    p.add_argument("--max-size", type=SIDE, default=1024, help="longest side painted (1024)")
     p.add_argument(
-        "--max-size",
-        type=number(int, 16, 16_384),
-        default=1024,
-        help="longest side painted (default 1024)",
-    )
-    p.add_argument(
-        "--style-size",
-        type=number(int, 16, 16_384),
-        default=512,
-        help="longest side of style images (default 512)",
+        "--style-size", type=SIDE, default=512, help="longest side of style images (512)"
     )
     _inference_flags(p, batch=False)
 
@@ -383,16 +369,10 @@ def _serve_parser(sub: Any) -> None:
         help="upload size limit (20)",
     )
     p.add_argument(
-        "--max-size",
-        type=number(int, 16, 16_384),
-        default=1024,
-        help="longest side Re-paint paints at (1024)",
+        "--max-size", type=SIDE, default=1024, help="longest side Re-paint paints at (1024)"
     )
     p.add_argument(
-        "--concurrency",
-        type=number(int, 1, 64),
-        default=2,
-        help="classify requests served at once (2)",
+        "--concurrency", type=number(int, 1, 64), default=2, help="classify requests served at once"
     )
     _inference_flags(p, cache=True, batch=False)
 
