@@ -265,3 +265,31 @@ def test_a_finished_run_is_never_overwritten_silently(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
     assert (tmp_path / "ev" / "metrics.json").read_bytes() == before
     assert main([*ev, "--overwrite"]) == 0
+
+
+def test_every_numeric_setting_declares_its_range():
+    """A new numeric setting must say which values it allows (`wikiart.config.LIMITS`)."""
+    import dataclasses
+    import typing
+
+    from wikiart import config
+
+    jobs = (config.ClassifierConfig, config.AutoencoderConfig, config.StylegenConfig,
+            config.DiffusionConfig, config.LoraConfig, config.TransferConfig)  # fmt: skip
+    missing = set()
+    for job in jobs:
+        stack = [job]
+        while stack:
+            cls = stack.pop()
+            hints = typing.get_type_hints(cls)
+            for f in dataclasses.fields(cls):
+                tp = hints[f.name]
+                if dataclasses.is_dataclass(tp):
+                    stack.append(tp)
+                elif any(t in str(tp) for t in ("int", "float")) and f.name not in config.LIMITS:
+                    missing.add(f"{cls.__name__}.{f.name}")
+    assert not missing, sorted(missing)
+    assert config.Limit(1, 10).describe(True) == "an integer from 1 to 10"
+    assert config.Limit(0, 1, hi_open=True).describe(False) == "a finite number in [0, 1)"
+    assert not config.Limit(0, None).allows(float("nan"))
+    assert not config.Limit(None, None).allows(float("inf"))
