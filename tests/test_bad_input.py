@@ -231,9 +231,10 @@ def test_a_single_style_or_a_one_image_style_is_refused_by_name(tmp_path, capsys
     one = tmp_path / "one"
     for i in range(4):
         write_image(one / "train" / "Baroque" / f"b{i}.png", seed=i, fmt="PNG")
-    assert main(_train(one, tmp_path / "r1")) == 2
-    err = capsys.readouterr().err
-    assert "1 style (Baroque)" in err and "at least two styles" in err
+    for extra in ((), ("--dry-run",)):
+        assert main(_train(one, tmp_path / "r1", *extra)) == 2
+        err = capsys.readouterr().err
+        assert "1 style (Baroque)" in err and "at least two styles" in err
     assert not (tmp_path / "r1" / "model.pt").exists()
 
     write_image(one / "train" / "Cubism" / "c0.png", seed=9, fmt="PNG")

@@ -7,6 +7,7 @@ can Distort Pretrained Features"; ``finetune_groups`` limits it to the top depth
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -26,7 +27,7 @@ from wikiart.classify.stages import Stage, balanced_loader, payload_extra, val_n
 from wikiart.config import ClassifierConfig
 from wikiart.config_io import save_config
 from wikiart.data.balance import class_counts
-from wikiart.data.dataset import require_data
+from wikiart.data.dataset import Dataset, require_data
 from wikiart.data.loader import cache_options, make_loader, prepare_split
 from wikiart.data.splits import check_classifier_styles, stratified_split
 from wikiart.data.transforms import eval_transform, train_transform
@@ -106,8 +107,6 @@ def _splits(cfg: ClassifierConfig, ds, classes, cache: dict[str, Any]):
     stratified share of train)."""
     size = cfg.data.image_size
     full = prepare_split(ds.split("train"), classes, split="train", **cache)
-    carve = None if "valid" in ds.splits else cfg.data.val_fraction
-    check_classifier_styles(full.labels, list(classes.classes), carve)
     augment = train_transform(train_size(cfg), scale=(cfg.crop_scale, cfg.crop_max))
     if "valid" in ds.splits:
         val = prepare_split(ds.split("valid"), classes, split="valid", **cache)
@@ -119,9 +118,18 @@ def _splits(cfg: ClassifierConfig, ds, classes, cache: dict[str, Any]):
     return full.subset(tr, augment), full.subset(va, eval_transform(size))
 
 
+def _check_styles(cfg: ClassifierConfig, ds: Dataset) -> None:
+    """Two styles or more, and two images of each where validation is carved from train
+    (before any image is decoded, and in a dry run)."""
+    names = ds.class_map().classes
+    labels = np.array([names.index(r.style) for r in ds.split("train")])
+    carve = None if "valid" in ds.splits else cfg.data.val_fraction
+    check_classifier_styles(labels, list(names), carve)
+
+
 def _stage(cfg: ClassifierConfig, out: Path, ctx, device, progress: bool) -> tuple[Stage, Any]:
     """Run folder, data and loss: the `Stage` the training stages share, and the dataset."""
-    ds = start_run(cfg, out)
+    ds = start_run(cfg, out, check=functools.partial(_check_styles, cfg))
     classes = ds.class_map()
     barrier(ctx)  # everyone has compared against the old config.json before it is replaced
     if ctx.is_main:

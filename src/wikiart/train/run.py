@@ -4,6 +4,7 @@ made, and on ``--resume`` a check that the settings are the run's own."""
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +28,25 @@ class DryRun(Exception):
         self.dataset = dataset
 
 
-def start_run(cfg: Any, out: Path) -> Dataset:
+def start_run(cfg: Any, out: Path, check: Callable[[Dataset], None] | None = None) -> Dataset:
     """Seed everything, open ``cfg.data``'s dataset, make ``out`` (refusing to replace a run
-    already there unless ``cfg.overwrite``); with ``cfg.resume``, refuse settings that differ
-    from the run's ``config.json`` (before anything overwrites it)."""
+    already there unless ``cfg.overwrite``; with ``cfg.resume``, refusing settings that differ
+    from the run's ``config.json`` before anything overwrites it), carve the test split if
+    asked, then run the job's ``check`` of the data. A dry run stops after the checks."""
     if cfg.resume and cfg.overwrite:
         raise WikiartError("--resume continues the run in --out, --overwrite replaces it: not both")
     seed_everything(cfg.seed, cfg.deterministic)
     ds = open_dataset(cfg.data.data, split_csv=cfg.data.split_csv)
     if DRY_RUN.get():
+        if check is not None:
+            check(ds)
         guard_out(out, RUN_FILES, "a run", overwrite=cfg.overwrite, resume=cfg.resume)
         raise DryRun(ds)
     guard_out(out, RUN_FILES, "a run", overwrite=cfg.overwrite, resume=cfg.resume, remove=RUN_STATE)
     make_dir(out, "run folder")
     if cfg.resume:
         check_same_run(cfg, out)
-    return carve_test(ds, cfg.data, out, cfg.seed)
+    ds = carve_test(ds, cfg.data, out, cfg.seed)
+    if check is not None:  # the job's own checks of its data, before any image is decoded
+        check(ds)
+    return ds
