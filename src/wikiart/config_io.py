@@ -70,14 +70,13 @@ def _in_file(where: str, message: str) -> str:
     return message if where.startswith("settings") else f"{where}: {message}"
 
 
-def _check_limit(where: str, f: dataclasses.Field, tp: Any, value: Any, default: Any) -> None:
+def _check_limit(where: str, f: dataclasses.Field, value: Any, default: Any) -> None:
     """A numeric setting inside its `LIMITS` range (each item of a list); the job's own default
     always passes."""
     limit = LIMITS.get(f.name)
     if limit is None or value is None or value == default:
         return
     items = value if isinstance(value, list) else [value]
-    integer = "int" in str(tp) and "float" not in str(tp)
     flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
     prefix = _in_file(where, "")
     if isinstance(value, list) and not value:
@@ -85,7 +84,8 @@ def _check_limit(where: str, f: dataclasses.Field, tp: Any, value: Any, default:
     for item in items:
         if isinstance(item, int | float) and not limit.allows(item):
             raise WikiartError(
-                f"{prefix}{f.name} ({flag}) must be {limit.describe(integer)}, got {item!r}"
+                f"{prefix}{f.name} ({flag}) must be {limit.describe(isinstance(item, int))}, "
+                f"got {item!r}"
             )
 
 
@@ -125,7 +125,7 @@ def from_dict(
                 _check_choice(fields[key], kwargs[key])
             except WikiartError as exc:
                 raise WikiartError(_in_file(where, str(exc))) from None
-            _check_limit(where, fields[key], types_[key], kwargs[key], defaults.get(key))
+            _check_limit(where, fields[key], kwargs[key], defaults.get(key))
         else:
             inner = {k for tp in nested.values() for k in _field_types(tp)}
             valid = sorted((set(types_) - set(nested)) | inner)

@@ -184,9 +184,7 @@ def guard_out(
     if out.exists() and not out.is_dir():
         raise WikiartError(f"--out {out} is a file, not a folder")
     found = [m for m in markers if (out / m).exists()]
-    if not found:
-        return
-    if resume:
+    if not found or resume:
         return
     if not overwrite:
         again = "--resume continues it, " if resume is not None else ""

@@ -15,7 +15,6 @@ from wikiart.config_io import build_config, peek
 from wikiart.device import cpu_supports_bf16
 from wikiart.errors import WikiartError
 from wikiart.models.registry import ARCHS, canonical_arch, pretrained_available
-from wikiart.train.ema import check_ema_decay
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +45,8 @@ def resolve_config(
 
 
 def _check(cfg: ClassifierConfig) -> None:
+    """What the ranges (`wikiart.config.LIMITS`, checked by `build_config`) do not say: how
+    settings combine."""
     if not 0.0 < cfg.crop_scale <= cfg.crop_max <= 1.0:
         raise WikiartError(
             f"training crops need 0 < crop_scale <= crop_max <= 1, got {cfg.crop_scale} and "
@@ -56,17 +57,6 @@ def _check(cfg: ClassifierConfig) -> None:
             f"train_scale must be in (0, 1] and give crops of 8 px or more, got {cfg.train_scale} "
             f"at image size {cfg.data.image_size}"
         )
-    if cfg.mix != "none" and cfg.mix_alpha <= 0:
-        raise WikiartError(f"mix_alpha must be > 0, got {cfg.mix_alpha}")
-    if cfg.weight_decay < 0:
-        raise WikiartError(f"weight_decay must be >= 0, got {cfg.weight_decay}")
-    if cfg.dropout is not None and not 0.0 <= cfg.dropout < 1.0:
-        raise WikiartError(f"dropout must be in [0, 1), got {cfg.dropout}")
-    check_ema_decay(cfg.ema_decay)
-    if cfg.finetune_groups < -1:
-        raise WikiartError(f"finetune_groups must be -1 (all) or >= 0, got {cfg.finetune_groups}")
-    if not 0.0 < cfg.layer_decay <= 1.0:
-        raise WikiartError(f"layer_decay must be in (0, 1], got {cfg.layer_decay}")
 
 
 def train_size(cfg: ClassifierConfig) -> int:

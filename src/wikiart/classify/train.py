@@ -121,10 +121,8 @@ def _splits(cfg: ClassifierConfig, ds, classes, cache: dict[str, Any]):
 def _check_styles(cfg: ClassifierConfig, ds: Dataset) -> None:
     """Two styles or more, and two images of each where validation is carved from train
     (before any image is decoded, and in a dry run)."""
-    names = ds.class_map().classes
-    labels = np.array([names.index(r.style) for r in ds.split("train")])
     carve = None if "valid" in ds.splits else cfg.data.val_fraction
-    check_classifier_styles(labels, list(names), carve)
+    check_classifier_styles((r.style for r in ds.split("train")), carve)
 
 
 def _stage(cfg: ClassifierConfig, out: Path, ctx, device, progress: bool) -> tuple[Stage, Any]:

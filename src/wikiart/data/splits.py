@@ -3,6 +3,9 @@ images of every style to show."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
+
 import numpy as np
 
 from wikiart.errors import WikiartError
@@ -48,26 +51,23 @@ def pick_per_style(labels: np.ndarray, n: int, seed: int = 0) -> list[int]:
     return picked
 
 
-def check_classifier_styles(
-    labels: np.ndarray, names: list[str], val_fraction: float | None
-) -> None:
-    """A style classifier needs two styles or more in its training split, and (when validation
-    is carved from train, ``val_fraction``) two images or more of every style: one for training
-    and one for validation. Either shortfall is one line naming the styles."""
-    labels = np.asarray(labels)
-    present, counts = np.unique(labels, return_counts=True)
-    if len(present) < 2:
-        found = ", ".join(names[int(c)] for c in present) or "none"
+def check_classifier_styles(styles: Iterable[str], val_fraction: float | None) -> None:
+    """A style classifier needs two styles or more in its training split (``styles``: the style
+    of each training image), and (when validation is carved from train, ``val_fraction``) two
+    images or more of every style: one for training and one for validation. Either shortfall is
+    one line naming the styles."""
+    counts = Counter(styles)
+    if len(counts) < 2:
+        found = ", ".join(sorted(counts)) or "none"
         raise WikiartError(
-            f"the training split has {len(present)} style ({found}); a style classifier needs "
+            f"the training split has {len(counts)} style ({found}); a style classifier needs "
             "at least two styles (one <Style>/ folder each)"
         )
-    if val_fraction:
-        short = [names[int(c)] for c, k in zip(present, counts, strict=True) if k < 2]
-        if short:
-            raise WikiartError(
-                f"{len(short)} style(s) have a single training image, too few to hold one back "
-                f"for validation (--val-fraction {val_fraction:g}): {', '.join(short[:10])}"
-                f"{' ...' if len(short) > 10 else ''}; add images, give the data a valid/ "
-                "folder, or leave those styles out"
-            )
+    short = sorted(s for s, k in counts.items() if k < 2) if val_fraction else []
+    if short:
+        raise WikiartError(
+            f"{len(short)} style(s) have a single training image, too few to hold one back "
+            f"for validation (--val-fraction {val_fraction:g}): {', '.join(short[:10])}"
+            f"{' ...' if len(short) > 10 else ''}; add images, give the data a valid/ "
+            "folder, or leave those styles out"
+        )

@@ -19,11 +19,7 @@ def resolve_config(
     config_file: str | os.PathLike[str] | None, overrides: dict[str, Any]
 ) -> StylegenConfig:
     """Defaults <- TOML <- flags, checked."""
-    cfg = build_config(StylegenConfig, config_file, overrides)
-    weights = (cfg.rec_weight, cfg.style_weight, cfg.content_weight, cfg.code_weight)
-    if min(*weights, cfg.stats_weight, cfg.texture_weight, cfg.layout_weight, cfg.style_margin) < 0:
-        raise WikiartError("stylegen loss weights must be >= 0")
-    return cfg
+    return build_config(StylegenConfig, config_file, overrides)
 
 
 def require_inputs(cfg: StylegenConfig) -> None:

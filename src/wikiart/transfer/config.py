@@ -44,10 +44,6 @@ def resolve_config(
 ) -> TransferConfig:
     """Defaults <- TOML <- flags, checked."""
     cfg = build_config(TransferConfig, config_file, overrides)
-    if min(cfg.style_weight, cfg.content_weight, cfg.identity_weight, cfg.smoothing) < 0:
-        raise WikiartError("the loss weights and smoothing must be >= 0")
-    if not 0 <= cfg.layer <= 3:
-        raise WikiartError(f"layer must be 0-3 (a Lite0 tap, strides 2-16), got {cfg.layer}")
     if cfg.init is None:  # with --init, the init's layer decides (checked once it is read)
         check_crop(cfg.crop, cfg.layer)
     if cfg.epochs > 0 and cfg.crop > cfg.data.image_size:
@@ -60,8 +56,6 @@ def resolve_config(
             f"widths needs {cfg.layer + 1} values (one per x2 upsampling) for layer {cfg.layer}, "
             f"got {cfg.widths}"
         )
-    if cfg.steps_per_epoch is not None and cfg.steps_per_epoch < 1:
-        raise WikiartError(f"steps_per_epoch must be >= 1, got {cfg.steps_per_epoch}")
     if cfg.epochs == 0 and cfg.init is None:
         raise WikiartError("epochs 0 only computes style statistics: it needs --init")
     return cfg
