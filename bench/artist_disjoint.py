@@ -141,25 +141,21 @@ def main() -> None:
                 **(knn_scores(vectors, splits) if vectors is not None else {}),
             }  # fmt: skip
             run = out / "runs" / root.name
-            if not args.skip_classifier and args.reuse and (run / "metrics.json").exists():
-                metrics = json.loads((run / "metrics.json").read_text())
-                row.update(
-                    macro_f1=metrics["macro_f1"], accuracy=metrics["accuracy"],
-                    balanced_accuracy=metrics["balanced_accuracy"], train_minutes=None,
-                )  # fmt: skip
-            elif not args.skip_classifier:
-                settings = {"data": str(root), "seed": seed, "cache_dir": args.cache_dir,
-                            "overwrite": True}  # fmt: skip
-                settings.update(
-                    {k: v for k, v in (("mode", args.mode), ("epochs", args.epochs)) if v}
-                )
-                t1 = time.perf_counter()
-                metrics = wikiart.train_classifier(run, **settings)
-                row.update(
-                    macro_f1=metrics["macro_f1"], accuracy=metrics["accuracy"],
-                    balanced_accuracy=metrics["balanced_accuracy"],
-                    train_minutes=round((time.perf_counter() - t1) / 60, 1),
-                )  # fmt: skip
+            if not args.skip_classifier:
+                minutes = None
+                if args.reuse and (run / "metrics.json").exists():
+                    metrics = json.loads((run / "metrics.json").read_text())
+                else:
+                    settings = {"data": str(root), "seed": seed, "cache_dir": args.cache_dir,
+                                "overwrite": True}  # fmt: skip
+                    settings.update(
+                        {k: v for k, v in (("mode", args.mode), ("epochs", args.epochs)) if v}
+                    )
+                    t1 = time.perf_counter()
+                    metrics = wikiart.train_classifier(run, **settings)
+                    minutes = round((time.perf_counter() - t1) / 60, 1)
+                row.update({k: metrics[k] for k in ("macro_f1", "accuracy", "balanced_accuracy")})
+                row["train_minutes"] = minutes
             rows.append(row)
             print(json.dumps(row), flush=True)
 

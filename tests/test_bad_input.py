@@ -269,7 +269,8 @@ def test_a_finished_run_is_never_overwritten_silently(tmp_path, capsys):
 
 
 def test_every_numeric_setting_declares_its_range():
-    """A new numeric setting must say which values it allows (`wikiart.config.LIMITS`)."""
+    """A new numeric setting must say which values it allows (`wikiart.config.LIMITS`, or
+    its own ``setting(limit=...)``)."""
     import dataclasses
     import typing
 
@@ -287,7 +288,9 @@ def test_every_numeric_setting_declares_its_range():
                 tp = hints[f.name]
                 if dataclasses.is_dataclass(tp):
                     stack.append(tp)
-                elif any(t in str(tp) for t in ("int", "float")) and f.name not in config.LIMITS:
+                elif any(t in str(tp) for t in ("int", "float")) and not (
+                    f.metadata.get("limit") or f.name in config.LIMITS
+                ):
                     missing.add(f"{cls.__name__}.{f.name}")
     assert not missing, sorted(missing)
     assert config.Limit(1, 10).describe(True) == "an integer from 1 to 10"

@@ -6,6 +6,8 @@ from wikiart.config import (
     AutoencoderConfig,
     ClassifierConfig,
     DataConfig,
+    DiffusionConfig,
+    LoraConfig,
     StylegenConfig,
     TrainConfig,
 )
@@ -86,3 +88,13 @@ def test_to_toml_reads_back_to_the_same_config(tmp_path, cls):
     path.write_text(to_toml(cfg))
     assert build_config(cls, path) == cfg
     assert "# grad_clip = (unset)" in path.read_text()  # None has no TOML form: a comment
+
+
+def test_a_field_s_own_limit_replaces_its_name_s():
+    """`samples` allows 0 where a grid is optional (style generator) but not in the diffusion
+    jobs' grids: the field's own ``setting(limit=...)`` wins over `LIMITS`."""
+    assert build_config(StylegenConfig, None, {"samples": 0}).samples == 0
+    for cls in (DiffusionConfig, LoraConfig):
+        with pytest.raises(WikiartError, match=r"samples \(--samples\) must be an integer from 1"):
+            build_config(cls, None, {"samples": 0})
+        assert build_config(cls, None, {"samples": 1}).samples == 1

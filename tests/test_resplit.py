@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -216,6 +217,24 @@ def test_a_train_only_source_carves_its_test_split_and_evaluate_reuses_it(tmp_pa
     train_artists = {artist_from_name(r.name) for r in open_dataset(root).split("train")
                      if os.path.abspath(r.path) not in tested} - {None}  # fmt: skip
     assert not {artist_from_name(p) for p in tested} & train_artists
+
+
+def test_a_dry_run_checks_the_split_the_run_will_use_and_writes_nothing(tmp_path, capsys):
+    root = painters_root(tmp_path)  # train/ only
+    run = tmp_path / "run"
+    carve = ("--test-fraction", "0.25", "--split-by", "artist")
+    assert _train(root, run, *carve, "--dry-run") == 0
+    dry = re.search(r"train (\d+), test (\d+) images", capsys.readouterr().out)
+    assert dry and not run.exists()
+    assert _train(root, run, *carve) == 0
+    capsys.readouterr()
+    saved = (run / "test_split.csv").read_bytes()
+    assert int(dry[2]) == json.loads((run / "metrics.json").read_text())["n"]
+    # a resumed run's settings are compared with its config.json in a dry run too
+    assert _train(root, run, *carve, "--resume", "--epochs", "2", "--dry-run") == 2
+    assert "--resume continues the run" in capsys.readouterr().err
+    assert _train(root, run, *carve, "--overwrite", "--seed", "1", "--dry-run") == 0
+    assert (run / "test_split.csv").read_bytes() == saved and (run / "model.pt").exists()
 
 
 def test_a_run_without_a_test_split_says_so(tmp_path, capsys):

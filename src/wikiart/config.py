@@ -76,11 +76,13 @@ _SHARE = Limit(0, 1, hi_open=True)
 _FRACTION = Limit(0, 1, lo_open=True)
 _COUNT = Limit(0, 1_000_000)
 _PROCESSES = Limit(0, 1024)
+_GRID_ROW = Limit(1, 1000)  # a generated grid's images per style
 
-#: The allowed range of every numeric setting, by name (a name means the same in every job):
-#: checked wherever a configuration is built (flags, TOML files, the Python API), so a bad value
-#: is one line naming the setting, the value and the range, before any work. A job's own
-#: default is always allowed (the LoRA job's image size 0 means "the pipeline's own").
+#: The allowed range of every numeric setting, by name (a name means the same in every job; a
+#: field's own ``setting(limit=...)`` replaces it where one job allows less): checked wherever a
+#: configuration is built (flags, TOML files, the Python API), so a bad value is one line naming
+#: the setting, the value and the range, before any work. A job's own default is always allowed
+#: (the LoRA job's image size 0 means "the pipeline's own").
 LIMITS: dict[str, Limit] = {
     # data
     "image_size": Limit(8, 4096),
@@ -156,13 +158,14 @@ def setting(
     flag: str | None = None,
     factory: Any = dataclasses.MISSING,
     cli: bool = True,
+    limit: Limit | None = None,
 ) -> Any:
     """A config field with what the command line needs: ``help``, ``choices`` (checked for TOML
     files and the API too), ``advanced`` (listed under "advanced options" in ``--help``),
-    ``flag`` (when the flag is not ``--field-name``) and ``cli=False`` for settings only a file
-    sets."""
+    ``flag`` (when the flag is not ``--field-name``), ``cli=False`` for settings only a file
+    sets, and ``limit`` where this field's range is not the one `LIMITS` gives its name."""
     meta = {"help": help, "choices": tuple(choices) if choices else None, "advanced": advanced}
-    meta |= {"flag": flag, "cli": cli}
+    meta |= {"flag": flag, "cli": cli, "limit": limit}
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -458,7 +461,7 @@ class DiffusionConfig(TrainConfig):
     sampler: str = setting("ddim", "sampler of the grids", choices=SAMPLERS, advanced=True)
     sample_steps: int = setting(25, "denoising steps of the grids", advanced=True)
     guidance: float = setting(3.0, "classifier-free guidance scale of the grids", advanced=True)
-    samples: int = setting(8, "images per style in each grid", advanced=True)
+    samples: int = setting(8, "images per style in each grid", advanced=True, limit=_GRID_ROW)
     sample_every: int = setting(
         10,
         "write samples_epochNNN.png every N epochs (0: only the final grid.png)",
@@ -527,7 +530,7 @@ class LoraConfig(TrainConfig):
     sampler: str = setting("ddim", "sampler of the grid", choices=SAMPLERS, advanced=True)
     sample_steps: int = setting(25, "denoising steps of the grid", advanced=True)
     guidance: float = setting(3.0, "classifier-free guidance scale of the grid", advanced=True)
-    samples: int = setting(8, "images per style in grid.png", advanced=True)
+    samples: int = setting(8, "images per style in grid.png", advanced=True, limit=_GRID_ROW)
 
 
 @dataclass

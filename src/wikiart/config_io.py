@@ -71,9 +71,9 @@ def _in_file(where: str, message: str) -> str:
 
 
 def _check_limit(where: str, f: dataclasses.Field, value: Any, default: Any) -> None:
-    """A numeric setting inside its `LIMITS` range (each item of a list); the job's own default
-    always passes."""
-    limit = LIMITS.get(f.name)
+    """A numeric setting inside its range (the field's own, else its name's in `LIMITS`; each
+    item of a list); the job's own default always passes."""
+    limit = f.metadata.get("limit") or LIMITS.get(f.name)
     if limit is None or value is None or value == default:
         return
     items = value if isinstance(value, list) else [value]

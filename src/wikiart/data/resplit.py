@@ -234,12 +234,13 @@ def write_split(result: SplitResult, out: str | os.PathLike[str], *, links: bool
 
 
 # -- a training run's own test split --------------------------------------------------------
-def carve_test(ds, data_cfg: Any, out: Path, seed: int):
+def carve_test(ds, data_cfg: Any, out: Path | None, seed: int, *, write: bool = True):
     """Where ``ds`` has no test split and ``data_cfg.test_fraction`` asks for one: take it from
     train (stratified; ``split_by="artist"``: no artist in both), save it as the run's
-    ``test_split.csv`` (a resumed run reads it back) and return the dataset with it."""
+    ``test_split.csv`` in ``out`` (a resumed run reads it back) and return the dataset with it.
+    ``write=False`` (a dry run) saves nothing; ``out=None`` neither reads nor saves."""
     fraction, by = data_cfg.test_fraction, data_cfg.split_by
-    saved = out / RUN_TEST_SPLIT
+    saved = out / RUN_TEST_SPLIT if out is not None else None
     if not fraction:
         return ds
     if "test" in ds.splits:
@@ -248,7 +249,7 @@ def carve_test(ds, data_cfg: Any, out: Path, seed: int):
             "where there is none (`wikiart data split` re-splits a whole collection)"
         )
     train = ds.split("train")
-    if saved.is_file():  # the manifest names files absolutely; the data may be relative
+    if saved is not None and saved.is_file():  # it names files absolutely; the data may not
         listed = {_identity(r) for r in read_manifest(saved).get("test", [])}
         test = [r for r in train if _identity(r) in listed]
         kept = [r for r in train if _identity(r) not in listed]
@@ -260,12 +261,14 @@ def carve_test(ds, data_cfg: Any, out: Path, seed: int):
     else:
         result = split_refs(train, test_fraction=fraction, by=by, seed=seed)
         kept, test = result.splits["train"], result.splits["test"]
-        write_manifest(saved, {"test": test}, result.artists)
+        if saved is not None and write:
+            write_manifest(saved, {"test": test}, result.artists)
         overlap = result.report["artists"].get("test", {})
         log.info(
-            "test split carved from train (%s, %.0f%%): %d images, saved in %s; %d of them by "
-            "artists also in train",
-            by, 100 * fraction, len(test), display(saved),
+            "test split carved from train (%s, %.0f%%): %d images, %s; %d of them by artists "
+            "also in train",
+            by, 100 * fraction, len(test),
+            f"saved in {display(saved)}" if saved is not None and write else "not saved",
             overlap.get("images_by_train_artists", 0),
         )  # fmt: skip
     ds.splits = {**ds.splits, "train": kept, "test": test}

@@ -16,19 +16,11 @@ KIND = "diffusion"
 LORA_KIND = "lora"
 
 
-def _check_common(cfg: DiffusionConfig | LoraConfig) -> None:
-    """What the ranges (`wikiart.config.LIMITS`, checked by `build_config`) do not say."""
-    if cfg.samples < 1:  # the grid's images per style (other jobs allow 0)
-        raise WikiartError(f"samples must be >= 1, got {cfg.samples}")
-
-
 def resolve_config(
     config_file: str | os.PathLike[str] | None, overrides: dict[str, Any]
 ) -> DiffusionConfig:
     """Defaults <- TOML <- flags, checked."""
-    cfg = build_config(DiffusionConfig, config_file, overrides)
-    _check_common(cfg)
-    return cfg
+    return build_config(DiffusionConfig, config_file, overrides)
 
 
 def resolve_lora_config(
@@ -36,7 +28,6 @@ def resolve_lora_config(
 ) -> LoraConfig:
     """Defaults <- TOML <- flags, checked."""
     cfg = build_config(LoraConfig, config_file, overrides)
-    _check_common(cfg)
     if cfg.batch_size % cfg.accumulate:
         raise WikiartError(
             f"batch_size {cfg.batch_size} must be a multiple of accumulate {cfg.accumulate} "

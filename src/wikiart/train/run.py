@@ -32,21 +32,25 @@ def start_run(cfg: Any, out: Path, check: Callable[[Dataset], None] | None = Non
     """Seed everything, open ``cfg.data``'s dataset, make ``out`` (refusing to replace a run
     already there unless ``cfg.overwrite``; with ``cfg.resume``, refusing settings that differ
     from the run's ``config.json`` before anything overwrites it), carve the test split if
-    asked, then run the job's ``check`` of the data. A dry run stops after the checks."""
+    asked, then run the job's ``check`` of the data. A dry run does the same checks on the same
+    splits, writes nothing and stops with `DryRun`."""
     if cfg.resume and cfg.overwrite:
         raise WikiartError("--resume continues the run in --out, --overwrite replaces it: not both")
+    dry = DRY_RUN.get()
     seed_everything(cfg.seed, cfg.deterministic)
     ds = open_dataset(cfg.data.data, split_csv=cfg.data.split_csv)
-    if DRY_RUN.get():
-        if check is not None:
-            check(ds)
-        guard_out(out, RUN_FILES, "a run", overwrite=cfg.overwrite, resume=cfg.resume)
-        raise DryRun(ds)
-    guard_out(out, RUN_FILES, "a run", overwrite=cfg.overwrite, resume=cfg.resume, remove=RUN_STATE)
-    make_dir(out, "run folder")
+    guard_out(
+        out, RUN_FILES, "a run", overwrite=cfg.overwrite, resume=cfg.resume,
+        remove=() if dry else RUN_STATE,
+    )  # fmt: skip
+    if not dry:
+        make_dir(out, "run folder")
     if cfg.resume:
         check_same_run(cfg, out)
-    ds = carve_test(ds, cfg.data, out, cfg.seed)
+    # --overwrite removes a saved test split (RUN_STATE): a dry run carves afresh, as the run will
+    ds = carve_test(ds, cfg.data, None if dry and cfg.overwrite else out, cfg.seed, write=not dry)
     if check is not None:  # the job's own checks of its data, before any image is decoded
         check(ds)
+    if dry:
+        raise DryRun(ds)
     return ds
