@@ -12,9 +12,10 @@ import pytest
 import torch
 
 import wikiart
+from wikiart.classify.settings import ClassifierConfig, default_arch
 from wikiart.cli import build_parser, main
-from wikiart.config import ClassifierConfig, StylegenConfig, default_arch
 from wikiart.errors import WikiartError
+from wikiart.stylegen.settings import StylegenConfig
 
 
 def _small(tmp_path, **extra):
@@ -25,12 +26,14 @@ def _small(tmp_path, **extra):
 
 
 def test_import_wikiart_is_light_and_lists_its_api():
-    code = "import sys, wikiart; print('torch' in sys.modules, sorted(wikiart.__all__))"
+    code = "import sys, wikiart; print('torch' in sys.modules, dir(wikiart))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded, names = out.stdout.split(" ", 1)
     assert loaded == "False"  # the API is loaded on first use
-    for name in ("train_classifier", "predict", "evaluate", "embed", "cluster", "load_model"):
+    for name in ("train", "train_classifier", "train_lora", "predict", "evaluate", "embed",
+                 "cluster", "load_model"):  # fmt: skip
         assert name in names and callable(getattr(wikiart, name))
+    assert wikiart.train_transfer.__name__ == "train_transfer"
     with pytest.raises(AttributeError):
         wikiart.no_such_function  # noqa: B018
 
@@ -147,7 +150,7 @@ def test_every_config_field_has_exactly_one_flag(capsys):
     import dataclasses
     import typing
 
-    from wikiart.cli import TRAIN_JOBS
+    from wikiart.jobs import all_jobs
 
     def settings(cls):
         hints = typing.get_type_hints(cls)
@@ -157,9 +160,9 @@ def test_every_config_field_has_exactly_one_flag(capsys):
             else:
                 yield f
 
-    for name, (_, cls, _, _) in TRAIN_JOBS.items():
+    for name, job in all_jobs().items():
         text = _help(capsys, "train", name)
-        for f in settings(cls):
+        for f in settings(job.settings):
             flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
             assert _flags(text).count(flag) == 1, (name, flag)
 

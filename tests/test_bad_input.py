@@ -275,11 +275,12 @@ def test_every_numeric_setting_declares_its_range():
     import typing
 
     from wikiart import config
+    from wikiart.jobs import all_jobs
 
-    jobs = (config.ClassifierConfig, config.AutoencoderConfig, config.StylegenConfig,
-            config.DiffusionConfig, config.LoraConfig, config.TransferConfig)  # fmt: skip
+    settings = [job.settings for job in all_jobs().values()] + [config.EvaluateConfig]
+    assert len(settings) >= 7
     missing = set()
-    for job in jobs:
+    for job in settings:
         stack = [job]
         while stack:
             cls = stack.pop()

@@ -16,9 +16,9 @@ from conftest import assert_png, write_image
 from wikiart.checkpoints import load_checkpoint
 from wikiart.classify import load_classifier, resolve_config
 from wikiart.classify.infer import predict_images
+from wikiart.classify.settings import ClassifierConfig
 from wikiart.classify.stages import balanced_loader
 from wikiart.cli import main
-from wikiart.config import ClassifierConfig
 from wikiart.errors import WikiartError
 from wikiart.train.losses import LogitAdjustedLoss
 

@@ -2,17 +2,13 @@ import json
 
 import pytest
 
-from wikiart.config import (
-    AutoencoderConfig,
-    ClassifierConfig,
-    DataConfig,
-    DiffusionConfig,
-    LoraConfig,
-    StylegenConfig,
-    TrainConfig,
-)
+from wikiart.autoencode.settings import AutoencoderConfig
+from wikiart.classify.settings import ClassifierConfig
+from wikiart.config import DataConfig, TrainConfig
 from wikiart.config_io import build_config, save_config, to_toml
+from wikiart.diffusion.settings import DiffusionConfig, LoraConfig
 from wikiart.errors import WikiartError
+from wikiart.stylegen.settings import StylegenConfig
 
 
 def test_defaults_toml_then_flags(tmp_path):

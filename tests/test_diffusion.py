@@ -206,7 +206,7 @@ def test_cli_errors_are_one_line_exit_2(runs, tmp_path, capsys):
 
 
 def test_class_balanced_batches_draw_rare_styles_as_often(tiny_root, tmp_path):
-    from wikiart.config import DiffusionConfig
+    from wikiart.diffusion.settings import DiffusionConfig
 
     ds = open_dataset(tiny_root)  # train: 4, 2, 1 images
     data = prepare_split(

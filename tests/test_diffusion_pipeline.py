@@ -21,9 +21,10 @@ from PIL import Image
 from conftest import assert_png
 from tiny_pipeline import IMAGE_SIZE, save_tiny_pipeline
 from wikiart.checkpoints import load_checkpoint
-from wikiart.config import DataConfig, LoraConfig
+from wikiart.config import DataConfig
 from wikiart.diffusion import pipeline as pl
 from wikiart.diffusion.common import LORA_FILE, LORA_WEIGHTS, accumulating_step
+from wikiart.diffusion.settings import LoraConfig
 from wikiart.errors import UnknownStyleError, WikiartError
 
 # diffusers' DPM-Solver builds its sigmas through a tensor's __array__ (numpy 2 notice)

@@ -11,7 +11,6 @@ from torch.utils.data import TensorDataset
 from conftest import assert_png, grid_px
 from wikiart.checkpoints import load_checkpoint
 from wikiart.cli import main
-from wikiart.config import StylegenConfig
 from wikiart.errors import WikiartError
 from wikiart.functional import adain, match_channel_stats
 from wikiart.functional import channel_mean_std as channel_stats
@@ -29,6 +28,7 @@ from wikiart.stylegen import (
     texture_stats,
 )
 from wikiart.stylegen.render import render
+from wikiart.stylegen.settings import StylegenConfig
 
 STYLES = ["A", "B", "C"]
 

@@ -4,6 +4,7 @@ lazily, so ``import wikiart`` stays light.
 
     import wikiart
     metrics = wikiart.train_classifier("runs/clf", data="wikiart", epochs=5)
+    metrics = wikiart.train("classifier", "runs/clf", data="wikiart", epochs=5)  # the same
     wikiart.predict("runs/clf/model.pt", ["painting.jpg"], top_k=3)
 
 ``wikiart.embed`` and ``wikiart.cluster`` are `wikiart.clustering.embed_split` and
@@ -14,13 +15,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from wikiart.checkpoints import checkpoint_kind, load_model
-from wikiart.config_io import to_dict
+from wikiart.config import EvaluateConfig
+from wikiart.config_io import build_config, to_dict
 from wikiart.errors import WikiartError
+from wikiart.jobs import Job, all_jobs, get_job, job_for_kind
 
 PathLike = str | os.PathLike[str]
 
@@ -34,73 +37,36 @@ def _settings(config: Any, settings: dict[str, Any]) -> tuple[PathLike | None, d
     return None, {**to_dict(config), **settings}
 
 
-def train_classifier(
-    out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
+def train(
+    job: str, out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
 ) -> dict[str, Any]:
-    """Train a style classifier into ``out``; returns the test metrics (``metrics.json``).
-    ``settings``: `wikiart.config.ClassifierConfig` fields (``data``, ``arch``, ``epochs``,
-    ``image_size``, ...); unset ones come from the architecture's preset."""
-    from wikiart.classify import resolve_config
-    from wikiart.classify import train_classifier as train
-
-    return train(resolve_config(*_settings(config, settings)), out, progress=progress)
-
-
-def train_autoencoder(
-    out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
-) -> dict[str, Any]:
-    """Train a convolutional autoencoder into ``out``; returns its best validation numbers.
-    ``settings``: `wikiart.config.AutoencoderConfig` fields."""
-    from wikiart.autoencode import resolve_config
-    from wikiart.autoencode import train_autoencoder as train
-
-    return train(resolve_config(*_settings(config, settings)), out, progress=progress)
+    """Train the registered ``job`` (``"classifier"``, ``"autoencoder"``, ``"stylegen"``,
+    ``"diffusion"``, ``"lora"``, ``"transfer"`` or one a package registered, `wikiart.jobs`)
+    into the run folder ``out``; returns the figures it reports (a classifier's test metrics,
+    the others' last or best epoch). ``config``: a TOML file or a settings object; ``settings``:
+    the job's settings as keyword arguments (named like its flags, e.g. ``data``, ``epochs``,
+    ``image_size``), which override ``config``; unset ones come from the job's defaults or
+    preset."""
+    spec = get_job(job)
+    cfg = spec.resolve_settings(*_settings(config, settings))
+    return spec.function("train")(cfg, out, progress=progress)
 
 
-def train_stylegen(
-    out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
-) -> dict[str, Any]:
-    """Train a style-conditioned generator against a trained classifier (``classifier=``);
-    returns the last epoch's numbers. ``settings``: `wikiart.config.StylegenConfig` fields."""
-    from wikiart.stylegen import resolve_config
-    from wikiart.stylegen import train_stylegen as train
+def trainer(job: str) -> Callable[..., dict[str, Any]]:
+    """``wikiart.train_<job>``: `train` of one job, with that job's settings in its docstring."""
+    spec = get_job(job)
 
-    return train(resolve_config(*_settings(config, settings)), out, progress=progress)
+    def train_job(
+        out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
+    ) -> dict[str, Any]:
+        return train(job, out, config=config, progress=progress, **settings)
 
-
-def train_diffusion(
-    out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
-) -> dict[str, Any]:
-    """Train a class-conditional diffusion model into ``out``; returns the last epoch's numbers.
-    ``settings``: `wikiart.config.DiffusionConfig` fields."""
-    from wikiart.diffusion import resolve_config
-    from wikiart.diffusion import train_diffusion as train
-
-    return train(resolve_config(*_settings(config, settings)), out, progress=progress)
-
-
-def train_lora(
-    out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
-) -> dict[str, Any]:
-    """Train LoRA adapters onto a base (``base=``: a Hugging Face pipeline or a diffusion
-    ``model.pt``) into ``out``; returns the last epoch's numbers and the adapter's size.
-    ``settings``: `wikiart.config.LoraConfig` fields."""
-    from wikiart.diffusion import resolve_lora_config
-    from wikiart.diffusion import train_lora as train
-
-    return train(resolve_lora_config(*_settings(config, settings)), out, progress=progress)
-
-
-def train_transfer(
-    out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
-) -> dict[str, Any]:
-    """Train an AdaIN style-transfer decoder (and compute the styles' feature statistics) into
-    ``out``; returns the last epoch's numbers. ``settings``: `wikiart.config.TransferConfig`
-    fields."""
-    from wikiart.transfer import resolve_config
-    from wikiart.transfer import train_transfer as train
-
-    return train(resolve_config(*_settings(config, settings)), out, progress=progress)
+    train_job.__name__ = train_job.__qualname__ = f"train_{job}"
+    train_job.__doc__ = (
+        f"Train {spec.help} into ``out`` (`wikiart.train` of {job!r}). Keyword settings: the "
+        f"fields of `{spec.settings.__module__}.{spec.settings.__name__}`."
+    )
+    return train_job
 
 
 def transfer(
@@ -158,56 +124,45 @@ def evaluate(
     data: PathLike,
     out: PathLike,
     *,
-    judge: PathLike | None = None,
-    device: str = "auto",
-    batch_size: int = 64,
-    tta: bool = True,
-    max_per_style: int | None = None,
-    cache_dir: str | None = None,
     progress: bool = False,
-    n_per_style: int = 32,
-    seed: int = 0,
-    guidance: float | None = None,
-    steps: int | None = None,
-    sampler: str | None = None,
+    **settings: Any,
 ) -> dict[str, Any]:
-    """Evaluate any checkpoint on a split folder or a dataset root's ``test/``: a classifier
-    writes ``metrics.json``; a generator, judged by an independent classifier (``judge``),
-    writes ``stylegen_eval.json`` (a stylegen or transfer model) or ``diffusion_eval.json`` (a
-    diffusion or LoRA run, ``n_per_style`` samples of each style). Returns what was written."""
-    kind = checkpoint_kind(checkpoint)
-    common = {"batch_size": batch_size, "cache_dir": cache_dir, "progress": progress}
-    if kind in ("diffusion", "lora"):
-        from wikiart.diffusion.evaluate import evaluate_diffusion
+    """Evaluate any checkpoint on a split folder or a dataset root's ``test/``; its kind picks
+    the job that evaluates it: a classifier writes ``metrics.json``; a generator, judged by an
+    independent classifier (``judge``), writes ``stylegen_eval.json`` (a stylegen or transfer
+    model) or ``diffusion_eval.json`` (a diffusion or LoRA run, ``n_per_style`` samples of each
+    style). ``settings``: `wikiart.config.EvaluateConfig` fields. Returns what was written."""
+    overrides = {
+        "checkpoint": os.fspath(checkpoint),
+        "data": os.fspath(data),
+        "out": os.fspath(out),
+    }
+    cfg = build_config(EvaluateConfig, None, {**settings, **overrides})
+    return evaluate_with(cfg, progress=progress)
 
-        if judge is None:
-            raise WikiartError(
-                f"a {kind} run is evaluated by an independent classifier: pass "
-                "--judge CLASSIFIER/model.pt"
-            )
-        return evaluate_diffusion(
-            checkpoint, judge, data, out, n_per_style=n_per_style, seed=seed,
-            guidance=guidance, steps=steps, sampler=sampler, device=device, **common,
-        )  # fmt: skip
-    if kind in ("stylegen", "transfer"):
-        from wikiart.stylegen import evaluate_stylegen
 
-        if judge is None:
-            raise WikiartError(
-                f"a {kind} checkpoint is evaluated by an independent classifier: pass "
-                "--judge CLASSIFIER/model.pt"
-            )
-        return evaluate_stylegen(
-            checkpoint, judge, data, out, device=device, max_per_style=max_per_style, **common
-        )
-    if kind != "classifier":
+def evaluate_with(cfg: EvaluateConfig, *, progress: bool = False) -> dict[str, Any]:
+    """`evaluate` with its settings already built."""
+    return evaluation_job(cfg).function("evaluate")(cfg, progress)
+
+
+def evaluation_job(cfg: EvaluateConfig) -> Job:
+    """The job that evaluates ``cfg.checkpoint`` (by its kind), refused with a clear error when
+    there is none or when its evaluation needs a judge and ``cfg`` names none."""
+    kind = checkpoint_kind(cfg.checkpoint)
+    job = job_for_kind(kind)
+    if job is None or job.evaluate is None:
+        can = [k for j in all_jobs().values() if j.evaluate for k in j.kinds]
         raise WikiartError(
-            f"{checkpoint} is a {kind!r} checkpoint: evaluate takes a classifier, "
-            "stylegen, transfer, diffusion or LoRA checkpoint"
+            f"{cfg.checkpoint} is a {kind!r} checkpoint: evaluate takes a "
+            f"{', '.join(can[:-1])} or {can[-1]} checkpoint"
         )
-    from wikiart.classify import evaluate_checkpoint
-
-    return evaluate_checkpoint(checkpoint, data, out, device=device, tta=tta, **common)
+    if job.judged and cfg.judge is None:
+        raise WikiartError(
+            f"a {kind} checkpoint is evaluated by an independent classifier: pass "
+            "--judge CLASSIFIER/model.pt"
+        )
+    return job
 
 
 def predict(
@@ -241,15 +196,13 @@ def render(
 
 __all__ = [
     "evaluate",
+    "evaluate_with",
+    "evaluation_job",
     "load_model",
     "predict",
     "render",
     "sample",
-    "train_autoencoder",
-    "train_classifier",
-    "train_diffusion",
-    "train_lora",
-    "train_stylegen",
-    "train_transfer",
+    "train",
+    "trainer",
     "transfer",
 ]

@@ -5,7 +5,8 @@ A checkpoint carries ``kind`` + ``model_config`` + ``state_dict`` and the prepro
 order used in training, so inference never re-derives them. Everything stored is plain data
 (tensors, dicts, lists, tuples, str, numbers, None), because ``torch.load(weights_only=True)``
 refuses anything else: a checkpoint that cannot be loaded back is caught when it is written, not
-months later. A new kind of model registers its builder with `register_kind`.
+months later. Each kind's model is rebuilt by the function its job registers
+(`wikiart.jobs.Job.kinds`), imported only when such a checkpoint is loaded.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import collections
 import os
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 import wikiart
+from wikiart import jobs
 from wikiart.errors import WikiartError
 from wikiart.files import atomic_open
 
@@ -188,79 +189,10 @@ def make_payload(
     return payload
 
 
-#: How each kind of model is rebuilt from its payload: ``(payload) -> nn.Module``.
-Builder = Callable[[dict[str, Any]], nn.Module]
-_BUILDERS: dict[str, Builder] = {}
-
-
-def register_kind(kind: str) -> Callable[[Builder], Builder]:
-    """Decorator: ``@register_kind("transfer")`` on a function that rebuilds that kind's model
-    (weights not loaded yet) from a checkpoint payload."""
-
-    def deco(fn: Builder) -> Builder:
-        _BUILDERS[kind] = fn
-        return fn
-
-    return deco
-
-
-def _preprocess_norm(payload: dict[str, Any]) -> dict[str, tuple[float, ...]]:
+def preprocess_norm(payload: dict[str, Any]) -> dict[str, tuple[float, ...]]:
+    """The normalisation a model was trained with (``mean``, ``std`` of its ``preprocess``)."""
     pre = payload.get("preprocess") or {}
     return {"mean": tuple(pre["mean"]), "std": tuple(pre["std"])}
-
-
-@register_kind("classifier")
-def _build_classifier(payload: dict[str, Any]) -> nn.Module:
-    from wikiart.models.registry import build_classifier
-
-    cfg = dict(payload["model_config"])
-    cfg["pretrained"] = None  # the state_dict restores the weights
-    arch = cfg.pop("arch")
-    num_classes = cfg.pop("num_classes", len(payload["classes"]))
-    return build_classifier(arch, num_classes, **cfg)
-
-
-@register_kind("autoencoder")
-def _build_autoencoder(payload: dict[str, Any]) -> nn.Module:
-    from wikiart.models.autoencoder import build_autoencoder
-
-    return build_autoencoder(**payload["model_config"], **_preprocess_norm(payload))
-
-
-@register_kind("stylegen")
-def _build_stylegen(payload: dict[str, Any]) -> nn.Module:
-    from wikiart.models.stylegen import build_stylegen
-
-    return build_stylegen(**payload["model_config"], **_preprocess_norm(payload))
-
-
-@register_kind("diffusion")
-def _build_diffusion(payload: dict[str, Any]) -> nn.Module:
-    from wikiart.models.diffusion import build_diffusion
-
-    return build_diffusion(**payload["model_config"])
-
-
-@register_kind("transfer")
-def _build_transfer(payload: dict[str, Any]) -> nn.Module:
-    from wikiart.models.transfer import build_transfer
-
-    return build_transfer(payload["model_config"])
-
-
-@register_kind("lora")
-def _build_lora(payload: dict[str, Any]) -> nn.Module:
-    """A `train diffusion` base rebuilt from its own checkpoint, with empty LoRA layers that the
-    payload's adapter weights then fill (pipeline adapters load through diffusers instead)."""
-    from wikiart.diffusion.common import AdapterOnly
-    from wikiart.diffusion.lora import inject_lora, targets_name
-
-    info = payload["model_config"]
-    if info.get("base_type") != "wikiart":
-        raise ValueError("a pipeline's adapter: use `wikiart sample --base BASE --lora RUN`")
-    _, net, _ = load_model(info["base"], "cpu", kind="diffusion")
-    inject_lora(net.unet, int(info["rank"]), float(info["alpha"]), targets_name(info))
-    return AdapterOnly(net, net.unet)
 
 
 def load_model(
@@ -277,13 +209,14 @@ def load_model(
     wanted = (kind,) if isinstance(kind, str) else kind
     if wanted is not None and found not in wanted:
         raise WikiartError(f"{path} is a {found!r} checkpoint, not a {' or '.join(wanted)}")
-    if found not in _BUILDERS:
+    build = jobs.builder(found) if isinstance(found, str) else None
+    if build is None:
         raise WikiartError(
             f"{path} holds a model of kind {found!r}, which this version of wikiart cannot "
-            f"rebuild (known kinds: {', '.join(sorted(_BUILDERS))})"
+            f"rebuild (known kinds: {', '.join(jobs.known_kinds())})"
         )
     try:
-        model = _BUILDERS[found](payload)
+        model = build(payload)
     except (KeyError, TypeError, ValueError) as exc:
         raise WikiartError(f"{path}: its stored {found} configuration is unusable: {exc}") from None
     load_weights(model, payload, path)

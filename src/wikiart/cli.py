@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import functools
 import json
 import logging
 import os
@@ -19,17 +18,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from wikiart import __version__
-from wikiart.config import (
-    AutoencoderConfig,
-    ClassifierConfig,
-    DiffusionConfig,
-    LoraConfig,
-    StylegenConfig,
-    TransferConfig,
-)
-from wikiart.config_io import to_toml
+from wikiart.config import EvaluateConfig
+from wikiart.config_io import build_config, to_toml
 from wikiart.errors import WikiartError
 from wikiart.flags import add_config_flags, config_overrides, number
+from wikiart.jobs import all_jobs, get_job
 
 #: Write failures a user can only fix by freeing space or changing disks: one line, exit 2.
 DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
@@ -39,46 +32,6 @@ log = logging.getLogger("wikiart")
 SEED = number(int, 0, 2**32 - 1)
 #: The longest side of a picture to paint or read.
 SIDE = number(int, 16, 16_384)
-
-#: ``wikiart train NAME``: (help, config class, the module with resolve_config and the trainer)
-TRAIN_JOBS: dict[str, tuple[str, type, str, str]] = {
-    "classifier": (
-        "a style classifier (see --arch, --imbalance)",
-        ClassifierConfig,
-        "wikiart.classify",
-        "train_classifier",
-    ),
-    "autoencoder": (
-        "a convolutional autoencoder (codes for clustering)",
-        AutoencoderConfig,
-        "wikiart.autoencode",
-        "train_autoencoder",
-    ),
-    "stylegen": (
-        "a style-conditioned generator, trained against a frozen classifier",
-        StylegenConfig,
-        "wikiart.stylegen",
-        "train_stylegen",
-    ),
-    "diffusion": (
-        "a class-conditional diffusion model (diffusers UNet, from scratch)",
-        DiffusionConfig,
-        "wikiart.diffusion",
-        "train_diffusion",
-    ),
-    "lora": (
-        "LoRA adapters on a diffusion base: a Hugging Face pipeline or a `train diffusion` run",
-        LoraConfig,
-        "wikiart.diffusion.lora",
-        "train_lora",
-    ),
-    "transfer": (
-        "an AdaIN style-transfer decoder and the styles' feature statistics",
-        TransferConfig,
-        "wikiart.transfer",
-        "train_transfer",
-    ),
-}
 
 
 def _csv_list(value: str | None) -> list[str] | None:
@@ -114,12 +67,9 @@ def _overwrite(p: argparse.ArgumentParser) -> None:
 
 
 #: Commands whose --out is guarded: the files that show earlier outputs are there, and what
-#: they are (a training run's own guard is in `wikiart.train.run.start_run`).
+#: they are (a training run's own guard is in `wikiart.train.run.start_run`; an evaluation's
+#: files are its jobs' ``eval_outputs``).
 OUT_MARKERS: dict[str, tuple[tuple[str, ...], str]] = {
-    "evaluate": (
-        ("metrics.json", "stylegen_eval.json", "diffusion_eval.json"),
-        "an earlier evaluation",
-    ),
     "cluster": (("clusters.json",), "an earlier clustering"),
     "render": (("grid.png",), "earlier renders"),
     "transfer": (("grid.png",), "earlier paintings"),
@@ -202,13 +152,13 @@ def _data_parsers(sub: Any) -> None:
 def _train_parsers(sub: Any) -> None:
     train = sub.add_parser("train", help="train a model")
     tsub = train.add_subparsers(dest="model", required=True)
-    for name, (help_text, cls, _, _) in TRAIN_JOBS.items():
+    for name, job in all_jobs().items():
         p = tsub.add_parser(
             name,
-            help=help_text,
-            usage=f"wikiart train {name} {'--base BASE ' if name == 'lora' else ''}"
+            help=job.help,
+            usage=f"wikiart train {name} {job.usage + ' ' if job.usage else ''}"
             "--data DIR --out RUN [options]",
-            description=f"Train {help_text}. Settings: flags > --config TOML > the preset; "
+            description=f"Train {job.help}. Settings: flags > --config TOML > the preset; "
             "--print-config shows the result.",
         )
         p.add_argument("--out", help="run folder (required unless --print-config)")
@@ -223,49 +173,18 @@ def _train_parsers(sub: Any) -> None:
             action="store_true",
             help="check the settings, the data and the run folder, then exit without training",
         )
-        if cls is ClassifierConfig:
-            add_config_flags(p, cls, preset_keys=_preset_keys, preset_note="the --arch preset's")
-        else:
-            add_config_flags(p, cls)
+        add_config_flags(p, job.settings, preset_keys=job.preset_keys, preset_note=job.preset_note)
         p.set_defaults(_parser=p)
 
 
-@functools.cache
-def _preset_keys() -> frozenset[str]:
-    """The classifier settings some architecture's preset sets (their default depends on it)."""
-    from wikiart.models.registry import ARCHS
-
-    keys: set[str] = set()
-    for arch in ARCHS.values():
-        for key, value in arch.preset.items():
-            keys.update(value if isinstance(value, dict) else [key])
-    return frozenset(keys)
-
-
 def _use_parsers(sub: Any) -> None:
-    p = sub.add_parser("evaluate", help="metrics of a checkpoint on a split folder or dataset")
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        help="a classifier, stylegen, transfer, diffusion or LoRA RUN/model.pt (its kind is read)",
+    p = sub.add_parser(
+        "evaluate",
+        help="metrics of a checkpoint on a split folder or dataset",
+        usage="wikiart evaluate --checkpoint RUN/model.pt --data DIR --out OUT [--judge "
+        "CLASSIFIER/model.pt] [options]",
     )
-    p.add_argument("--data", required=True, help="split folder (<Style>/<image>) or dataset root")
-    p.add_argument("--out", required=True)
-    _overwrite(p)
-    p.add_argument("--judge", help="generators: an independently trained classifier RUN/model.pt")
-    p.add_argument(
-        "--max-per-style",
-        type=number(int, 1, 1_000_000),
-        help="stylegen/transfer: at most this many test images",
-    )
-    p.add_argument(
-        "--n",
-        type=number(int, 1, 10_000),
-        default=32,
-        help="diffusion/LoRA: samples per style (default 32)",
-    )
-    _sampling_flags(p)
-    _inference_flags(p, tta=True, cache=True)
+    add_config_flags(p, EvaluateConfig)
     p = sub.add_parser("predict", help="top-k styles of image files")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("images", nargs="+")
@@ -551,64 +470,10 @@ def _cmd_data(args: argparse.Namespace, progress: bool) -> int:
     return 0
 
 
-def _train_summary(model: str, res: dict[str, Any], out: str) -> str:
-    if model == "classifier":
-        head = (
-            f"test: accuracy={res['accuracy']:.3f} balanced_accuracy="
-            f"{res['balanced_accuracy']:.3f} macro_f1={res['macro_f1']:.3f}\n"
-            if res
-            else ""
-        )
-        if not res:
-            return (
-                f"no test split, so no test metrics (train with --test-fraction F to carve "
-                f"one)\nrun: {out} (model.pt, report.md)"
-            )
-        return f"{head}run: {out} (model.pt, metrics.json, report.md)"
-    if model == "autoencoder":
-        return (
-            f"best epoch {int(res.get('epoch', 0))}: val_mse={res.get('val_mse', 0):.4f} "
-            f"val_ssim={res.get('val_ssim', 0):.3f}; run: {out} (model.pt, reconstructions.png)"
-        )
-    if model in ("diffusion", "lora"):
-        files = "model.pt, grid.png" if model == "diffusion" else (
-            "pytorch_lora_weights.safetensors, lora.json, grid.png")  # fmt: skip
-        size = ""
-        if "adapter_parameters" in res:
-            size = (
-                f" adapter={res['adapter_parameters']:,} parameters "
-                f"({100 * res['adapter_parameters'] / res['base_parameters']:.1f}% of the base)"
-            )
-        return (
-            f"epoch {int(res.get('epoch', 0))}: loss={res.get('train_loss', float('nan')):.4f}"
-            f"{size} in {res.get('seconds', 0):.0f}s; run: {out} ({files})"
-        )
-    if model == "transfer" and "train_loss" not in res:
-        return (
-            f"no training (epochs 0): the decoder of --init with the statistics of "
-            f"{res.get('styles', 0)} styles in {res.get('seconds', 0):.0f}s; run: {out} "
-            "(model.pt, grid.png)"
-        )
-    if model == "transfer":
-        return (
-            f"epoch {int(res.get('epoch', 0))}: loss={res.get('train_loss', float('nan')):.4f} "
-            f"content={res.get('train_content', float('nan')):.4f} "
-            f"style={res.get('train_style', float('nan')):.4f} in {res.get('seconds', 0):.0f}s; "
-            f"run: {out} (model.pt, grid.png)"
-        )
-    return (
-        f"epoch {int(res.get('epoch', 0))}: loss={res.get('train_loss', float('nan')):.4f} "
-        f"style_acc={res.get('train_style_acc', float('nan')):.3f}; run: {out} "
-        "(model.pt, style_embeddings.pt, grid.png)"
-    )
-
-
 def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
-    import importlib
-
-    _, _, module_name, trainer = TRAIN_JOBS[args.model]
-    job = importlib.import_module(module_name)
-    cfg = job.resolve_config(args.config, config_overrides(args))
+    job = get_job(args.model)
+    train = job.function("train")
+    cfg = job.resolve_settings(args.config, config_overrides(args))
     if args.print_config:
         print(to_toml(cfg), end="")
         return 0
@@ -619,7 +484,7 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
 
         token = DRY_RUN.set(True)
         try:
-            getattr(job, trainer)(cfg, args.out, progress=progress)
+            train(cfg, args.out, progress=progress)
         except DryRun as stop:
             counts = {n: len(refs) for n, refs in stop.dataset.splits.items()}
             styles = len({r.style for r in stop.dataset.splits.get("train", [])})
@@ -630,8 +495,8 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
         finally:
             DRY_RUN.reset(token)
         raise WikiartError("--dry-run: this job does not support a dry run")
-    res = getattr(job, trainer)(cfg, args.out, progress=progress)
-    print(_train_summary(args.model, res, args.out))
+    res = train(cfg, args.out, progress=progress)
+    print(job.summary(res, args.out))
     return 0
 
 
@@ -664,40 +529,15 @@ def _cmd_cluster(args: argparse.Namespace, progress: bool) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace, progress: bool) -> int:
-    from wikiart.api import evaluate
+    from wikiart.api import evaluation_job
+    from wikiart.files import guard_out
 
-    res = evaluate(
-        args.checkpoint,
-        args.data,
-        args.out,
-        judge=args.judge,
-        device=args.device,
-        batch_size=args.batch_size,
-        tta=args.tta,
-        max_per_style=args.max_per_style,
-        cache_dir=args.cache_dir,
-        progress=progress,
-        n_per_style=args.n,
-        seed=args.seed,
-        guidance=args.guidance,
-        steps=args.steps,
-        sampler=args.sampler,
-    )
-    if "judge_share" in res:
-        from wikiart.diffusion.evaluate import format_table as diffusion_table
-
-        print(diffusion_table(res))
-        print(f"wrote {args.out}/diffusion_eval.json, grid.png and nearest.png")
-    elif "swap_success" in res:
-        from wikiart.stylegen import format_table
-
-        print(format_table(res))
-        print(f"wrote {args.out}/stylegen_eval.json and grid.png")
-    else:
-        print(
-            f"n={res['n']} accuracy={res['accuracy']:.3f} balanced_accuracy="
-            f"{res['balanced_accuracy']:.3f} macro_f1={res['macro_f1']:.3f}; wrote {args.out}"
-        )
+    cfg = build_config(EvaluateConfig, None, config_overrides(args))
+    markers = tuple(f for job in all_jobs().values() for f in job.eval_outputs)
+    guard_out(cfg.out, markers, "an earlier evaluation", overwrite=cfg.overwrite)
+    job = evaluation_job(cfg)
+    res = job.function("evaluate")(cfg, progress)
+    print(job.eval_summary(res, cfg.out))
     return 0
 
 

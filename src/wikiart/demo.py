@@ -386,7 +386,7 @@ def _transfer_stage(
     from wikiart.errors import WikiartError
     from wikiart.stylegen import EVAL_HEADER, eval_row, evaluate_stylegen
     from wikiart.transfer import resolve_config, train_transfer
-    from wikiart.transfer.config import builtin_path
+    from wikiart.transfer.settings import builtin_path
 
     judge = out / "judge" / "model.pt"
     try:

@@ -102,6 +102,8 @@ def _flag_kwargs(f: dataclasses.Field, tp: Any, flag: str) -> dict[str, Any]:
     if meta.get("choices"):
         kw["choices"] = meta["choices"]
         del kw["metavar"]
+    if meta.get("required"):
+        kw["required"] = True
     return kw
 
 

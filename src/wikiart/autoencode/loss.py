@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from wikiart.config import AE_LOSSES
+from wikiart.autoencode.settings import AE_LOSSES
 from wikiart.errors import WikiartError
 from wikiart.functional import ssim
 from wikiart.models.perceptual import perceptual_distance

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from wikiart.autoencode.loss import ReconstructionLoss
+from wikiart.autoencode.settings import KIND, AutoencoderConfig
 from wikiart.checkpoints import load_model
-from wikiart.config import AutoencoderConfig
 from wikiart.config_io import build_config, save_config
 from wikiart.data.dataset import require_data
 from wikiart.data.loader import CachedImageDataset, cache_options, make_loader, prepare_split
@@ -32,8 +32,6 @@ from wikiart.train.optim import make_optimizer, make_scheduler
 from wikiart.train.run import start_run
 
 log = logging.getLogger(__name__)
-
-KIND = "autoencoder"
 
 
 def resolve_config(

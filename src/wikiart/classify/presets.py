@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from wikiart.config import ClassifierConfig, default_arch
+from wikiart.classify.settings import ClassifierConfig, default_arch
 from wikiart.config_io import build_config, peek
 from wikiart.device import cpu_supports_bf16
 from wikiart.errors import WikiartError

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DistributedSampler
 
 from wikiart.classify.infer import KIND, metrics_from_logits
-from wikiart.config import ClassifierConfig
+from wikiart.classify.settings import ClassifierConfig
 from wikiart.data.balance import (
     DistributedWeightedSampler,
     make_weighted_sampler,

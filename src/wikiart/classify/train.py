@@ -23,8 +23,8 @@ from wikiart.classify.infer import evaluate_refs, load_classifier, predict_logit
 from wikiart.classify.presets import pretrained_arg, train_size, training_precision
 from wikiart.classify.probe import fit_head
 from wikiart.classify.report import write_report
+from wikiart.classify.settings import ClassifierConfig
 from wikiart.classify.stages import Stage, balanced_loader, payload_extra, val_numbers
-from wikiart.config import ClassifierConfig
 from wikiart.config_io import save_config
 from wikiart.data.balance import class_counts
 from wikiart.data.dataset import Dataset, require_data

@@ -7,20 +7,19 @@ Data flows one way: training images -> `StyleDiffusion` (`train`) -> ``model.pt`
 (`evaluate`). Needs the ``diffusion`` extra.
 """
 
-from wikiart.diffusion.config import KIND, LORA_KIND, resolve_config, resolve_lora_config
-from wikiart.diffusion.generate import Generator, open_generator, sample_command, write_sample_grid
-from wikiart.diffusion.lora import train_lora
-from wikiart.diffusion.train import train_diffusion
+from wikiart.lazy import lazy_exports
 
-__all__ = [
-    "KIND",
-    "LORA_KIND",
-    "Generator",
-    "open_generator",
-    "resolve_config",
-    "resolve_lora_config",
-    "sample_command",
-    "train_diffusion",
-    "train_lora",
-    "write_sample_grid",
-]
+_EXPORTS = {
+    "Generator": "wikiart.diffusion.generate",
+    "KIND": "wikiart.diffusion.settings",
+    "LORA_KIND": "wikiart.diffusion.settings",
+    "open_generator": "wikiart.diffusion.generate",
+    "resolve_config": "wikiart.diffusion.settings",
+    "resolve_lora_config": "wikiart.diffusion.settings",
+    "sample_command": "wikiart.diffusion.generate",
+    "train_diffusion": "wikiart.diffusion.train",
+    "train_lora": "wikiart.diffusion.lora",
+    "write_sample_grid": "wikiart.diffusion.generate",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -18,8 +18,8 @@ from PIL import Image
 from wikiart.checkpoints import checkpoint_kind, load_model
 from wikiart.device import resolve_device
 from wikiart.diffusion.common import read_lora_info, to_uint8
-from wikiart.diffusion.config import KIND, LORA_KIND
 from wikiart.diffusion.sampling import Guided, denoise, model_predict
+from wikiart.diffusion.settings import KIND, LORA_KIND
 from wikiart.errors import UnknownStyleError, WikiartError
 from wikiart.files import save_image
 from wikiart.models.diffusion import require_diffusers

@@ -24,7 +24,6 @@ import torch
 from torch import nn
 
 from wikiart.checkpoints import load_model
-from wikiart.config import LoraConfig
 from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.loader import cache_options, prepare_split
@@ -38,9 +37,8 @@ from wikiart.diffusion.common import (
     train_batches,
     write_lora_info,
 )
-from wikiart.diffusion.config import KIND, LORA_KIND, require_inputs
-from wikiart.diffusion.config import resolve_lora_config as resolve_config  # noqa: F401 (the CLI's job entry)
 from wikiart.diffusion.sampling import make_noise_schedule
+from wikiart.diffusion.settings import KIND, LORA_KIND, LoraConfig, require_inputs
 from wikiart.diffusion.train import diffusion_loss, drop_labels
 from wikiart.errors import WikiartError
 from wikiart.files import file_digest
@@ -256,3 +254,15 @@ def _write_figures(
         plot_history(history, out / "loss.png", keys=("train_loss",), metric_keys=())
     gen = open_generator(out, device=device)
     write_sample_grid(gen, gen.styles, out / "grid.png", n=cfg.samples, seed=cfg.seed)
+
+
+def lora_from_checkpoint(payload: dict[str, Any]) -> nn.Module:
+    """A LoRA checkpoint's model: its `train diffusion` base rebuilt from the base's own
+    checkpoint, with empty LoRA layers that the payload's adapter weights then fill (pipeline
+    adapters load through diffusers instead)."""
+    info = payload["model_config"]
+    if info.get("base_type") != "wikiart":
+        raise ValueError("a pipeline's adapter: use `wikiart sample --base BASE --lora RUN`")
+    _, net, _ = load_model(info["base"], "cpu", kind="diffusion")
+    inject_lora(net.unet, int(info["rank"]), float(info["alpha"]), targets_name(info))
+    return AdapterOnly(net, net.unet)

@@ -35,7 +35,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wikiart.config import LoraConfig
 from wikiart.diffusion.common import (
     LORA_WEIGHTS,
     AdapterOnly,
@@ -46,6 +45,7 @@ from wikiart.diffusion.common import (
     train_batches,
     write_lora_info,
 )
+from wikiart.diffusion.settings import LoraConfig
 from wikiart.errors import UnknownStyleError, WikiartError
 
 log = logging.getLogger(__name__)

@@ -15,15 +15,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from wikiart.config import DiffusionConfig
 from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.loader import cache_options, prepare_split
 from wikiart.device import resolve_device
 from wikiart.diffusion.common import select_styles, to_signed, train_batches
-from wikiart.diffusion.config import KIND, require_inputs
 from wikiart.diffusion.generate import open_generator, write_sample_grid
 from wikiart.diffusion.sampling import make_noise_schedule
+from wikiart.diffusion.settings import KIND, DiffusionConfig, require_inputs
 from wikiart.models.diffusion import StyleDiffusion, scheduler_config, unet_config
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 from wikiart.train.optim import make_optimizer, make_scheduler

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from wikiart.checkpoints import preprocess_norm
 from wikiart.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalizer
 from wikiart.errors import WikiartError
 
@@ -161,3 +162,8 @@ def build_autoencoder(**config: Any) -> ConvAutoencoder:
     if unknown:
         raise WikiartError(f"autoencoder config has unknown keys {unknown}")
     return ConvAutoencoder(**config)
+
+
+def from_checkpoint(payload: dict[str, Any]) -> ConvAutoencoder:
+    """An autoencoder checkpoint's model (weights not loaded yet)."""
+    return build_autoencoder(**payload["model_config"], **preprocess_norm(payload))

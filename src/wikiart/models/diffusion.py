@@ -147,3 +147,8 @@ def build_diffusion(
 ) -> StyleDiffusion:
     """Rebuild a `StyleDiffusion` from its `config` (weights not loaded)."""
     return StyleDiffusion(unet, style_names, scheduler, unconditional)
+
+
+def from_checkpoint(payload: dict[str, Any]) -> StyleDiffusion:
+    """A `train diffusion` checkpoint's model (weights not loaded yet)."""
+    return build_diffusion(**payload["model_config"])

@@ -277,3 +277,13 @@ def unfreeze_last(model: StyleClassifier, n_groups: int) -> None:
             p.requires_grad_(i >= cut)
     for p in head:
         p.requires_grad_(True)
+
+
+def classifier_from_checkpoint(payload: dict[str, Any]) -> StyleClassifier:
+    """A classifier checkpoint's model, without pretrained weights (the checkpoint's
+    ``state_dict`` restores them)."""
+    cfg = dict(payload["model_config"])
+    cfg["pretrained"] = None
+    arch = cfg.pop("arch")
+    num_classes = cfg.pop("num_classes", len(payload["classes"]))
+    return build_classifier(arch, num_classes, **cfg)

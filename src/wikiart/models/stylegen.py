@@ -36,6 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from wikiart.checkpoints import preprocess_norm
 from wikiart.config import NORMS, PADDINGS  # the choices, declared with the settings
 from wikiart.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalizer
 from wikiart.errors import WikiartError
@@ -269,3 +270,8 @@ def build_stylegen(**config: Any) -> StyleGenerator:
     if unknown:
         raise WikiartError(f"stylegen config has unknown keys {unknown}")
     return StyleGenerator(**config)
+
+
+def from_checkpoint(payload: dict[str, Any]) -> StyleGenerator:
+    """A style generator checkpoint's model (weights not loaded yet)."""
+    return build_stylegen(**payload["model_config"], **preprocess_norm(payload))

@@ -196,3 +196,8 @@ def build_transfer(config: dict[str, Any]) -> StyleTransfer:
         encoder=config.get("encoder", "efficientnet-lite0"),
         image_size=int(config.get("image_size", 256)),
     )
+
+
+def from_checkpoint(payload: dict[str, Any]) -> StyleTransfer:
+    """A transfer checkpoint's model (weights not loaded yet)."""
+    return build_transfer(payload["model_config"])

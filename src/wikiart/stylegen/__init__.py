@@ -8,40 +8,29 @@ shared loop and `StylegenLoss` (`train`, `loss`) -> ``model.pt`` -> renders and 
 networks that are never trained here: the classifier, the judge and the Lite0 features.
 """
 
-from wikiart.stylegen.config import KIND, resolve_config
-from wikiart.stylegen.evaluate import evaluate_stylegen
-from wikiart.stylegen.loss import StylegenLoss, other_styles, random_view, texture_distance
-from wikiart.stylegen.render import load_stylegen, render_command, write_grid
-from wikiart.stylegen.styles import (
-    EMBEDDINGS_FILE,
-    color_stats,
-    load_style_embeddings,
-    save_style_embeddings,
-    style_embeddings,
-    texture_stats,
-)
-from wikiart.stylegen.table import EVAL_HEADER, eval_row, format_table
-from wikiart.stylegen.train import train_stylegen
+from wikiart.lazy import lazy_exports
 
-__all__ = [
-    "EMBEDDINGS_FILE",
-    "EVAL_HEADER",
-    "KIND",
-    "StylegenLoss",
-    "color_stats",
-    "eval_row",
-    "evaluate_stylegen",
-    "format_table",
-    "load_style_embeddings",
-    "load_stylegen",
-    "other_styles",
-    "random_view",
-    "render_command",
-    "resolve_config",
-    "save_style_embeddings",
-    "style_embeddings",
-    "texture_distance",
-    "texture_stats",
-    "train_stylegen",
-    "write_grid",
-]
+_EXPORTS = {
+    "EMBEDDINGS_FILE": "wikiart.stylegen.styles",
+    "EVAL_HEADER": "wikiart.stylegen.table",
+    "KIND": "wikiart.stylegen.settings",
+    "StylegenLoss": "wikiart.stylegen.loss",
+    "color_stats": "wikiart.stylegen.styles",
+    "eval_row": "wikiart.stylegen.table",
+    "evaluate_stylegen": "wikiart.stylegen.evaluate",
+    "format_table": "wikiart.stylegen.table",
+    "load_style_embeddings": "wikiart.stylegen.styles",
+    "load_stylegen": "wikiart.stylegen.render",
+    "other_styles": "wikiart.stylegen.loss",
+    "random_view": "wikiart.stylegen.loss",
+    "render_command": "wikiart.stylegen.render",
+    "resolve_config": "wikiart.stylegen.settings",
+    "save_style_embeddings": "wikiart.stylegen.styles",
+    "style_embeddings": "wikiart.stylegen.styles",
+    "texture_distance": "wikiart.stylegen.loss",
+    "texture_stats": "wikiart.stylegen.styles",
+    "train_stylegen": "wikiart.stylegen.train",
+    "write_grid": "wikiart.stylegen.render",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -25,11 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wikiart.config import StylegenConfig
 from wikiart.functional import channel_mean_std
 from wikiart.models.perceptual import relative_distance
 from wikiart.models.stylegen import StyleGenerator
 from wikiart.stylegen.frozen import as_model_input, classifier_view
+from wikiart.stylegen.settings import StylegenConfig
 from wikiart.stylegen.styles import standardised_table
 
 

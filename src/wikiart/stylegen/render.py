@@ -17,8 +17,8 @@ from wikiart.device import resolve_device
 from wikiart.errors import WikiartError
 from wikiart.files import save_image
 from wikiart.models.stylegen import StyleGenerator
-from wikiart.stylegen.config import KIND
 from wikiart.stylegen.frozen import to_uint8
+from wikiart.stylegen.settings import KIND
 
 
 def load_stylegen(

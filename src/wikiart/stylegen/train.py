@@ -14,7 +14,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from wikiart.config import StylegenConfig
 from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import Dataset
@@ -23,10 +22,10 @@ from wikiart.data.splits import pick_per_style
 from wikiart.data.transforms import train_transform
 from wikiart.device import loader_workers, resolve_device
 from wikiart.models.stylegen import StyleGenerator
-from wikiart.stylegen.config import KIND, require_inputs
 from wikiart.stylegen.frozen import file_digest, lite_features, load_frozen_classifier
 from wikiart.stylegen.loss import StylegenLoss
 from wikiart.stylegen.render import load_stylegen, write_grid
+from wikiart.stylegen.settings import KIND, StylegenConfig, require_inputs
 from wikiart.stylegen.styles import (
     EMBEDDINGS_FILE,
     color_stats,

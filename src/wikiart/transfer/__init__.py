@@ -6,27 +6,20 @@ style or like an exemplar (`wikiart transfer`). Its evaluation is the style gene
 Data flows one way: training paintings -> the style bank and the decoder (`train`) ->
 ``model.pt`` -> `paint` (`stylize`)."""
 
-from wikiart.transfer.config import BUILTIN, KIND, resolve_config
-from wikiart.transfer.stylize import (
-    Style,
-    load_transfer,
-    paint,
-    resolve_style,
-    style_statistics,
-    transfer_command,
-)
-from wikiart.transfer.train import train_transfer, transfer_loss
+from wikiart.lazy import lazy_exports
 
-__all__ = [
-    "BUILTIN",
-    "KIND",
-    "Style",
-    "load_transfer",
-    "paint",
-    "resolve_config",
-    "resolve_style",
-    "style_statistics",
-    "train_transfer",
-    "transfer_command",
-    "transfer_loss",
-]
+_EXPORTS = {
+    "BUILTIN": "wikiart.transfer.settings",
+    "KIND": "wikiart.transfer.settings",
+    "Style": "wikiart.transfer.stylize",
+    "load_transfer": "wikiart.transfer.stylize",
+    "paint": "wikiart.transfer.stylize",
+    "resolve_config": "wikiart.transfer.settings",
+    "resolve_style": "wikiart.transfer.stylize",
+    "style_statistics": "wikiart.transfer.stylize",
+    "train_transfer": "wikiart.transfer.train",
+    "transfer_command": "wikiart.transfer.stylize",
+    "transfer_loss": "wikiart.transfer.train",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

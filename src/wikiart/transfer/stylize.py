@@ -23,7 +23,7 @@ from wikiart.files import save_image
 from wikiart.functional import channel_mean_std, preserve_color
 from wikiart.models.transfer import StyleTransfer, pad_to_stride
 from wikiart.stylegen.frozen import to_uint8
-from wikiart.transfer.config import KIND, checkpoint_path
+from wikiart.transfer.settings import KIND, checkpoint_path
 
 #: Longest side a content image is painted at by default (larger ones are scaled down).
 MAX_SIZE = 1024

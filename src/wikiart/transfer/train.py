@@ -18,7 +18,6 @@ import torch
 from torch import nn
 
 from wikiart.checkpoints import load_model, make_payload, save_checkpoint
-from wikiart.config import TRANSFER_BANKS, TransferConfig
 from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.loader import CachedImageDataset, cache_options, make_loader, prepare_split
@@ -40,7 +39,14 @@ from wikiart.stylegen.styles import color_stats
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 from wikiart.train.optim import make_optimizer, make_scheduler
 from wikiart.train.run import start_run
-from wikiart.transfer.config import KIND, check_crop, checkpoint_path, require_inputs
+from wikiart.transfer.settings import (
+    KIND,
+    TRANSFER_BANKS,
+    TransferConfig,
+    check_crop,
+    checkpoint_path,
+    require_inputs,
+)
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,14 @@
-"""The transfer job's settings: the checks a resolved config must pass (defaults live in
-`wikiart.config.TransferConfig`), and what training needs before it starts."""
+"""The style-transfer job's settings (`wikiart train transfer`): its dataclass, the checks a
+resolved configuration must pass, and what training needs before it starts. Torch-free."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wikiart.config import TransferConfig
+from wikiart.config import DataConfig, TrainConfig, setting
 from wikiart.config_io import build_config
 from wikiart.data.dataset import require_data
 from wikiart.data.refs import display
@@ -16,6 +17,62 @@ from wikiart.errors import WikiartError
 KIND = "transfer"
 #: ``--init builtin`` / ``--checkpoint builtin``: the decoder shipped with the package.
 BUILTIN = "builtin"
+TRANSFER_BANKS = ("medoid", "mean")
+
+
+@dataclass
+class TransferConfig(TrainConfig):
+    """`wikiart train transfer`: an AdaIN decoder (Huang & Belongie 2017) over the frozen
+    ImageNet EfficientNet-Lite0, and the styles' feature statistics (`wikiart.models.transfer`)."""
+
+    epochs: int = setting(10, "training epochs (0: only the style statistics, with --init)")
+    batch_size: int = setting(8, "(content, style) pairs per batch")
+    lr: float = setting(1e-3, "peak learning rate")
+    weight_decay: float = setting(0.0, "AdamW's decoupled weight decay", advanced=True)
+    data: DataConfig = setting(factory=lambda: DataConfig(image_size=256))
+    content: str | None = setting(
+        None, "a folder of content images, e.g. photos (default: the collection's paintings)"
+    )
+    crop: int = setting(128, "side of the random training crops, in pixels")
+    steps_per_epoch: int | None = setting(
+        None, "optimizer steps per epoch (default: one pass over the content images)"
+    )
+    init: str | None = setting(
+        None, "start from this transfer RUN/model.pt, or 'builtin' (the packaged decoder)"
+    )
+    layer: int = setting(
+        2, "AdaIN layer: Lite0 tap 0-3 (strides 2-16; deeper moves more style)", advanced=True
+    )
+    widths: list[int] | None = setting(
+        None,
+        "decoder channels per x2 upsampling stage (default 16 x 2^k, e.g. 64,32,16 at layer 2)",
+        advanced=True,
+    )
+    style_weight: float = setting(
+        10.0, "weight of the style loss (channel mean/std over taps 0..layer)", advanced=True
+    )
+    content_weight: float = setting(1.0, "weight of the content loss", advanced=True)
+    identity_weight: float = setting(
+        0.0,
+        "weight of the L1 between each content image and the decoding of its own features",
+        advanced=True,
+    )
+    smoothing: float = setting(
+        0.0,
+        "SWAG softmax temperature on features before the style statistics (0: off)",
+        advanced=True,
+    )
+    bank: str = setting(
+        "medoid",
+        "a style name's statistics: its most typical painting's, or the average over its "
+        "paintings (washed out)",
+        choices=TRANSFER_BANKS,
+        advanced=True,
+    )
+    bank_images: int = setting(
+        64, "training images per style averaged into its statistics (0: all)", advanced=True
+    )
+    samples: int = setting(4, "content images in grid.png", advanced=True)
 
 
 def builtin_path() -> Path:

@@ -1,0 +1,31 @@
+"""The autoencoder job's registration (`wikiart.jobs`): ``wikiart train autoencoder``,
+``wikiart.train_autoencoder`` and its checkpoints (which ``wikiart cluster`` embeds with).
+Torch-free: the functions named here are imported when used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wikiart.autoencode.settings import KIND, AutoencoderConfig
+from wikiart.jobs import Job, register
+
+
+def summary(res: dict[str, Any], out: str) -> str:
+    return (
+        f"best epoch {int(res.get('epoch', 0))}: val_mse={res.get('val_mse', 0):.4f} "
+        f"val_ssim={res.get('val_ssim', 0):.3f}; run: {out} (model.pt, reconstructions.png)"
+    )
+
+
+JOB = register(
+    Job(
+        name="autoencoder",
+        help="a convolutional autoencoder (codes for clustering)",
+        settings=AutoencoderConfig,
+        train="wikiart.autoencode.train:train_autoencoder",
+        resolve="wikiart.autoencode.train:resolve_config",
+        summary=summary,
+        outputs=("model.pt", "config.json", "history.csv", "reconstructions.png"),
+        kinds={KIND: "wikiart.models.autoencoder:from_checkpoint"},
+    )
+)

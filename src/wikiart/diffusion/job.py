@@ -1,0 +1,89 @@
+"""The diffusion jobs' registrations (`wikiart.jobs`): ``wikiart train diffusion`` and
+``wikiart train lora`` (``wikiart.train_diffusion``, ``wikiart.train_lora``), ``wikiart evaluate
+--judge`` of either and their checkpoints. Torch-free: the functions named here are imported
+when used (they need the ``diffusion`` extra)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wikiart.config import EvaluateConfig
+from wikiart.diffusion.settings import KIND, LORA_KIND, DiffusionConfig, LoraConfig
+from wikiart.jobs import Job, register
+
+
+def _summary(files: str, res: dict[str, Any], out: str) -> str:
+    size = ""
+    if "adapter_parameters" in res:
+        size = (
+            f" adapter={res['adapter_parameters']:,} parameters "
+            f"({100 * res['adapter_parameters'] / res['base_parameters']:.1f}% of the base)"
+        )
+    return (
+        f"epoch {int(res.get('epoch', 0))}: loss={res.get('train_loss', float('nan')):.4f}"
+        f"{size} in {res.get('seconds', 0):.0f}s; run: {out} ({files})"
+    )
+
+
+def summary(res: dict[str, Any], out: str) -> str:
+    return _summary("model.pt, grid.png", res, out)
+
+
+def lora_summary(res: dict[str, Any], out: str) -> str:
+    return _summary("pytorch_lora_weights.safetensors, lora.json, grid.png", res, out)
+
+
+def eval_summary(res: dict[str, Any], out: str) -> str:
+    from wikiart.diffusion.evaluate import format_table
+
+    return f"{format_table(res)}\nwrote {out}/diffusion_eval.json, grid.png and nearest.png"
+
+
+def evaluate(cfg: EvaluateConfig, progress: bool) -> dict[str, Any]:
+    """Samples of every style judged by an independent classifier and compared with the real
+    paintings (``diffusion_eval.json``); a diffusion or a LoRA run."""
+    from wikiart.diffusion.evaluate import evaluate_diffusion
+
+    return evaluate_diffusion(
+        cfg.checkpoint, cfg.judge, cfg.data, cfg.out, n_per_style=cfg.n_per_style,
+        seed=cfg.seed, guidance=cfg.guidance, steps=cfg.steps, sampler=cfg.sampler,
+        device=cfg.device, batch_size=cfg.batch_size, cache_dir=cfg.cache_dir, progress=progress,
+    )  # fmt: skip
+
+
+_EVAL = {
+    "evaluate": "wikiart.diffusion.job:evaluate",
+    "judged": True,
+    "eval_outputs": ("diffusion_eval.json",),
+    "eval_summary": eval_summary,
+}
+
+JOB = register(
+    Job(
+        name="diffusion",
+        help="a class-conditional diffusion model (diffusers UNet, from scratch)",
+        settings=DiffusionConfig,
+        train="wikiart.diffusion.train:train_diffusion",
+        resolve="wikiart.diffusion.settings:resolve_config",
+        summary=summary,
+        outputs=("model.pt", "config.json", "history.csv", "grid.png"),
+        kinds={KIND: "wikiart.models.diffusion:from_checkpoint"},
+        **_EVAL,
+    )
+)
+
+LORA_JOB = register(
+    Job(
+        name="lora",
+        help="LoRA adapters on a diffusion base: a Hugging Face pipeline or a `train diffusion` "
+        "run",
+        settings=LoraConfig,
+        train="wikiart.diffusion.lora:train_lora",
+        resolve="wikiart.diffusion.settings:resolve_lora_config",
+        summary=lora_summary,
+        outputs=("pytorch_lora_weights.safetensors", "lora.json", "config.json", "grid.png"),
+        kinds={LORA_KIND: "wikiart.diffusion.lora:lora_from_checkpoint"},
+        usage="--base BASE",
+        **_EVAL,
+    )
+)

@@ -1,0 +1,186 @@
+"""The diffusion jobs' settings (`wikiart train diffusion`, `wikiart train lora`): their
+dataclasses, the checks a resolved configuration must pass, and what training needs before it
+starts. Torch-free (the diffusion extra is checked when training starts)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from wikiart.config import GRID_ROW, DataConfig, TrainConfig, setting
+from wikiart.config_io import build_config
+from wikiart.data.dataset import require_data
+from wikiart.errors import WikiartError
+
+KIND = "diffusion"
+LORA_KIND = "lora"
+NOISE_SCHEDULES = ("cosine", "linear")
+PREDICTIONS = ("epsilon", "v_prediction")
+SAMPLERS = ("ddim", "dpm")
+DIFFUSION_BALANCE = ("sampler", "none")
+LORA_TARGETS = ("auto", "attention", "attention+conv")
+
+
+@dataclass
+class DiffusionConfig(TrainConfig):
+    """`wikiart train diffusion`: a class-conditional pixel-space diffusion model (diffusers
+    `UNet2DModel` with a class embedding) trained from scratch. One extra class means "no
+    style": labels are dropped to it now and then, for classifier-free guidance."""
+
+    epochs: int = setting(40, "training epochs")
+    batch_size: int = setting(64, "images per batch")
+    lr: float = setting(2e-3, "peak learning rate (one-cycle schedule)")
+    weight_decay: float = setting(1e-2, "AdamW's decoupled weight decay", advanced=True)
+    data: DataConfig = setting(factory=lambda: DataConfig(image_size=32))
+    styles: list[str] | None = setting(None, "train on these styles only (comma-separated)")
+    exclude_styles: list[str] | None = setting(
+        None, "leave these styles out (e.g. to adapt to one later with train lora)"
+    )
+    unconditional: bool = setting(False, "one style-agnostic model: every image is 'no style'")
+    balance: str = setting(
+        "sampler",
+        "class-balanced sampling (every style equally often), or the data's own frequencies",
+        choices=DIFFUSION_BALANCE,
+    )
+    steps_per_epoch: int | None = setting(
+        None, "optimizer steps per epoch (default: one pass over the training images)"
+    )
+    widths: list[int] = setting(
+        factory=lambda: [32, 64, 64], help="UNet channels per resolution", advanced=True
+    )
+    layers_per_block: int = setting(1, "ResNet blocks per resolution", advanced=True)
+    attention_levels: int = setting(
+        1, "self-attention in this many of the lowest resolutions", advanced=True
+    )
+    label_dropout: float = setting(
+        0.1, "share of labels replaced by 'no style' (classifier-free guidance)", advanced=True
+    )
+    noise_schedule: str = setting(
+        "cosine",
+        "noise schedule (cosine: squaredcos_cap_v2)",
+        choices=NOISE_SCHEDULES,
+        advanced=True,
+    )
+    prediction: str = setting(
+        "v_prediction",
+        "what the UNet predicts: the velocity (stable at every noise level of the cosine "
+        "schedule) or the noise",
+        choices=PREDICTIONS,
+        advanced=True,
+    )
+    train_timesteps: int = setting(1000, "diffusion steps of the noise schedule", advanced=True)
+    snr_gamma: float | None = setting(
+        5.0, "Min-SNR-γ loss weighting (faster convergence; 0: plain MSE)", advanced=True
+    )
+    ema_decay: float = setting(
+        0.995, "EMA of the weights per step (what is sampled and saved; 0: off)", advanced=True
+    )
+    flip: bool = setting(True, "random horizontal flips", advanced=True)
+    sampler: str = setting("ddim", "sampler of the grids", choices=SAMPLERS, advanced=True)
+    sample_steps: int = setting(25, "denoising steps of the grids", advanced=True)
+    guidance: float = setting(3.0, "classifier-free guidance scale of the grids", advanced=True)
+    samples: int = setting(8, "images per style in each grid", advanced=True, limit=GRID_ROW)
+    sample_every: int = setting(
+        10,
+        "write samples_epochNNN.png every N epochs (0: only the final grid.png)",
+        advanced=True,
+    )
+
+
+@dataclass
+class LoraConfig(TrainConfig):
+    """`wikiart train lora`: LoRA adapters (peft) trained onto a base diffusion model, a
+    Hugging Face text-to-image pipeline or a `train diffusion` checkpoint; only the adapter is
+    saved."""
+
+    base: str | None = setting(
+        None,
+        "a Hugging Face pipeline (hub id or local save_pretrained folder) or a "
+        "`train diffusion` RUN/model.pt",
+    )
+    epochs: int = setting(10, "training epochs")
+    batch_size: int = setting(16, "images per batch")
+    lr: float = setting(1e-3, "peak learning rate")
+    weight_decay: float = setting(1e-2, "AdamW's decoupled weight decay", advanced=True)
+    data: DataConfig = setting(factory=lambda: DataConfig(image_size=0))
+    styles: list[str] | None = setting(None, "adapt to these styles only (comma-separated)")
+    exclude_styles: list[str] | None = setting(None, "leave these styles out")
+    rank: int = setting(8, "LoRA rank")
+    alpha: float | None = setting(None, "LoRA alpha (default: the rank, i.e. scale 1)")
+    targets: str = setting(
+        "auto",
+        "layers given adapters: attention projections, or those and the ResNet convolutions "
+        "(auto: attention on pipelines, attention+conv on `train diffusion` bases, whose UNet "
+        "has little attention)",
+        choices=LORA_TARGETS,
+    )
+    balance: str = setting(
+        "sampler",
+        "class-balanced sampling, or the data's own frequencies",
+        choices=DIFFUSION_BALANCE,
+    )
+    steps_per_epoch: int | None = setting(
+        None, "optimizer steps per epoch (default: one pass over the training images)"
+    )
+    accumulate: int = setting(1, "gradient accumulation: batches per optimizer step")
+    gradient_checkpointing: bool = setting(
+        False, "recompute activations in the backward pass (less memory, slower)", advanced=True
+    )
+    caption: str = setting(
+        "a painting in the style of {style}",
+        "pipelines: the caption of each image ({style}: the style name, spaces for _)",
+        advanced=True,
+    )
+    rare_tokens: bool = setting(
+        False,
+        "pipelines: add a rare token per style to its caption (e.g. 'sks1')",
+        advanced=True,
+    )
+    label_dropout: float = setting(
+        0.1, "share of captions/labels dropped (classifier-free guidance)", advanced=True
+    )
+    snr_gamma: float | None = setting(
+        5.0,
+        "`train diffusion` bases: Min-SNR-γ loss weighting (0: plain MSE)",
+        advanced=True,
+    )
+    flip: bool = setting(True, "random horizontal flips", advanced=True)
+    sampler: str = setting("ddim", "sampler of the grid", choices=SAMPLERS, advanced=True)
+    sample_steps: int = setting(25, "denoising steps of the grid", advanced=True)
+    guidance: float = setting(3.0, "classifier-free guidance scale of the grid", advanced=True)
+    samples: int = setting(8, "images per style in grid.png", advanced=True, limit=GRID_ROW)
+
+
+def resolve_config(
+    config_file: str | os.PathLike[str] | None, overrides: dict[str, Any]
+) -> DiffusionConfig:
+    """Defaults <- TOML <- flags, checked."""
+    return build_config(DiffusionConfig, config_file, overrides)
+
+
+def resolve_lora_config(
+    config_file: str | os.PathLike[str] | None, overrides: dict[str, Any]
+) -> LoraConfig:
+    """Defaults <- TOML <- flags, checked."""
+    cfg = build_config(LoraConfig, config_file, overrides)
+    if cfg.batch_size % cfg.accumulate:
+        raise WikiartError(
+            f"batch_size {cfg.batch_size} must be a multiple of accumulate {cfg.accumulate} "
+            "(each batch is split into that many micro-batches)"
+        )
+    return cfg
+
+
+def require_inputs(cfg: DiffusionConfig | LoraConfig) -> None:
+    """The diffusion extra installed and training data named and present (and for LoRA a
+    base)."""
+    from wikiart.models.diffusion import require_diffusers  # torch: only once training starts
+
+    require_diffusers()
+    require_data(cfg.data.data)
+    if isinstance(cfg, LoraConfig) and not cfg.base:
+        raise WikiartError(
+            "no base: pass --base (a Hugging Face pipeline id or folder, or a "
+            "`train diffusion` RUN/model.pt)"
+        )
