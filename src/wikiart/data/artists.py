@@ -31,9 +31,10 @@ def artist_from_name(name: str) -> str | None:
 
 def _parquet_artists(shard: str) -> list[str | None] | None:
     """The ``artist`` column of one shard as names, or None when it has no such column."""
-    from wikiart.data.parquet_source import _pyarrow, _shard_labels, style_names_from_metadata
+    from wikiart.data.parquet_rows import pyarrow_modules
+    from wikiart.data.parquet_source import _shard_labels, style_names_from_metadata
 
-    pa, pq = _pyarrow()
+    pa, pq = pyarrow_modules()
     try:
         pf = pq.ParquetFile(shard)
     except (OSError, pa.ArrowException):

@@ -13,8 +13,19 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from wikiart.data.parquet_source import _pyarrow
-from wikiart.errors import BadImageError
+from wikiart.errors import BadImageError, WikiartError
+
+PYARROW_MISSING = "reading parquet shards needs pyarrow: pip install 'wikiart[parquet]'"
+
+
+def pyarrow_modules() -> tuple[Any, Any]:
+    """``(pyarrow, pyarrow.parquet)``, imported on first use (the ``parquet`` extra)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise WikiartError(PYARROW_MISSING) from None
+    return pa, pq
 
 
 def _row_image(value: Any, shard_dir: str) -> bytes | None:
@@ -60,7 +71,7 @@ class _RowReader:
         if cached is not None and cached.stat == stat:
             self.shards.move_to_end(path)
             return cached
-        pa, pq = _pyarrow()
+        pa, pq = pyarrow_modules()
         pf = pq.ParquetFile(path)
         meta = pf.metadata
         starts = [0]
@@ -124,7 +135,7 @@ def parquet_row_bytes(shard: str, row: int, image_column: str | None = None) -> 
     global _reader
     if _reader is None or _reader.pid != os.getpid():  # fresh cache in a forked worker
         _reader = _RowReader()
-    pa, _ = _pyarrow()
+    pa, _ = pyarrow_modules()
     try:
         return _reader.read(os.fspath(shard), row, image_column)
     except pa.ArrowException as exc:

@@ -16,27 +16,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from wikiart.data.parquet_rows import pyarrow_modules
 from wikiart.data.refs import ImageRef, display
 from wikiart.data.scan import SPLIT_ALIASES, is_ignored
 from wikiart.errors import WikiartError
 
 log = logging.getLogger(__name__)
 
-PYARROW_MISSING = "reading parquet shards needs pyarrow: pip install 'wikiart[parquet]'"
-
 #: Shard-name prefix (before the first ``-``) -> split.
 _PARQUET_SPLITS: dict[str, str] = {
     alias: split for split, aliases in SPLIT_ALIASES.items() for alias in aliases
 }
-
-
-def _pyarrow() -> tuple[Any, Any]:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise WikiartError(PYARROW_MISSING) from None
-    return pa, pq
 
 
 def find_shards(folder: str | os.PathLike[str]) -> list[Path]:
@@ -164,7 +154,7 @@ def parquet_splits(
     on disk. Class names come from ``style_names`` or the shards' Hugging Face metadata. Rows with
     a null label (or ``-1``, the HF "no label" value) or no image are skipped with a warning.
     """
-    pa, pq = _pyarrow()
+    pa, pq = pyarrow_modules()
     folder = Path(folder)
     shards = find_shards(folder)
     if not shards:

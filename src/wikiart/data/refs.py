@@ -37,7 +37,7 @@ class ImageRef:
         if self.row < 0:
             with open(self.path, "rb") as fh:
                 return fh.read()
-        from wikiart.data.sources import parquet_row_bytes
+        from wikiart.data.parquet_rows import parquet_row_bytes
 
         return parquet_row_bytes(self.path, self.row)
 

@@ -20,9 +20,8 @@ parquet shards) and `wikiart.data.parquet_rows` (reading one row's image).
 from __future__ import annotations
 
 from wikiart.data.csv_source import CSV_SPLITS, artgan_splits, read_artgan_csv
-from wikiart.data.parquet_rows import clear_parquet_cache, parquet_row_bytes
+from wikiart.data.parquet_rows import PYARROW_MISSING, clear_parquet_cache, parquet_row_bytes
 from wikiart.data.parquet_source import (
-    PYARROW_MISSING,
     find_shards,
     parquet_splits,
     shard_split,
