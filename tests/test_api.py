@@ -30,7 +30,7 @@ def test_import_wikiart_is_light_and_lists_its_api():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded, names = out.stdout.split(" ", 1)
     assert loaded == "False"  # the API is loaded on first use
-    for name in ("train", "train_classifier", "train_lora", "predict", "evaluate", "embed",
+    for name in ("train_job", "train_classifier", "train_lora", "predict", "evaluate", "embed",
                  "cluster", "load_model"):  # fmt: skip
         assert name in names and callable(getattr(wikiart, name))
     assert wikiart.train_transfer.__name__ == "train_transfer"

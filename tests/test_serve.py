@@ -24,7 +24,8 @@ from conftest import dark_bright_rare, write_image
 from wikiart.cli import main
 from wikiart.errors import WikiartError
 from wikiart.serve import Server, UploadError, find_models
-from wikiart.serve.app import ENDPOINTS, ServeOptions, build_app, is_loopback, launch
+from wikiart.serve.app import ENDPOINTS, build_app
+from wikiart.serve.launch import ServeOptions, is_loopback, launch
 
 TINY_DIFFUSION = {
     "image_size": 16, "widths": [8, 16], "batch_size": 8, "steps_per_epoch": 2, "epochs": 1,

@@ -1,7 +1,7 @@
 """wikiart: model art styles in paintings (classify, cluster, re-render).
 
 The public API (`wikiart.api`), loaded on first use so ``import wikiart`` stays light:
-``train`` (any registered job by name) and ``train_<job>`` for each (``train_classifier``,
+``train_job`` (any registered job by name) and ``train_<job>`` for each (``train_classifier``,
 ``train_autoencoder``, ``train_stylegen``, ``train_diffusion``, ``train_lora``,
 ``train_transfer``), ``evaluate``, ``predict``, ``embed``, ``cluster``, ``render``, ``sample``,
 ``transfer``, ``load_model``, and each job's configuration (``ClassifierConfig`` ...
@@ -20,7 +20,7 @@ _API: dict[str, tuple[str, str]] = {
     **{
         name: ("wikiart.api", name)
         for name in (
-            "train",
+            "train_job",
             "transfer",
             "sample",
             "evaluate",

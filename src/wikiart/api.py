@@ -4,7 +4,7 @@ lazily, so ``import wikiart`` stays light.
 
     import wikiart
     metrics = wikiart.train_classifier("runs/clf", data="wikiart", epochs=5)
-    metrics = wikiart.train("classifier", "runs/clf", data="wikiart", epochs=5)  # the same
+    metrics = wikiart.train_job("classifier", "runs/clf", data="wikiart", epochs=5)  # the same
     wikiart.predict("runs/clf/model.pt", ["painting.jpg"], top_k=3)
 
 ``wikiart.embed`` and ``wikiart.cluster`` are `wikiart.clustering.embed_split` and
@@ -17,7 +17,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from wikiart.checkpoints import checkpoint_kind, load_model
 from wikiart.config import EvaluateConfig
@@ -26,6 +26,7 @@ from wikiart.errors import WikiartError
 from wikiart.jobs import Job, all_jobs, get_job, job_for_kind
 
 PathLike = str | os.PathLike[str]
+C = TypeVar("C")
 
 
 def _settings(config: Any, settings: dict[str, Any]) -> tuple[PathLike | None, dict[str, Any]]:
@@ -37,7 +38,7 @@ def _settings(config: Any, settings: dict[str, Any]) -> tuple[PathLike | None, d
     return None, {**to_dict(config), **settings}
 
 
-def train(
+def train_job(
     job: str, out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
 ) -> dict[str, Any]:
     """Train the registered ``job`` (``"classifier"``, ``"autoencoder"``, ``"stylegen"``,
@@ -53,20 +54,32 @@ def train(
 
 
 def trainer(job: str) -> Callable[..., dict[str, Any]]:
-    """``wikiart.train_<job>``: `train` of one job, with that job's settings in its docstring."""
+    """``wikiart.train_<job>``: `train_job` of one job, its settings named in its docstring."""
     spec = get_job(job)
 
-    def train_job(
+    def train_one(
         out: PathLike, *, config: Any = None, progress: bool = False, **settings: Any
     ) -> dict[str, Any]:
-        return train(job, out, config=config, progress=progress, **settings)
+        return train_job(job, out, config=config, progress=progress, **settings)
 
-    train_job.__name__ = train_job.__qualname__ = f"train_{job}"
-    train_job.__doc__ = (
-        f"Train {spec.help} into ``out`` (`wikiart.train` of {job!r}). Keyword settings: the "
+    train_one.__name__ = train_one.__qualname__ = f"train_{job}"
+    train_one.__doc__ = (
+        f"Train {spec.help} into ``out`` (`wikiart.train_job` of {job!r}). Keyword settings: the "
         f"fields of `{spec.settings.__module__}.{spec.settings.__name__}`."
     )
-    return train_job
+    return train_one
+
+
+def _built(cls: type[C], settings: dict[str, Any]) -> C:
+    """A command's settings dataclass from API keywords (paths as strings), checked like the
+    flags: unknown names, wrong types and values out of range are one clear error."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, list | tuple):
+            return [plain(x) for x in v]
+        return os.fspath(v) if isinstance(v, os.PathLike) else v
+
+    return build_config(cls, None, {k: plain(v) for k, v in settings.items()})
 
 
 def transfer(
@@ -74,48 +87,40 @@ def transfer(
     contents: Sequence[PathLike],
     styles: Sequence[str],
     out: PathLike,
-    *,
-    alpha: float = 1.0,
-    preserve_color: bool = False,
-    max_size: int = 1024,
-    style_size: int = 512,
-    device: str = "auto",
+    **settings: Any,
 ) -> list[Path]:
     """Paint each content image in each style (a style name of the checkpoint, or an image file)
     at its own size (scaled down to ``max_size`` at most); writes one PNG per (content, style)
     and ``grid.png`` into ``out`` and returns the PNGs' paths. ``checkpoint``: a `train
-    transfer` ``model.pt``, or ``"builtin"``."""
-    from wikiart.transfer import transfer_command
+    transfer` ``model.pt``, or ``"builtin"``. ``settings``: `wikiart.transfer.settings.PaintConfig`
+    fields (``alpha``, ``preserve_color``, ``max_size``, ``style_size``, ``device``)."""
+    from wikiart.transfer.settings import PaintConfig
+    from wikiart.transfer.stylize import transfer_command
 
-    return transfer_command(
-        checkpoint, contents, styles, out, alpha=alpha, preserve_colors=preserve_color,
-        max_size=max_size, style_size=style_size, device=device,
-    )  # fmt: skip
+    paths = {"checkpoint": checkpoint, "content": contents, "style": styles, "out": out}
+    return transfer_command(_built(PaintConfig, {**settings, **paths}))
 
 
-def sample(
-    out: PathLike,
-    styles: Sequence[str] | None,
-    *,
-    checkpoint: PathLike | None = None,
-    base: str | None = None,
-    lora: PathLike | None = None,
-    n: int = 8,
-    seed: int = 0,
-    guidance: float | None = None,
-    steps: int | None = None,
-    sampler: str | None = None,
-    device: str = "auto",
-    batch_size: int = 64,
-) -> list[Path]:
+def sample(out: PathLike, styles: Sequence[str] | None, **settings: Any) -> list[Path]:
     """``n`` images of each style from a diffusion or LoRA run (``checkpoint``) or a base with
     an optional LoRA run; writes them and ``grid.png`` into ``out``; the same seed gives the
-    same images. Returns the images' paths."""
-    from wikiart.diffusion import sample_command
+    same images. Returns the images' paths. ``settings``:
+    `wikiart.diffusion.settings.SampleConfig` fields (``checkpoint``, ``base``, ``lora``,
+    ``n``, ``seed``, ``guidance``, ``steps``, ``sampler``, ``device``, ``batch_size``)."""
+    from wikiart.diffusion.settings import SampleConfig
+
+    styles = None if styles is None else list(styles)
+    return sample_with(_built(SampleConfig, {**settings, "out": out, "style": styles}))
+
+
+def sample_with(cfg: Any) -> list[Path]:
+    """`sample` with its settings already built (a `wikiart.diffusion.settings.SampleConfig`)."""
+    from wikiart.diffusion.generate import sample_command
 
     return sample_command(
-        out, styles, checkpoint=checkpoint, base=base, lora=lora, n=n, seed=seed,
-        guidance=guidance, steps=steps, sampler=sampler, device=device, batch_size=batch_size,
+        cfg.out, cfg.style, checkpoint=cfg.checkpoint, base=cfg.base, lora=cfg.lora, n=cfg.n,
+        seed=cfg.seed, guidance=cfg.guidance, steps=cfg.steps, sampler=cfg.sampler,
+        device=cfg.device, batch_size=cfg.batch_size,
     )  # fmt: skip
 
 
@@ -132,12 +137,8 @@ def evaluate(
     independent classifier (``judge``), writes ``stylegen_eval.json`` (a stylegen or transfer
     model) or ``diffusion_eval.json`` (a diffusion or LoRA run, ``n_per_style`` samples of each
     style). ``settings``: `wikiart.config.EvaluateConfig` fields. Returns what was written."""
-    overrides = {
-        "checkpoint": os.fspath(checkpoint),
-        "data": os.fspath(data),
-        "out": os.fspath(out),
-    }
-    cfg = build_config(EvaluateConfig, None, {**settings, **overrides})
+    paths = {"checkpoint": checkpoint, "data": data, "out": out}
+    cfg = _built(EvaluateConfig, {**settings, **paths})
     return evaluate_with(cfg, progress=progress)
 
 
@@ -202,7 +203,8 @@ __all__ = [
     "predict",
     "render",
     "sample",
-    "train",
+    "sample_with",
+    "train_job",
     "trainer",
     "transfer",
 ]

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from wikiart import __version__
-from wikiart.config import EvaluateConfig
 from wikiart.config_io import build_config, to_toml
 from wikiart.errors import WikiartError
 from wikiart.flags import add_config_flags, config_overrides, number
-from wikiart.jobs import all_jobs, get_job
+from wikiart.jobs import all_jobs, get_job, load
 
 #: Write failures a user can only fix by freeing space or changing disks: one line, exit 2.
 DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
@@ -30,8 +29,6 @@ DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
 log = logging.getLogger("wikiart")
 
 SEED = number(int, 0, 2**32 - 1)
-#: The longest side of a picture to paint or read.
-SIDE = number(int, 16, 16_384)
 
 
 def _csv_list(value: str | None) -> list[str] | None:
@@ -58,12 +55,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
-
-
-def _overwrite(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace earlier outputs in --out (else refused)"
-    )
 
 
 #: Commands whose --out is guarded: the files that show earlier outputs are there, and what
@@ -177,196 +168,60 @@ def _train_parsers(sub: Any) -> None:
         p.set_defaults(_parser=p)
 
 
+#: ``wikiart COMMAND`` for the commands that use trained models: (its settings dataclass as
+#: ``"module:Class"``, help, usage or None). Their flags are generated from the dataclass.
+USE_COMMANDS: dict[str, tuple[str, str, str | None]] = {
+    "evaluate": (
+        "wikiart.config:EvaluateConfig",
+        "metrics of a checkpoint on a split folder or dataset",
+        "wikiart evaluate --checkpoint RUN/model.pt --data DIR --out OUT "
+        "[--judge CLASSIFIER/model.pt] [options]",
+    ),
+    "predict": (
+        "wikiart.classify.settings:PredictConfig",
+        "top-k styles of image files",
+        "wikiart predict --checkpoint RUN/model.pt IMAGE... [--top-k K] [--json]",
+    ),
+    "render": (
+        "wikiart.stylegen.settings:RenderConfig",
+        "re-render images in other styles with a stylegen model",
+        "wikiart render --checkpoint RUN/model.pt --image IMG... --style NAME... --out OUT",
+    ),
+    "transfer": (
+        "wikiart.transfer.settings:PaintConfig",
+        "paint images in a style (a name or a painting) with an AdaIN transfer model",
+        "wikiart transfer --checkpoint RUN/model.pt --content IMG... --style NAME_OR_IMG... "
+        "--out OUT [options]",
+    ),
+    "sample": (
+        "wikiart.diffusion.settings:SampleConfig",
+        "generate images of styles with a diffusion model, a LoRA run or a pipeline",
+        "wikiart sample (--checkpoint RUN/model.pt | --base BASE [--lora RUN]) --style NAME... "
+        "--out OUT [options]",
+    ),
+    "cluster": (
+        "wikiart.clustering.settings:ClusterConfig",
+        "embed a split, cluster it, score the clusters against the styles",
+        None,
+    ),
+    "serve": (
+        "wikiart.serve.settings:ServeConfig",
+        "a web app (Gradio) over the trained models: classify, explore, re-paint, generate",
+        "wikiart serve [--run DIR] [--classifier CKPT] [--gallery DATA] [--transfer CKPT] "
+        "[--diffusion CKPT] [--host 127.0.0.1] [--port 7860] [options]",
+    ),
+}
+
+
 def _use_parsers(sub: Any) -> None:
-    p = sub.add_parser(
-        "evaluate",
-        help="metrics of a checkpoint on a split folder or dataset",
-        usage="wikiart evaluate --checkpoint RUN/model.pt --data DIR --out OUT [--judge "
-        "CLASSIFIER/model.pt] [options]",
-    )
-    add_config_flags(p, EvaluateConfig)
-    p = sub.add_parser("predict", help="top-k styles of image files")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("images", nargs="+")
-    p.add_argument("--top-k", type=number(int, 1, 1000), default=5)
-    p.add_argument("--json", action="store_true")
-    _inference_flags(p, tta=True, batch=False)
-    p = sub.add_parser("render", help="re-render images in other styles with a stylegen model")
-    p.add_argument("--checkpoint", required=True, help="a stylegen RUN/model.pt")
-    p.add_argument("--image", nargs="+", required=True, help="image files")
-    p.add_argument("--style", nargs="+", required=True, help="style names (as in training)")
-    p.add_argument("--out", required=True)
-    _overwrite(p)
-    _inference_flags(p, batch=False)
-    _transfer_parser(sub)
-    _sample_parser(sub)
-    _cluster_parser(sub)
-    _serve_parser(sub)
+    for name, (settings, help_text, usage) in USE_COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, usage=usage)
+        add_config_flags(p, load(settings))
     p = sub.add_parser("demo", help="run every stage on the built-in data and write report.html")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--data", help="use this dataset instead of the built-in one")
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--image-size", type=number(int, 8, 4096), default=96)
-
-
-def _sampling_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=SEED, default=0, help="the same seed gives the same images")
-    p.add_argument(
-        "--guidance",
-        type=number(float, 0, 100),
-        help="classifier-free guidance scale (default: the run's)",
-    )
-    p.add_argument(
-        "--steps", type=number(int, 1, 10_000), help="denoising steps (default: the run's)"
-    )
-    p.add_argument("--sampler", choices=("ddim", "dpm"), help="DDIM or DPM-Solver++")
-
-
-def _transfer_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "transfer",
-        help="paint images in a style (a name or a painting) with an AdaIN transfer model",
-        usage="wikiart transfer --checkpoint RUN/model.pt --content IMG... "
-        "--style NAME_OR_IMG... --out OUT [options]",
-    )
-    p.add_argument(
-        "--checkpoint",
-        default="builtin",
-        help="a `train transfer` RUN/model.pt (default: builtin, the packaged decoder)",
-    )
-    p.add_argument("--content", nargs="+", required=True, help="image files, any size")
-    p.add_argument(
-        "--style", nargs="+", required=True, help="style names of the checkpoint, or image files"
-    )
-    p.add_argument("--out", required=True)
-    _overwrite(p)
-    p.add_argument("--alpha", type=number(float, 0, 1), default=1.0,
-                   help="0: the content, 1: fully stylised (default)")  # fmt: skip
-    p.add_argument(
-        "--preserve-color", action="store_true", help="keep the content's colours (luminance only)"
-    )
-    p.add_argument("--max-size", type=SIDE, default=1024, help="longest side painted (1024)")
-    p.add_argument(
-        "--style-size", type=SIDE, default=512, help="longest side of style images (512)"
-    )
-    _inference_flags(p, batch=False)
-
-
-def _serve_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "serve",
-        help="a web app (Gradio) over the trained models: classify, explore, re-paint, generate",
-        usage="wikiart serve [--run DIR] [--classifier CKPT] [--gallery DATA] [--transfer CKPT] "
-        "[--diffusion CKPT] [--host 127.0.0.1] [--port 7860] [options]",
-    )
-    p.add_argument(
-        "--run",
-        help="a run folder holding classifier/, transfer/ (or stylegen/) and diffusion/ "
-        "checkpoints (default: runs/demo when it exists and no model is named)",
-    )
-    p.add_argument("--classifier", help="a classifier RUN/model.pt (the Classify and Explore tabs)")
-    p.add_argument(
-        "--gallery",
-        help="paintings for similar-painting search and the map: a split folder or a dataset "
-        "root, whose test/ is used (default: the classifier's training data)",
-    )
-    p.add_argument(
-        "--transfer",
-        help="the Re-paint tab's model: a transfer or stylegen RUN/model.pt, or builtin",
-    )
-    p.add_argument("--diffusion", help="a diffusion or LoRA run (the Generate tab)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=number(int, 1, 65_535), default=7860)
-    p.add_argument(
-        "--gallery-per-style", type=number(int, 0, 1_000_000), default=100,
-        help="at most this many gallery paintings of each style (0: all; default 100)",
-    )  # fmt: skip
-    p.add_argument(
-        "--max-upload-mb",
-        type=number(float, 0, 10_000, lo_open=True),
-        default=20.0,
-        help="upload size limit (20)",
-    )
-    p.add_argument(
-        "--max-size", type=SIDE, default=1024, help="longest side Re-paint paints at (1024)"
-    )
-    p.add_argument(
-        "--concurrency", type=number(int, 1, 64), default=2, help="classify requests served at once"
-    )
-    _inference_flags(p, cache=True, batch=False)
-
-
-def _sample_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "sample",
-        help="generate images of styles with a diffusion model, a LoRA run or a pipeline",
-        usage="wikiart sample (--checkpoint RUN/model.pt | --base BASE [--lora RUN]) "
-        "--style NAME... --out OUT [options]",
-    )
-    p.add_argument("--checkpoint", help="a `train diffusion` or `train lora` RUN/model.pt")
-    p.add_argument(
-        "--base", help="a Hugging Face pipeline (hub id or folder) or a diffusion RUN/model.pt"
-    )
-    p.add_argument("--lora", help="a `train lora` run folder (its adapter on --base)")
-    p.add_argument("--style", nargs="+", help="style names (as in training)")
-    p.add_argument(
-        "--n", type=number(int, 1, 10_000), default=8, help="images per style (default 8)"
-    )
-    p.add_argument("--out", required=True)
-    _overwrite(p)
-    _sampling_flags(p)
-    _inference_flags(p)
-
-
-def _inference_flags(
-    p: argparse.ArgumentParser, *, tta: bool = False, cache: bool = False, batch: bool = True
-) -> None:
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    if batch:
-        p.add_argument("--batch-size", type=number(int, 1, 65_536), default=64)
-    if cache:
-        p.add_argument("--cache-dir", help="preprocessing cache root")
-    if tta:
-        p.add_argument(
-            "--no-tta", dest="tta", action="store_false", help="no mirror-image averaging"
-        )
-
-
-def _cluster_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "cluster", help="embed a split, cluster it, score the clusters against the styles"
-    )
-    p.add_argument(
-        "--checkpoint", help="an autoencoder or classifier RUN/model.pt (its kind is read)"
-    )
-    p.add_argument(
-        "--source",
-        choices=("pixels", "pretrained"),
-        help="without --checkpoint: raw downsampled pixels (the floor) or the offline "
-        "ImageNet-pretrained EfficientNet-Lite0",
-    )
-    p.add_argument("--data", required=True, help="split folder (<Style>/<image>) or dataset root")
-    p.add_argument("--out", required=True)
-    _overwrite(p)
-    p.add_argument(
-        "--image-size", type=number(int, 8, 4096), help="pixels/pretrained: input size (32 / 224)"
-    )
-    p.add_argument(
-        "--features", choices=("pool", "stats"), help="pretrained: embedding (default pool)"
-    )
-    p.add_argument(
-        "--normalize",
-        choices=("none", "standard", "pca-whiten"),
-        default="standard",
-        help="applied to every source's vectors before clustering (default standard)",
-    )
-    p.add_argument("--methods", default="kmeans,agglomerative,gmm", help="comma-separated")
-    p.add_argument(
-        "--k", type=number(int, 2, 100_000), help="number of clusters (default: number of styles)"
-    )
-    p.add_argument("--seed", type=SEED, default=0)
-    p.add_argument("--no-tsne", dest="tsne", action="store_false", help="skip the t-SNE plot")
-    _inference_flags(p, cache=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -500,30 +355,27 @@ def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace) -> Any:
+    """The command's settings dataclass from its flags (ranges and choices checked); an
+    earlier output in its ``--out`` is refused unless ``--overwrite``."""
+    cfg = build_config(load(USE_COMMANDS[args.command][0]), None, config_overrides(args))
+    if args.command in OUT_MARKERS:
+        from wikiart.files import guard_out
+
+        markers, what = OUT_MARKERS[args.command]
+        guard_out(cfg.out, markers, what, overwrite=cfg.overwrite)
+    return cfg
+
+
 def _cmd_cluster(args: argparse.Namespace, progress: bool) -> int:
     from wikiart.clustering import cluster_command
 
-    res = cluster_command(
-        data=args.data,
-        out=args.out,
-        checkpoint=args.checkpoint,
-        source=args.source,
-        image_size=args.image_size,
-        features=args.features,
-        normalize=args.normalize,
-        methods=_csv_list(args.methods) or ["kmeans"],
-        k=args.k,
-        device=args.device,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        cache_dir=args.cache_dir,
-        tsne=args.tsne,
-        progress=progress,
-    )
+    cfg = _settings(args)
+    res = cluster_command(cfg, progress=progress)
     print(
         f"{res['source']}: n={res['n']} k={res['k']} nmi={res['nmi']:.3f} "
         f"ari={res['ari']:.3f} silhouette={res['silhouette']:.3f} "
-        f"knn_accuracy={res['knn_accuracy']:.3f}; wrote {args.out}"
+        f"knn_accuracy={res['knn_accuracy']:.3f}; wrote {cfg.out}"
     )
     return 0
 
@@ -532,7 +384,7 @@ def _cmd_evaluate(args: argparse.Namespace, progress: bool) -> int:
     from wikiart.api import evaluation_job
     from wikiart.files import guard_out
 
-    cfg = build_config(EvaluateConfig, None, config_overrides(args))
+    cfg = _settings(args)
     markers = tuple(f for job in all_jobs().values() for f in job.eval_outputs)
     guard_out(cfg.out, markers, "an earlier evaluation", overwrite=cfg.overwrite)
     job = evaluation_job(cfg)
@@ -542,86 +394,51 @@ def _cmd_evaluate(args: argparse.Namespace, progress: bool) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace, progress: bool) -> int:
-    from wikiart.api import predict
+    from wikiart.classify.infer import predict_images
 
-    preds = predict(
-        args.checkpoint, args.images, top_k=args.top_k, device=args.device, tta=args.tta
+    cfg = _settings(args)
+    preds = predict_images(
+        cfg.checkpoint, cfg.images, top_k=cfg.top_k, device=cfg.device, tta=cfg.tta
     )
-    if args.json:
+    if cfg.json:
         print(json.dumps(preds, indent=2))
-    for p in [] if args.json else preds:
+    for p in [] if cfg.json else preds:
         tops = ", ".join(f"{t['style']} {t['probability']:.2f}" for t in p["top"])
         print(f"{p['image']}: {tops}")
     return 0
 
 
 def _cmd_render(args: argparse.Namespace, progress: bool) -> int:
-    from wikiart.api import render
+    from wikiart.stylegen.render import render_command
 
-    paths = render(args.checkpoint, args.image, args.style, args.out, device=args.device)
-    print(f"wrote {len(paths)} render(s) and grid.png to {args.out}")
+    cfg = _settings(args)
+    paths = render_command(cfg.checkpoint, cfg.image, cfg.style, cfg.out, device=cfg.device)
+    print(f"wrote {len(paths)} render(s) and grid.png to {cfg.out}")
     return 0
 
 
 def _cmd_transfer(args: argparse.Namespace, progress: bool) -> int:
-    from wikiart.api import transfer
+    from wikiart.transfer.stylize import transfer_command
 
-    paths = transfer(
-        args.checkpoint, args.content, args.style, args.out, alpha=args.alpha,
-        preserve_color=args.preserve_color, max_size=args.max_size,
-        style_size=args.style_size, device=args.device,
-    )  # fmt: skip
-    print(f"wrote {len(paths)} image(s) and grid.png to {args.out}")
+    cfg = _settings(args)
+    paths = transfer_command(cfg)
+    print(f"wrote {len(paths)} image(s) and grid.png to {cfg.out}")
     return 0
 
 
 def _cmd_sample(args: argparse.Namespace, progress: bool) -> int:
-    from wikiart.api import sample
+    from wikiart.api import sample_with
 
-    paths = sample(
-        args.out,
-        args.style,
-        checkpoint=args.checkpoint,
-        base=args.base,
-        lora=args.lora,
-        n=args.n,
-        seed=args.seed,
-        guidance=args.guidance,
-        steps=args.steps,
-        sampler=args.sampler,
-        device=args.device,
-        batch_size=args.batch_size,
-    )
-    print(f"wrote {len(paths)} image(s) and grid.png to {args.out}")
+    cfg = _settings(args)
+    paths = sample_with(cfg)
+    print(f"wrote {len(paths)} image(s) and grid.png to {cfg.out}")
     return 0
 
 
 def _cmd_serve(args: argparse.Namespace, progress: bool) -> int:
-    from wikiart.serve import find_models
-    from wikiart.serve.app import ServeOptions, serve
+    from wikiart.serve.launch import serve_command
 
-    if not 1 <= args.port <= 65535:
-        raise WikiartError(f"--port must be between 1 and 65535, got {args.port}")
-    for flag, value in (
-        ("--max-upload-mb", args.max_upload_mb),
-        ("--concurrency", args.concurrency),
-    ):
-        if value <= 0:
-            raise WikiartError(f"{flag} must be > 0, got {value}")
-    if args.gallery_per_style < 0 or args.max_size < 32:
-        raise WikiartError("--gallery-per-style must be >= 0 and --max-size >= 32")
-    spec = find_models(
-        run=args.run, classifier=args.classifier, gallery=args.gallery, transfer=args.transfer,
-        diffusion=args.diffusion,
-    )  # fmt: skip
-    options = ServeOptions(
-        host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
-        concurrency=args.concurrency,
-    )  # fmt: skip
-    serve(
-        spec, options, device=args.device, cache_dir=args.cache_dir,
-        gallery_per_style=args.gallery_per_style, max_size=args.max_size, progress=progress,
-    )  # fmt: skip
+    serve_command(_settings(args), progress=progress)
     return 0
 
 
@@ -663,11 +480,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose, args.quiet)
     progress = not args.no_progress and sys.stderr.isatty()
     try:
-        if args.command in OUT_MARKERS:
-            from wikiart.files import guard_out
-
-            markers, what = OUT_MARKERS[args.command]
-            guard_out(args.out, markers, what, overwrite=args.overwrite)
         return COMMANDS[args.command](args, progress)
     except WikiartError as exc:
         print(f"wikiart: error: {exc}", file=sys.stderr)

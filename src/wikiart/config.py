@@ -23,6 +23,8 @@ IMBALANCE = ("none", "resample", "sampler", "weighted-loss", "logit-adjust")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 FITS = ("crop", "pad")
+CLUSTER_METHODS = ("kmeans", "agglomerative", "gmm", "spectral")
+NORMALIZATIONS = ("none", "standard", "pca-whiten")
 SCHEDULES = ("onecycle", "cosine", "constant")
 OPTIMIZERS = ("adamw", "sgd")
 MIXES = ("none", "mixup", "cutmix")
@@ -155,14 +157,20 @@ def setting(
     cli: bool = True,
     limit: Limit | None = None,
     required: bool = False,
+    many: bool = False,
+    positional: bool = False,
+    metavar: str | None = None,
 ) -> Any:
     """A config field with what the command line needs: ``help``, ``choices`` (checked for TOML
     files and the API too), ``advanced`` (listed under "advanced options" in ``--help``),
     ``flag`` (when the flag is not ``--field-name``), ``cli=False`` for settings only a file
     sets, ``limit`` where this field's range is not the one `LIMITS` gives its name, and
-    ``required`` for a flag the command cannot do without (its default is then None)."""
+    ``required`` for a flag the command cannot do without (its default is then None),
+    ``many`` for a list given as several words (``--style A B``) rather than ``A,B``,
+    ``positional`` for an argument without a flag, and ``metavar`` for its name in ``--help``."""
     meta = {"help": help, "choices": tuple(choices) if choices else None, "advanced": advanced}
-    meta |= {"flag": flag, "cli": cli, "limit": limit, "required": required}
+    meta |= {"flag": flag, "cli": cli, "limit": limit, "required": required, "many": many}
+    meta |= {"positional": positional, "metavar": metavar}
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)

@@ -61,8 +61,9 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
 
 def _check_choice(f: dataclasses.Field, value: Any) -> None:
     choices = f.metadata.get("choices")
-    if choices and value is not None and value not in choices:
-        raise WikiartError(f"unknown {f.name} {value!r}; expected one of {', '.join(choices)}")
+    for item in value if isinstance(value, list) else [value]:
+        if choices and item is not None and item not in choices:
+            raise WikiartError(f"unknown {f.name} {item!r}; expected one of {', '.join(choices)}")
 
 
 def _in_file(where: str, message: str) -> str:

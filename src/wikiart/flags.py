@@ -87,12 +87,15 @@ def _flag_kwargs(f: dataclasses.Field, tp: Any, flag: str) -> dict[str, Any]:
     kw: dict[str, Any] = {
         "help": meta.get("help") or None,
         "default": None,
-        "metavar": flag[2:].upper().replace("-", "_"),
+        "metavar": meta.get("metavar") or flag.lstrip("-").upper().replace("-", "_"),
     }
     base = _base_type(tp)
     if base is bool:
         kw["action"] = argparse.BooleanOptionalAction
         del kw["metavar"]
+    elif typing.get_origin(base) is list and meta.get("many"):
+        (kw["type"],) = typing.get_args(base)
+        kw["nargs"] = "+"
     elif typing.get_origin(base) is list:
         (item,) = typing.get_args(base)
         kw["type"] = _list_of(item)
@@ -102,7 +105,7 @@ def _flag_kwargs(f: dataclasses.Field, tp: Any, flag: str) -> dict[str, Any]:
     if meta.get("choices"):
         kw["choices"] = meta["choices"]
         del kw["metavar"]
-    if meta.get("required"):
+    if meta.get("required") and not meta.get("positional"):
         kw["required"] = True
     return kw
 
@@ -130,9 +133,13 @@ def add_config_flags(
             continue
         flag = meta.get("flag") or "--" + f.name.replace("_", "-")
         group = advanced if meta.get("advanced") else parser
-        action = group.add_argument(
-            flag, dest=_PREFIX + ".".join(path), **_flag_kwargs(f, tp, flag)
-        )
+        dest = _PREFIX + ".".join(path)
+        kwargs = _flag_kwargs(f, tp, flag)
+        if meta.get("positional"):  # argparse names a positional's destination after it
+            kwargs["metavar"] = f.name.upper()
+            action = group.add_argument(dest, **kwargs)
+        else:
+            action = group.add_argument(flag, dest=dest, **kwargs)
         action.config_field = f.name  # type: ignore[attr-defined]
         action.config_default = None if f.default is dataclasses.MISSING else f.default  # type: ignore[attr-defined]
 

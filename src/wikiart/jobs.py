@@ -14,7 +14,7 @@ torch and no job code beyond the torch-free settings dataclasses:
         summary=summary,                        # the line `wikiart train` prints
         outputs=("model.pt", "metrics.json"),   # what a finished run holds
         kinds={"classifier": "wikiart.models.registry:classifier_from_checkpoint"},
-        evaluate="wikiart.classify.infer:evaluate_job",  # (checkpoint, EvaluateConfig, progress)
+        evaluate="wikiart.classify.job:evaluate",  # (EvaluateConfig, progress) -> dict
     ))
 
 `docs/architecture.md` walks through adding one.
@@ -56,9 +56,9 @@ class Job:
     overrides, `wikiart.config_io.build_config`); ``train`` takes ``(cfg, out, *, progress)``
     and returns the figures ``summary`` prints. ``kinds`` maps each checkpoint kind the job
     writes to the function that rebuilds its model from a checkpoint payload (weights not loaded
-    yet). ``evaluate`` takes ``(checkpoint, EvaluateConfig, progress)`` and returns what it
-    wrote; ``judged``: it needs an independent classifier (``--judge``); ``eval_outputs``: the
-    files it writes (an earlier evaluation in ``--out`` is never overwritten silently)."""
+    yet). ``evaluate`` takes ``(EvaluateConfig, progress)`` and returns what it wrote;
+    ``judged``: it needs an independent classifier (``--judge``); ``eval_outputs``: the files
+    it writes (an earlier evaluation in ``--out`` is never overwritten silently)."""
 
     name: str
     help: str

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wikiart.config import IMBALANCE, MIXES, OPTIMIZERS, SCHEDULES, TrainConfig, setting
+from wikiart.config import (
+    DEVICES,
+    IMBALANCE,
+    MIXES,
+    OPTIMIZERS,
+    SCHEDULES,
+    Limit,
+    TrainConfig,
+    setting,
+)
 
 KIND = "classifier"
 MODES = ("finetune", "frozen", "probe+finetune")
@@ -101,3 +110,17 @@ def default_arch() -> str:
     from wikiart.models.registry import pretrained_available
 
     return "efficientnet-lite0" if pretrained_available("efficientnet-lite0") else "small-resnet"
+
+
+@dataclass
+class PredictConfig:
+    """`wikiart predict`: the top-k styles of image files."""
+
+    checkpoint: str | None = setting(None, "a classifier RUN/model.pt", required=True)
+    images: list[str] = setting(
+        factory=list, help="image files", many=True, positional=True, required=True
+    )
+    top_k: int = setting(5, "styles listed per image", limit=Limit(1, 1000))
+    json: bool = setting(False, "print JSON")
+    device: str = setting("auto", "where to run", choices=DEVICES)
+    tta: bool = setting(True, "average each image and its mirror")

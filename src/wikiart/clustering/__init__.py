@@ -1,25 +1,19 @@
 """`wikiart cluster`: embed one split with any embedding source (`embed`), cluster it, score the
 clusters against the styles and plot them (`score`)."""
 
-from wikiart.clustering.embed import PIXELS_SIZE, SOURCES, Embeddings, embed_split
-from wikiart.clustering.score import (
-    TABLE_HEADER,
-    check_cluster_options,
-    cluster_command,
-    cluster_embeddings,
-    format_table,
-    table_rows,
-)
+from wikiart.lazy import lazy_exports
 
-__all__ = [
-    "PIXELS_SIZE",
-    "SOURCES",
-    "TABLE_HEADER",
-    "Embeddings",
-    "check_cluster_options",
-    "cluster_command",
-    "cluster_embeddings",
-    "embed_split",
-    "format_table",
-    "table_rows",
-]
+_EXPORTS = {
+    "Embeddings": "wikiart.clustering.embed",
+    "PIXELS_SIZE": "wikiart.clustering.embed",
+    "SOURCES": "wikiart.clustering.embed",
+    "TABLE_HEADER": "wikiart.clustering.score",
+    "check_cluster_options": "wikiart.clustering.score",
+    "cluster_command": "wikiart.clustering.score",
+    "cluster_embeddings": "wikiart.clustering.score",
+    "embed_split": "wikiart.clustering.embed",
+    "format_table": "wikiart.clustering.score",
+    "table_rows": "wikiart.clustering.score",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from wikiart.clustering.embed import Embeddings, embed_split
+from wikiart.clustering.settings import ClusterConfig
 from wikiart.data.refs import display
 from wikiart.errors import WikiartError
 from wikiart.eval import clustering as C
@@ -129,51 +130,22 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def cluster_command(
-    *,
-    data: str,
-    out: str,
-    checkpoint: str | None = None,
-    source: str | None = None,
-    image_size: int | None = None,
-    features: str | None = None,
-    normalize: str = "standard",
-    methods: list[str] | tuple[str, ...] = ("kmeans", "agglomerative", "gmm"),
-    k: int | None = None,
-    device: str = "auto",
-    batch_size: int = 64,
-    seed: int = 0,
-    cache_dir: str | None = None,
-    tsne: bool = True,
-    progress: bool = False,
-) -> dict[str, Any]:
+def cluster_command(cfg: ClusterConfig, *, progress: bool = False) -> dict[str, Any]:
     """`wikiart cluster`: embed, then `cluster_embeddings` (its options checked before the
     embedding work)."""
-    check_cluster_options(methods, normalize)
+    check_cluster_options(cfg.methods, cfg.normalize)
     t0 = time.perf_counter()
     emb = embed_split(
-        data,
-        checkpoint=checkpoint,
-        source=source,
-        image_size=image_size,
-        features=features,
-        device=device,
-        batch_size=batch_size,
-        cache_dir=cache_dir,
-        progress=progress,
-    )
+        cfg.data, checkpoint=cfg.checkpoint, source=cfg.source, image_size=cfg.image_size,
+        features=cfg.features, device=cfg.device, batch_size=cfg.batch_size,
+        cache_dir=cfg.cache_dir, progress=progress,
+    )  # fmt: skip
     embed_s = time.perf_counter() - t0
     return cluster_embeddings(
-        emb,
-        out,
-        normalize=normalize,
-        methods=methods,
-        k=k,
-        seed=seed,
-        tsne=tsne,
-        embed_seconds=embed_s,
-        extra={"checkpoint": None if checkpoint is None else display(checkpoint)},
-    )
+        emb, cfg.out, normalize=cfg.normalize, methods=cfg.methods, k=cfg.k, seed=cfg.seed,
+        tsne=cfg.tsne, embed_seconds=embed_s,
+        extra={"checkpoint": None if cfg.checkpoint is None else display(cfg.checkpoint)},
+    )  # fmt: skip
 
 
 TABLE_HEADER = (

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from wikiart.config import GRID_ROW, DataConfig, TrainConfig, setting
+from wikiart.config import DEVICES, GRID_ROW, DataConfig, Limit, TrainConfig, setting
 from wikiart.config_io import build_config
 from wikiart.data.dataset import require_data
 from wikiart.errors import WikiartError
@@ -184,3 +184,26 @@ def require_inputs(cfg: DiffusionConfig | LoraConfig) -> None:
             "no base: pass --base (a Hugging Face pipeline id or folder, or a "
             "`train diffusion` RUN/model.pt)"
         )
+
+
+@dataclass
+class SampleConfig:
+    """`wikiart sample`: images of styles from a diffusion model, a LoRA run or a pipeline."""
+
+    checkpoint: str | None = setting(None, "a `train diffusion` or `train lora` RUN/model.pt")
+    base: str | None = setting(
+        None, "a Hugging Face pipeline (hub id or folder) or a diffusion RUN/model.pt"
+    )
+    lora: str | None = setting(None, "a `train lora` run folder (its adapter on --base)")
+    style: list[str] | None = setting(None, "style names (as in training)", many=True)
+    n: int = setting(8, "images per style", limit=Limit(1, 10_000))
+    out: str | None = setting(None, "output folder", required=True)
+    overwrite: bool = setting(False, "replace earlier outputs in --out (else refused)")
+    seed: int = setting(0, "the same seed gives the same images")
+    guidance: float | None = setting(None, "classifier-free guidance scale (default: the run's)")
+    steps: int | None = setting(
+        None, "denoising steps (default: the run's)", limit=Limit(1, 10_000)
+    )
+    sampler: str | None = setting(None, "DDIM or DPM-Solver++", choices=SAMPLERS)
+    device: str = setting("auto", "where to run", choices=DEVICES)
+    batch_size: int = setting(64, "images per batch")

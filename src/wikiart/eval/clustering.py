@@ -24,10 +24,10 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, s
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
+from wikiart.config import CLUSTER_METHODS, NORMALIZATIONS  # declared with the settings
 from wikiart.errors import WikiartError
 
-METHODS = ("kmeans", "agglomerative", "gmm", "spectral")
-NORMALIZATIONS = ("none", "standard", "pca-whiten")
+METHODS = CLUSTER_METHODS
 
 
 def normalize_embeddings(

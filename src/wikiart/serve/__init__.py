@@ -4,7 +4,13 @@
 Python (`Server`), `gallery` and `gallery_map` hold the gallery's cached embeddings and map,
 and `app` lays the tabs out in Gradio and launches them safely."""
 
-from wikiart.serve.models import ServeSpec, find_models
-from wikiart.serve.tabs import Server, UploadError
+from wikiart.lazy import lazy_exports
 
-__all__ = ["ServeSpec", "Server", "UploadError", "find_models"]
+_EXPORTS = {
+    "ServeSpec": "wikiart.serve.models",
+    "Server": "wikiart.serve.tabs",
+    "UploadError": "wikiart.serve.tabs",
+    "find_models": "wikiart.serve.models",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wikiart.config import NORMS, PADDINGS, DataConfig, TrainConfig, setting
+from wikiart.config import DEVICES, NORMS, PADDINGS, DataConfig, TrainConfig, setting
 from wikiart.config_io import build_config
 from wikiart.data.dataset import require_data
 from wikiart.errors import WikiartError
@@ -93,3 +93,17 @@ def require_inputs(cfg: StylegenConfig) -> None:
         raise WikiartError("no classifier: pass --classifier RUN/model.pt (a trained classifier)")
     if not Path(cfg.classifier).is_file():
         raise WikiartError(f"classifier checkpoint not found: {cfg.classifier}")
+
+
+@dataclass
+class RenderConfig:
+    """`wikiart render`: images re-rendered in other styles by a trained generator."""
+
+    checkpoint: str | None = setting(None, "a stylegen RUN/model.pt", required=True)
+    image: list[str] = setting(factory=list, help="image files", many=True, required=True)
+    style: list[str] = setting(
+        factory=list, help="style names (as in training)", many=True, required=True
+    )
+    out: str | None = setting(None, "output folder", required=True)
+    overwrite: bool = setting(False, "replace earlier outputs in --out (else refused)")
+    device: str = setting("auto", "where to run", choices=DEVICES)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wikiart.config import DataConfig, TrainConfig, setting
+from wikiart.config import DEVICES, DataConfig, Limit, TrainConfig, setting
 from wikiart.config_io import build_config
 from wikiart.data.dataset import require_data
 from wikiart.data.refs import display
@@ -18,6 +18,13 @@ KIND = "transfer"
 #: ``--init builtin`` / ``--checkpoint builtin``: the decoder shipped with the package.
 BUILTIN = "builtin"
 TRANSFER_BANKS = ("medoid", "mean")
+#: The longest side of a picture painted or of a style image read.
+PAINT_SIDE = Limit(32, 16_384)
+#: Longest side a content image is painted at by default (larger ones are scaled down).
+MAX_SIZE = 1024
+#: Longest side a style exemplar is read at: its statistics are those of brush strokes at about
+#: the scale of the training paintings.
+STYLE_SIZE = 512
 
 
 @dataclass
@@ -132,3 +139,26 @@ def require_inputs(cfg: TransferConfig) -> None:
         raise WikiartError(f"content folder not found: {display(cfg.content)}")
     if cfg.init is not None:
         checkpoint_path(cfg.init)
+
+
+@dataclass
+class PaintConfig:
+    """`wikiart transfer`: each content image painted in each style, at its own size."""
+
+    checkpoint: str = setting(
+        BUILTIN, "a `train transfer` RUN/model.pt (default: builtin, the packaged decoder)"
+    )
+    content: list[str] = setting(
+        factory=list, help="image files, any size", many=True, required=True
+    )
+    style: list[str] = setting(
+        factory=list, help="style names of the checkpoint, or image files", many=True,
+        required=True,
+    )  # fmt: skip
+    out: str | None = setting(None, "output folder", required=True)
+    overwrite: bool = setting(False, "replace earlier outputs in --out (else refused)")
+    alpha: float = setting(1.0, "0: the content, 1: fully stylised", limit=Limit(0, 1))
+    preserve_color: bool = setting(False, "keep the content's colours (luminance only)")
+    max_size: int = setting(MAX_SIZE, "longest side painted", limit=PAINT_SIDE)
+    style_size: int = setting(STYLE_SIZE, "longest side of style images", limit=PAINT_SIDE)
+    device: str = setting("auto", "where to run", choices=DEVICES)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,7 @@ from wikiart.files import save_image
 from wikiart.functional import channel_mean_std, preserve_color
 from wikiart.models.transfer import StyleTransfer, pad_to_stride
 from wikiart.stylegen.frozen import to_uint8
-from wikiart.transfer.settings import KIND, checkpoint_path
-
-#: Longest side a content image is painted at by default (larger ones are scaled down).
-MAX_SIZE = 1024
-#: Longest side a style exemplar is read at: its statistics are those of brush strokes at about
-#: the scale of the training paintings.
-STYLE_SIZE = 512
+from wikiart.transfer.settings import KIND, STYLE_SIZE, PaintConfig, checkpoint_path
 
 
 def load_transfer(
@@ -98,39 +91,25 @@ def paint(
     return out[0].cpu()
 
 
-def transfer_command(
-    checkpoint: str | os.PathLike[str],
-    contents: Sequence[str | os.PathLike[str]],
-    styles: Sequence[str],
-    out: str | os.PathLike[str],
-    *,
-    alpha: float = 1.0,
-    preserve_colors: bool = False,
-    max_size: int = MAX_SIZE,
-    style_size: int = STYLE_SIZE,
-    device: str = "auto",
-) -> list[Path]:
+def transfer_command(cfg: PaintConfig) -> list[Path]:
     """`wikiart transfer`: every content image in every style; returns the PNGs written (and
     writes ``grid.png``). Every input is checked before any work."""
-    if not 0.0 <= alpha <= 1.0:
-        raise WikiartError(f"--alpha must be in [0, 1], got {alpha}")
-    if max_size < 32 or style_size < 32:
-        raise WikiartError("--max-size and --style-size must be >= 32")
+    contents, styles = cfg.content, cfg.style
     if not contents:
         raise WikiartError("no --content image given")
-    model, _ = load_transfer(checkpoint, resolve_device(device))
+    model, _ = load_transfer(cfg.checkpoint, resolve_device(cfg.device))
     if not styles:
         raise WikiartError(f"no --style given; this model knows {model.style_names}")
-    targets = [resolve_style(model, s, style_size) for s in styles]
-    images = [read_image_at_most(p, max_size) for p in contents]
-    out = Path(out)
+    targets = [resolve_style(model, s, cfg.style_size) for s in styles]
+    images = [read_image_at_most(p, cfg.max_size) for p in contents]
+    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     written, cells = [], []
     for i, (src, img) in enumerate(zip(contents, images, strict=True)):
         stem = _safe(Path(os.fsdecode(src)).stem)
         row = []
         for style in targets:
-            result = paint(model, img, style, alpha=alpha, keep_colors=preserve_colors)
+            result = paint(model, img, style, alpha=cfg.alpha, keep_colors=cfg.preserve_color)
             path = out / f"{i:03d}_{stem}_{_safe(style.label)}.png"
             _save_png(result, path)
             written.append(path)
