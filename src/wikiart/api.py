@@ -190,14 +190,14 @@ def evaluate(
             guidance=guidance, steps=steps, sampler=sampler, device=device, **common,
         )  # fmt: skip
     if kind in ("stylegen", "transfer"):
-        from wikiart.stylegen import evaluate_stylegen
+        from wikiart.eval.repaint import evaluate_repainter
 
         if judge is None:
             raise WikiartError(
                 f"a {kind} checkpoint is evaluated by an independent classifier: pass "
                 "--judge CLASSIFIER/model.pt"
             )
-        return evaluate_stylegen(
+        return evaluate_repainter(
             checkpoint, judge, data, out, device=device, max_per_style=max_per_style, **common
         )
     if kind != "classifier":

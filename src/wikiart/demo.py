@@ -315,8 +315,10 @@ def _stylegen_stage(
 ) -> None:
     """Train an independent judge (another architecture and seed), then the style generator
     against the demo classifier at 64 px, and score its style swaps with the judge."""
-    from wikiart.stylegen import EVAL_HEADER, eval_row, evaluate_stylegen, train_stylegen
+    from wikiart.eval.repaint import evaluate_repainter
+    from wikiart.eval.repaint_table import EVAL_HEADER, eval_row
     from wikiart.stylegen import resolve_config as sg_config
+    from wikiart.stylegen import train_stylegen
 
     classifier = out / "classifier" / "model.pt"
     if not classifier.exists():
@@ -337,7 +339,7 @@ def _stylegen_stage(
         },
     )
     row = train_stylegen(cfg, out / "stylegen", progress=progress)
-    res = evaluate_stylegen(
+    res = evaluate_repainter(
         out / "stylegen" / "model.pt",
         out / "judge" / "model.pt",
         data_dir,
@@ -384,7 +386,8 @@ def _transfer_stage(
     """The packaged AdaIN decoder given this collection's style statistics (``train transfer
     --init builtin --epochs 0``), then scored like the generator, by the same judge."""
     from wikiart.errors import WikiartError
-    from wikiart.stylegen import EVAL_HEADER, eval_row, evaluate_stylegen
+    from wikiart.eval.repaint import evaluate_repainter
+    from wikiart.eval.repaint_table import EVAL_HEADER, eval_row
     from wikiart.transfer import resolve_config, train_transfer
     from wikiart.transfer.config import builtin_path
 
@@ -403,7 +406,7 @@ def _transfer_stage(
         None, {"epochs": 0, "init": "builtin", "seed": seed, "overwrite": True, "data": data}
     )
     train_transfer(cfg, out / "transfer", progress=progress)
-    res = evaluate_stylegen(
+    res = evaluate_repainter(
         out / "transfer" / "model.pt",
         judge,
         data_dir,
