@@ -171,9 +171,9 @@ def _held_out_share_of_base(base: Path, judge: Path, args: argparse.Namespace, d
     """The judge's share of the held-out style among the base's "no style" samples: what the
     base gives that style before any adapter."""
     from wikiart.checkpoints import load_model
-    from wikiart.diffusion.common import to_uint8
     from wikiart.diffusion.evaluate import _Judge
     from wikiart.diffusion.sampling import Guided, denoise, model_predict
+    from wikiart.imaging import signed_to_uint8
 
     _, net, payload = load_model(base / "model.pt", dev, kind="diffusion")
     ref = _Judge.load(judge / "model.pt", [args.held_out], dev)
@@ -187,7 +187,7 @@ def _held_out_share_of_base(base: Path, judge: Path, args: argparse.Namespace, d
         seed=args.seed,
         device=dev,
     )
-    verdicts = ref.predict(to_uint8(x), 64)
+    verdicts = ref.predict(signed_to_uint8(x), 64)
     return round(sum(v == args.held_out for v in verdicts) / len(verdicts), 4)
 
 

@@ -132,7 +132,7 @@ def main() -> None:
 def _against_generator(args) -> None:
     """Judge, generator (its recipe) and transfer (two banks) on one dataset; one table."""
     import wikiart
-    from wikiart.stylegen import EVAL_HEADER, eval_row
+    from wikiart.eval.repaint_table import EVAL_HEADER, eval_row
 
     out = Path(args.out)
     data = str(args.sample)
@@ -281,7 +281,7 @@ def _summary(rows, pairs, args):
 
 
 def _grid(imgs, targets, adain_out, base_out, styles, out):
-    from wikiart.report.stylegen_plots import plot_render_grid
+    from wikiart.report.grids import plot_render_grid
     from wikiart.transfer.stylize import _thumb
 
     names = [p.stem for p in styles]

@@ -1,4 +1,5 @@
-"""Pure maths (`wikiart.functional`), checked against hand-made tensors and definitions."""
+"""Pure maths (`wikiart.functional`) and image conversions (`wikiart.imaging`), checked against
+hand-made tensors and definitions."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from wikiart.functional import (
     rms_normalize,
     style_statistics,
 )
+from wikiart.imaging import signed_to_uint8, to_hwc, unit_to_hwc, unit_to_uint8
 
 
 def test_channel_mean_std_exact_on_a_hand_made_map() -> None:
@@ -87,3 +89,27 @@ def test_adain_sets_the_given_statistics_and_keeps_the_dtype() -> None:
     assert adain(x.bfloat16(), gamma, beta).dtype == torch.bfloat16
     keep_mean, keep_std = channel_mean_std(x, keepdim=True)
     assert keep_mean.shape == (2, 3, 1, 1) and keep_std.shape == (2, 3, 1, 1)
+
+
+def test_unit_to_uint8_clamps_and_rounds_half_up() -> None:
+    x = torch.tensor([0.0, 1.0, -0.5, 1.5, 0.5, 0.25, 1 / 255, 0.49 / 255, 0.51 / 255])
+    got = unit_to_uint8(x)
+    assert got.dtype == torch.uint8
+    assert got.tolist() == [0, 255, 0, 255, 128, 64, 1, 0, 1]
+    assert unit_to_uint8(x.half()).tolist() == got.tolist()  # any float dtype, same rounding
+
+
+def test_signed_to_uint8_clamps_and_rounds_half_up() -> None:
+    x = torch.tensor([-1.0, 1.0, 0.0, -2.0, 2.0, -0.5, 0.5, -1 + 0.49 / 127.5, -1 + 0.51 / 127.5])
+    got = signed_to_uint8(x)
+    assert got.dtype == torch.uint8
+    assert got.tolist() == [0, 255, 128, 0, 255, 64, 191, 0, 1]
+
+
+def test_to_hwc_moves_channels_last_for_one_image_or_a_batch() -> None:
+    x = torch.arange(2 * 3 * 2 * 4, dtype=torch.uint8).reshape(2, 3, 2, 4)
+    batch, one = to_hwc(x), to_hwc(x[1])
+    assert batch.shape == (2, 2, 4, 3) and one.shape == (2, 4, 3) and one.dtype.name == "uint8"
+    assert batch[1, 1, 2, 0] == x[1, 0, 1, 2] and (one == batch[1]).all()
+    u = unit_to_hwc(torch.tensor([[[0.0, 0.5]], [[1.0, 2.0]], [[-1.0, 0.25]]]))  # 3 x 1 x 2
+    assert u.tolist() == [[[0, 255, 0], [128, 255, 64]]]

@@ -15,6 +15,7 @@ from wikiart.errors import WikiartError
 from wikiart.functional import adain, match_channel_stats
 from wikiart.functional import channel_mean_std as channel_stats
 from wikiart.models.perceptual import perceptual_features
+from wikiart.models.repaint import render_styles
 from wikiart.models.stylegen import StyleGenerator, build_stylegen
 from wikiart.stylegen import (
     EMBEDDINGS_FILE,
@@ -27,7 +28,6 @@ from wikiart.stylegen import (
     texture_distance,
     texture_stats,
 )
-from wikiart.stylegen.render import render
 from wikiart.stylegen.settings import StylegenConfig
 
 STYLES = ["A", "B", "C"]
@@ -361,7 +361,7 @@ def test_train_stylegen_writes_contract_files_and_rebuilds_alone(trained):
     model, _ = load_stylegen(run / "model.pt")
     again, _ = load_stylegen(run / "model.pt")
     x = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
-    a, b = render(model, x, [0, 1, 2]), render(again, x, [0, 1, 2])
+    a, b = render_styles(model, x, [0, 1, 2]), render_styles(again, x, [0, 1, 2])
     assert torch.equal(a, b)  # a checkpoint round trip reproduces renders exactly
     assert (a[:, 0] - a[:, 1]).abs().max() > 1e-3  # another style, another image
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from wikiart.config import EvaluateConfig
 from wikiart.data.cache import ImageStore
 from wikiart.data.dataset import open_dataset
 from wikiart.data.stats import dataset_stats, format_stats
@@ -315,8 +316,10 @@ def _stylegen_stage(
 ) -> None:
     """Train an independent judge (another architecture and seed), then the style generator
     against the demo classifier at 64 px, and score its style swaps with the judge."""
-    from wikiart.stylegen import EVAL_HEADER, eval_row, evaluate_stylegen, train_stylegen
+    from wikiart.eval.repaint import evaluate_repainter
+    from wikiart.eval.repaint_table import EVAL_HEADER, eval_row
     from wikiart.stylegen import resolve_config as sg_config
+    from wikiart.stylegen import train_stylegen
 
     classifier = out / "classifier" / "model.pt"
     if not classifier.exists():
@@ -337,16 +340,14 @@ def _stylegen_stage(
         },
     )
     row = train_stylegen(cfg, out / "stylegen", progress=progress)
-    res = evaluate_stylegen(
-        out / "stylegen" / "model.pt",
-        out / "judge" / "model.pt",
-        data_dir,
-        out / "stylegen-eval",
-        cache_dir=cache,
-        progress=progress,
-        seed=seed,
-        max_per_style=10,
-    )
+    res = evaluate_repainter(
+        EvaluateConfig(
+            checkpoint=str(out / "stylegen" / "model.pt"), judge=str(out / "judge" / "model.pt"),
+            data=str(data_dir), out=str(out / "stylegen-eval"), cache_dir=cache, seed=seed,
+            max_per_style=10,
+        ),
+        progress,
+    )  # fmt: skip
     report.section("Style-conditioned generator")
     report.text(
         f"The generator (content code {cfg.code_channels} x {size // 8} x {size // 8}"
@@ -384,7 +385,8 @@ def _transfer_stage(
     """The packaged AdaIN decoder given this collection's style statistics (``train transfer
     --init builtin --epochs 0``), then scored like the generator, by the same judge."""
     from wikiart.errors import WikiartError
-    from wikiart.stylegen import EVAL_HEADER, eval_row, evaluate_stylegen
+    from wikiart.eval.repaint import evaluate_repainter
+    from wikiart.eval.repaint_table import EVAL_HEADER, eval_row
     from wikiart.transfer import resolve_config, train_transfer
     from wikiart.transfer.settings import builtin_path
 
@@ -403,16 +405,13 @@ def _transfer_stage(
         None, {"epochs": 0, "init": "builtin", "seed": seed, "overwrite": True, "data": data}
     )
     train_transfer(cfg, out / "transfer", progress=progress)
-    res = evaluate_stylegen(
-        out / "transfer" / "model.pt",
-        judge,
-        data_dir,
-        out / "transfer-eval",
-        cache_dir=cache,
-        progress=progress,
-        seed=seed,
-        max_per_style=10,
-    )
+    res = evaluate_repainter(
+        EvaluateConfig(
+            checkpoint=str(out / "transfer" / "model.pt"), judge=str(judge), data=str(data_dir),
+            out=str(out / "transfer-eval"), cache_dir=cache, seed=seed, max_per_style=10,
+        ),
+        progress,
+    )  # fmt: skip
     report.section("Style transfer")
     report.text(
         "The packaged AdaIN decoder (over the frozen ImageNet EfficientNet-Lite0, trained once on "

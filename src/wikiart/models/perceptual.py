@@ -7,10 +7,15 @@ pixel by pixel, asks the autoencoder to keep that texture instead of blurring it
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
 
+from wikiart.errors import WikiartError
 from wikiart.models.efficientnet import EfficientNetLite
+
+log = logging.getLogger(__name__)
 
 #: The TensorFlow input normalisation the Lite weights were trained with, on [0, 1] images.
 _TF_MEAN, _TF_STD = 127.0 / 255, 128.0 / 255
@@ -49,6 +54,16 @@ def perceptual_features(device: torch.device | str = "cpu") -> LiteFeatures:
     backbone = EfficientNetLite("efficientnet-lite0")
     backbone.load_offline_weights()
     return LiteFeatures(backbone).to(device)
+
+
+def optional_perceptual_features(device: torch.device | str = "cpu") -> LiteFeatures | None:
+    """`perceptual_features`, or None where its weights package is missing (the terms and
+    figures that need them are then left out, with a warning)."""
+    try:
+        return perceptual_features(device)
+    except WikiartError as exc:
+        log.warning("no pretrained features (%s)", exc)
+        return None
 
 
 def perceptual_distance(

@@ -150,7 +150,7 @@ class StyleTransfer(nn.Module):
         self.style_mean.copy_(mean)
         self.style_std.copy_(std)
 
-    # The style generator's interface (`wikiart.stylegen.evaluate` and its render grids).
+    # The `Repainter` interface (`wikiart.models.repaint`): render grids and the judge's evaluation.
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """uint8 (or [0, 1]) images -> ``(AdaIN-layer map, N x 2 original sizes)``, the input
         padded to the stride first."""

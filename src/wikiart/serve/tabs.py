@@ -23,6 +23,8 @@ from PIL import Image
 from wikiart.data.images import fit_image, open_image
 from wikiart.data.refs import display
 from wikiart.errors import BadImageError, WikiartError
+from wikiart.imaging import to_hwc, unit_to_hwc
+from wikiart.models.repaint import render_styles
 from wikiart.serve.models import ServeSpec
 
 log = logging.getLogger(__name__)
@@ -276,7 +278,6 @@ class Server:
         image = read_upload(content, "image to re-paint")
         if self.spec.repaint_kind == "stylegen":
             return self._render(image, style, names)
-        from wikiart.stylegen.frozen import to_uint8
         from wikiart.transfer import Style, paint, resolve_style, style_statistics
         from wikiart.transfer.stylize import STYLE_SIZE
 
@@ -294,18 +295,15 @@ class Server:
         image.thumbnail((self.max_size, self.max_size), Image.Resampling.LANCZOS)
         x = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
         out = paint(self.repainter, x, target, alpha=alpha, keep_colors=bool(keep_colors))
-        return to_uint8(out).permute(1, 2, 0).numpy()
+        return unit_to_hwc(out)
 
     def _render(self, image: Image.Image, style: str | None, names: list[str]) -> np.ndarray:
-        from wikiart.stylegen.frozen import to_uint8
-        from wikiart.stylegen.render import render
-
         if style not in names:
             raise WikiartError(f"unknown style {style!r}: choose one of {', '.join(names)}")
         size = self.repainter.image_size
         x = torch.from_numpy(np.asarray(fit_image(image, size, "crop"), dtype=np.uint8).copy())
-        out = render(self.repainter, x.permute(2, 0, 1)[None], [names.index(style)])[0, 0]
-        return to_uint8(out).permute(1, 2, 0).numpy()
+        out = render_styles(self.repainter, x.permute(2, 0, 1)[None], [names.index(style)])[0, 0]
+        return unit_to_hwc(out)
 
     # -- Generate ------------------------------------------------------------------------
     @property
@@ -328,4 +326,4 @@ class Server:
         if not 0 <= seed < 2**31:
             raise WikiartError(f"the seed must be between 0 and {2**31 - 1}, not {seed}")
         images = self.generator.images(style, n, seed=seed, guidance=guidance, steps=steps)
-        return [im.permute(1, 2, 0).numpy() for im in images]
+        return [to_hwc(im) for im in images]

@@ -28,9 +28,22 @@ from torch import nn
 from wikiart.functional import channel_mean_std
 from wikiart.models.perceptual import relative_distance
 from wikiart.models.stylegen import StyleGenerator
-from wikiart.stylegen.frozen import as_model_input, classifier_view
 from wikiart.stylegen.settings import StylegenConfig
 from wikiart.stylegen.styles import standardised_table
+
+
+def as_model_input(normalizer: nn.Module, x01: torch.Tensor) -> torch.Tensor:
+    """``[0, 1]`` float images -> what a model with this `Normalizer` expects from uint8 input
+    (its own mean/std, differentiably): renders go through exactly the classifier's
+    preprocessing."""
+    return torch.addcmul(normalizer.bias, x01 * 255.0, normalizer.scale)
+
+
+def classifier_view(clf: nn.Module, x01: torch.Tensor, size: int) -> torch.Tensor:
+    """Renders resized to the classifier's input size and normalised its way."""
+    if x01.shape[-1] != size:
+        x01 = F.interpolate(x01, size=(size, size), mode="bilinear", antialias=True)
+    return as_model_input(clf.normalizer, x01)
 
 
 def other_styles(labels: torch.Tensor, k: int) -> torch.Tensor:

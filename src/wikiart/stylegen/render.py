@@ -1,5 +1,5 @@
 """Rendering with a trained generator: `wikiart render` (one PNG per image and style, and
-``grid.png``), and the render grids of training and evaluation."""
+``grid.png``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from wikiart.checkpoints import load_model
@@ -16,8 +15,10 @@ from wikiart.data.images import read_image_file
 from wikiart.device import resolve_device
 from wikiart.errors import WikiartError
 from wikiart.files import save_image
+from wikiart.imaging import to_hwc, unit_to_hwc
+from wikiart.models.repaint import render_styles
 from wikiart.models.stylegen import StyleGenerator
-from wikiart.stylegen.frozen import to_uint8
+from wikiart.report.grids import plot_render_grid
 from wikiart.stylegen.settings import KIND
 
 
@@ -27,56 +28,6 @@ def load_stylegen(
     """Rebuild a style generator (with its style table) from its checkpoint alone."""
     _, model, payload = load_model(path, device, kind=KIND)
     return model, payload  # type: ignore[return-value]
-
-
-@torch.inference_mode()
-def render(
-    model: StyleGenerator, x: torch.Tensor, styles: Sequence[int], batch_size: int = 64
-) -> torch.Tensor:
-    """uint8 images ``N x 3 x S x S`` -> ``N x len(styles) x 3 x S x S`` renders in [0, 1]."""
-    device = next(model.parameters()).device
-    model.eval()
-    outs = []
-    for i in range(0, len(x), batch_size):
-        xb = x[i : i + batch_size].to(device)
-        code = model.encode(xb)
-        per = [
-            model.decode(code, torch.full((len(xb),), s, device=device, dtype=torch.long))
-            for s in styles
-        ]
-        outs.append(torch.stack(per, 1).float().cpu())
-    if not outs:
-        return torch.zeros(0, len(styles), 3, model.image_size, model.image_size)
-    return torch.cat(outs)
-
-
-def _hwc(t: torch.Tensor) -> np.ndarray:
-    """``N x 3 x H x W`` renders in [0, 1] -> ``N x H x W x 3`` uint8 arrays."""
-    return to_uint8(t).permute(0, 2, 3, 1).numpy()
-
-
-def write_grid(
-    model: StyleGenerator,
-    x: torch.Tensor,
-    row_labels: Sequence[str],
-    styles: Sequence[str] | None,
-    path: Path,
-) -> Path:
-    """Rows: inputs; columns: original, own-style reconstruction, then each style."""
-    from wikiart.report.stylegen_plots import plot_render_grid
-
-    styles = list(model.style_names) if styles is None else list(styles)
-    own = [model.style_index(s) for s in row_labels]
-    idx = [model.style_index(s) for s in styles]
-    r = render(model, x, idx)
-    own_r = (
-        torch.stack([render(model, x[i : i + 1], [own[i]])[0, 0] for i in range(len(x))])
-        if len(x)
-        else r[:, :0].squeeze(1)
-    )
-    cols = [x.permute(0, 2, 3, 1).numpy(), _hwc(own_r)] + [_hwc(r[:, j]) for j in range(len(idx))]
-    cells = [[c[i] for c in cols] for i in range(len(x))]
-    return plot_render_grid(cells, list(row_labels), ["original", "own style", *styles], path)
 
 
 def render_command(
@@ -99,13 +50,13 @@ def render_command(
     x = torch.stack([read_image_file(p, model.image_size, fit) for p in images])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    r = render(model, x, idx)
+    r = render_styles(model, x, idx)
     written = []
     for i, src in enumerate(images):
         stem = Path(os.fsdecode(src)).stem
         for j, name in enumerate(styles):
             path = out / f"{i:03d}_{stem}_{name}.png"
-            save_image(Image.fromarray(_hwc(r[i : i + 1, j])[0]), path)
+            save_image(Image.fromarray(unit_to_hwc(r[i : i + 1, j])[0]), path)
             written.append(path)
     _grid_for_files(model, x, [Path(os.fsdecode(p)) for p in images], list(styles), out)
     return written
@@ -116,20 +67,19 @@ def _grid_for_files(
 ) -> Path:
     """The render grid for image files: an image's own style is its parent folder's name
     (the WikiArt layout) when the model knows it; otherwise that cell stays empty."""
-    from wikiart.report.stylegen_plots import plot_render_grid
-
-    r = render(model, x, [model.style_index(s) for s in styles])
+    r = render_styles(model, x, [model.style_index(s) for s in styles])
     rows, labels = [], []
     for i, path in enumerate(paths):
         own_name = path.parent.name if path.parent.name in model.style_names else None
         own = None
         if own_name is not None:
-            own = _hwc(render(model, x[i : i + 1], [model.style_index(own_name)])[:, 0])[0]
+            own_r = render_styles(model, x[i : i + 1], [model.style_index(own_name)])
+            own = unit_to_hwc(own_r[:, 0])[0]
         rows.append(
             [
-                x[i].permute(1, 2, 0).numpy(),
+                to_hwc(x[i]),
                 own,
-                *(_hwc(r[i : i + 1, j])[0] for j in range(len(styles))),
+                *(unit_to_hwc(r[i : i + 1, j])[0] for j in range(len(styles))),
             ]
         )
         labels.append(f"{path.name}\n({own_name})" if own_name else path.name)

@@ -1,7 +1,7 @@
 """What each style looks like, measured once on the training split: the frozen classifier's
-per-style mean embeddings (the generator's style table, ``style_embeddings.pt``), the average
-colour statistics (the colour baseline's target) and the average Lite0 feature statistics (the
-texture term's target)."""
+per-style mean embeddings (the generator's style table, ``style_embeddings.pt``) and the average
+Lite0 feature statistics (the texture term's target). The average colour statistics (the colour
+baseline's target) are `wikiart.eval.color_baseline.color_stats`."""
 
 from __future__ import annotations
 
@@ -70,22 +70,6 @@ def load_style_embeddings(path: str | os.PathLike[str]) -> dict[str, Any]:
     if emb.get("kind") != "style_embeddings":
         raise WikiartError(f"{path} is not a style embeddings file")
     return emb
-
-
-def color_stats(data: Dataset, k: int, batch_size: int = 128) -> dict[str, list]:
-    """Per-style average of each image's per-channel colour mean and spread (in [0, 1]): what
-    the colour-statistics baseline moves an image to."""
-    loader = make_loader(data, batch_size=batch_size)
-    sums = torch.zeros(k, 2, 3, dtype=torch.float64)
-    counts = torch.zeros(k, dtype=torch.float64)
-    for x, y in loader:
-        x01 = x.double() / 255
-        m = x01.mean(dim=(2, 3))
-        s = x01.var(dim=(2, 3), unbiased=False).add(1e-5).sqrt()
-        sums.index_add_(0, y, torch.stack([m, s], 1))
-        counts.index_add_(0, y, torch.ones(len(y), dtype=torch.float64))
-    avg = sums / counts.clamp_min(1)[:, None, None]
-    return {"mean": avg[:, 0].float().tolist(), "std": avg[:, 1].float().tolist()}
 
 
 @torch.no_grad()

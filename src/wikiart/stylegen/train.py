@@ -21,14 +21,17 @@ from wikiart.data.loader import CachedImageDataset, cache_options, make_loader, 
 from wikiart.data.splits import pick_per_style
 from wikiart.data.transforms import train_transform
 from wikiart.device import loader_workers, resolve_device
+from wikiart.eval.color_baseline import color_stats
+from wikiart.eval.judge import load_frozen_classifier
+from wikiart.files import file_digest
+from wikiart.models.perceptual import optional_perceptual_features
 from wikiart.models.stylegen import StyleGenerator
-from wikiart.stylegen.frozen import file_digest, lite_features, load_frozen_classifier
+from wikiart.report.grids import write_render_grid
 from wikiart.stylegen.loss import StylegenLoss
-from wikiart.stylegen.render import load_stylegen, write_grid
+from wikiart.stylegen.render import load_stylegen
 from wikiart.stylegen.settings import KIND, StylegenConfig, require_inputs
 from wikiart.stylegen.styles import (
     EMBEDDINGS_FILE,
-    color_stats,
     load_style_embeddings,
     save_style_embeddings,
     standardised_table,
@@ -71,7 +74,11 @@ def train_stylegen(
     colors = color_stats(full, len(classes))
     loader = _train_loader(cfg, full)
     model = _build_generator(cfg, classes, emb, device, len(loader.dataset))
-    features = lite_features(device) if cfg.content_weight > 0 or cfg.texture_weight > 0 else None
+    features = (
+        optional_perceptual_features(device)
+        if cfg.content_weight > 0 or cfg.texture_weight > 0
+        else None
+    )
     texture = None
     if features is not None and cfg.texture_weight > 0:
         texture = texture_stats(features, full, len(classes), device, cfg.batch_size)
@@ -236,4 +243,6 @@ def _write_figures(
     test = prepare_split(ds.split(split), classes, split=split, **cache)
     pick = pick_per_style(test.labels, cfg.samples, cfg.seed)
     x = torch.stack([test.raw(i) for i in pick]) if pick else torch.zeros(0, 3, size, size)
-    write_grid(gen, x, [classes.classes[test.labels[i]] for i in pick], None, out / "grid.png")
+    write_render_grid(
+        gen, x, [classes.classes[test.labels[i]] for i in pick], None, out / "grid.png"
+    )

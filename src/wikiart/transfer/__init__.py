@@ -1,7 +1,7 @@
 """Arbitrary style transfer (AdaIN, Huang & Belongie 2017) over the frozen ImageNet
 EfficientNet-Lite0: decoder training (`wikiart train transfer`), painting any image in a named
 style or like an exemplar (`wikiart transfer`). Its evaluation is the style generator's
-(`wikiart.stylegen.evaluate`): both re-render test images in other styles.
+(`wikiart.eval.repaint`): both re-render test images in other styles.
 
 Data flows one way: training paintings -> the style bank and the decoder (`train`) ->
 ``model.pt`` -> `paint` (`stylize`)."""

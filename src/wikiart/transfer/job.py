@@ -1,14 +1,14 @@
 """The style-transfer job's registration (`wikiart.jobs`): ``wikiart train transfer``,
-``wikiart.train_transfer``, ``wikiart evaluate --judge`` of a transfer model (the generator's
-render-judge evaluation) and its checkpoints. Torch-free: the functions named here are imported
-when used."""
+``wikiart.train_transfer``, ``wikiart evaluate --judge`` of a transfer model (the re-painting
+evaluation it shares with the style generator) and its checkpoints. Torch-free: the functions
+named here are imported when used."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from wikiart.eval.repaint_table import REPAINT_EVALUATION
 from wikiart.jobs import Job, register
-from wikiart.stylegen.job import EVAL_OUTPUTS, eval_summary, evaluate
 from wikiart.transfer.settings import KIND, TransferConfig
 
 
@@ -37,9 +37,6 @@ JOB = register(
         summary=summary,
         outputs=("model.pt", "config.json", "grid.png"),
         kinds={KIND: "wikiart.models.transfer:from_checkpoint"},
-        evaluate=f"{evaluate.__module__}:{evaluate.__name__}",
-        judged=True,
-        eval_outputs=EVAL_OUTPUTS,
-        eval_summary=eval_summary,
+        **REPAINT_EVALUATION,
     )
 )

@@ -20,8 +20,8 @@ from wikiart.device import resolve_device
 from wikiart.errors import WikiartError
 from wikiart.files import save_image
 from wikiart.functional import channel_mean_std, preserve_color
+from wikiart.imaging import to_hwc, unit_to_hwc, unit_to_uint8
 from wikiart.models.transfer import StyleTransfer, pad_to_stride
-from wikiart.stylegen.frozen import to_uint8
 from wikiart.transfer.settings import KIND, STYLE_SIZE, PaintConfig, checkpoint_path
 
 
@@ -127,15 +127,15 @@ def _safe(name: str) -> str:
 def _save_png(x01: torch.Tensor, path: Path) -> None:
     from PIL import Image
 
-    save_image(Image.fromarray(to_uint8(x01).permute(1, 2, 0).numpy()), path)
+    save_image(Image.fromarray(unit_to_hwc(x01)), path)
 
 
 def _thumb(x: torch.Tensor, side: int = 256) -> np.ndarray:
     """A ``3 x H x W`` image (uint8 or [0, 1]) as an HWC uint8 thumbnail (longer side ``side``)."""
     from PIL import Image
 
-    u8 = x if x.dtype == torch.uint8 else to_uint8(x)
-    im = Image.fromarray(u8.permute(1, 2, 0).numpy())
+    u8 = x if x.dtype == torch.uint8 else unit_to_uint8(x)
+    im = Image.fromarray(to_hwc(u8))
     im.thumbnail((side, side), Image.LANCZOS)
     return np.asarray(im)
 
@@ -148,7 +148,7 @@ def _write_grid(
 ) -> Path:
     """Rows: content images; columns: the content, then each style. A first row shows the
     style exemplars where styles were given as images."""
-    from wikiart.report.stylegen_plots import plot_render_grid
+    from wikiart.report.grids import plot_render_grid
 
     rows: list[list[np.ndarray | None]] = []
     labels: list[str] = []

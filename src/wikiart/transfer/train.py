@@ -26,6 +26,7 @@ from wikiart.data.splits import cap_per_style, pick_per_style
 from wikiart.data.transforms import train_transform
 from wikiart.device import loader_workers, resolve_device
 from wikiart.errors import WikiartError
+from wikiart.eval.color_baseline import color_stats
 from wikiart.functional import (
     adain,
     channel_mean_std,
@@ -34,8 +35,7 @@ from wikiart.functional import (
     smooth_activations,
 )
 from wikiart.models.transfer import StyleTransfer
-from wikiart.stylegen.render import write_grid
-from wikiart.stylegen.styles import color_stats
+from wikiart.report.grids import write_render_grid
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 from wikiart.train.optim import make_optimizer, make_scheduler
 from wikiart.train.run import start_run
@@ -335,4 +335,4 @@ def _write_figures(
         return
     x = torch.stack([data.raw(i) for i in pick])
     labels = [classes.classes[data.labels[i]] for i in pick]
-    write_grid(model, x, labels, None, out / "grid.png")  # type: ignore[arg-type]
+    write_render_grid(model, x, labels, None, out / "grid.png")  # type: ignore[arg-type]

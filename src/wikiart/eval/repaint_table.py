@@ -1,4 +1,5 @@
-"""The one table `wikiart evaluate` prints for a generator (and the demo's report reuses)."""
+"""The one table `wikiart evaluate` prints for a re-painting model (a style generator or an AdaIN
+transfer model), which the demo's report and the transfer benchmark reuse."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def eval_row(r: dict[str, Any]) -> list[Any]:
 
 
 def format_table(r: dict[str, Any]) -> str:
-    """The one table `wikiart evaluate` prints for a stylegen checkpoint."""
+    """The one table `wikiart evaluate` prints for a style generator or transfer checkpoint."""
     cells = [[str(h) for h in EVAL_HEADER], [_cell(v) for v in eval_row(r)]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(EVAL_HEADER))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
@@ -42,3 +43,19 @@ def _cell(v: Any) -> str:
     if v is None:
         return "-"
     return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def summary(res: dict[str, Any], out: str) -> str:
+    """What `wikiart evaluate` prints for a re-painting model: the table and the files."""
+    return f"{format_table(res)}\nwrote {out}/stylegen_eval.json and grid.png"
+
+
+#: The `wikiart.jobs.Job` fields of the jobs whose models re-paint pictures (the style generator,
+#: style transfer): `wikiart.eval.repaint.evaluate_repainter`, judged by an independent
+#: classifier.
+REPAINT_EVALUATION: dict[str, Any] = {
+    "evaluate": "wikiart.eval.repaint:evaluate_repainter",
+    "judged": True,
+    "eval_outputs": ("stylegen_eval.json",),
+    "eval_summary": summary,
+}

@@ -1,11 +1,11 @@
-"""`wikiart evaluate --judge` for a generator (a style generator or an AdaIN transfer model,
-both re-render an image in another style): an independent judge scores its style swaps.
+"""`wikiart evaluate --judge` for a model that re-paints images in other styles (a style
+generator or an AdaIN transfer model): an independent judge scores its style swaps.
 
 The evaluation never trusts the training classifier: a separately trained judge decides which
 style each render shows, and two references keep the figure honest: the *floor* (how often the
 judge already calls the unmodified input the target style) and a *colour baseline* that only
 moves each image's per-channel colour mean and spread to the target style's average. Writes
-``stylegen_eval.json`` and ``grid.png``.
+``stylegen_eval.json`` (its name and keys shared by both kinds of model) and ``grid.png``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from wikiart.checkpoints import load_model
+from wikiart.config import EvaluateConfig
 from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import open_eval_split
 from wikiart.data.loader import CachedImageDataset, make_loader, prepare_split
@@ -28,103 +28,48 @@ from wikiart.data.refs import display
 from wikiart.data.splits import cap_per_style, pick_per_style
 from wikiart.device import resolve_device
 from wikiart.errors import WikiartError
+from wikiart.eval.judge import Judge, load_judge
 from wikiart.files import write_json
 from wikiart.functional import match_channel_stats, ssim
-from wikiart.models.perceptual import relative_distance
-from wikiart.stylegen.frozen import file_digest, lite_features, load_frozen_classifier, to_uint8
-from wikiart.stylegen.render import write_grid
+from wikiart.models.perceptual import optional_perceptual_features, relative_distance
+from wikiart.models.repaint import Repainter
+from wikiart.report.grids import write_render_grid
 
 EVAL_FILE = "stylegen_eval.json"
-#: The kinds of model scored here: each has ``encode``/``decode``/``style_names``/``image_size``.
+#: The checkpoint kinds scored here: each model is a `Repainter`.
 RENDERERS = ("stylegen", "transfer")
 _SUMS = ("swap", "floor", "base", "ssim", "fd", "base_ssim", "base_fd")
 
 
-def evaluate_stylegen(
-    checkpoint: str | os.PathLike[str],
-    judge: str | os.PathLike[str],
-    data: str | os.PathLike[str],
-    out: str | os.PathLike[str],
-    *,
-    device: str = "auto",
-    batch_size: int = 64,
-    max_per_style: int | None = None,
-    cache_dir: str | None = None,
-    progress: bool = False,
-    seed: int = 0,
-) -> dict[str, Any]:
+def evaluate_repainter(cfg: EvaluateConfig, progress: bool = False) -> dict[str, Any]:
     """Swap success, floor and colour baseline by the judge; SSIM and pretrained-feature
     distance of render and baseline against the input. Writes ``stylegen_eval.json`` and
-    ``grid.png`` into ``out``."""
-    dev = resolve_device(device)
-    _, model, payload = load_model(checkpoint, dev, kind=RENDERERS)
-    referee, judge_payload = _load_judge(judge, payload, model, dev)
+    ``grid.png`` into ``cfg.out`` (a stylegen or a transfer checkpoint, judged by ``cfg.judge``;
+    at most ``cfg.max_per_style`` test images of each style, chosen with ``cfg.seed``)."""
+    dev = resolve_device(cfg.device)
+    _, model, payload = load_model(cfg.checkpoint, dev, kind=RENDERERS)
+    referee, judge_payload = load_judge(cfg.judge, payload, model, dev)
     classes = ClassMap(tuple(model.style_names))
-    cache = {"cache_root": cache_dir, "workers": None, "progress": progress}
-    test = _test_images(data, classes, model.image_size, cache, max_per_style, seed)
-    scorer = _Scorer(model, referee, lite_features(dev), payload["color_stats"], dev)
+    cache = {"cache_root": cfg.cache_dir, "workers": None, "progress": progress}
+    seed = cfg.seed
+    test = _test_images(cfg.data, classes, model.image_size, cache, cfg.max_per_style, seed)
+    scorer = _Scorer(model, referee, optional_perceptual_features(dev), payload["color_stats"], dev)
     t0 = time.perf_counter()
     with torch.inference_mode():
-        for x, y in make_loader(test, batch_size=batch_size):
+        for x, y in make_loader(test, batch_size=cfg.batch_size):
             scorer.add_batch(x.to(dev), y.to(dev))
     result = scorer.result(len(test))
     arch = judge_payload["model_config"].get("arch")
-    result["judge"] = {"path": str(judge), "arch": arch, "size": referee.size}
+    result["judge"] = {"path": str(cfg.judge), "arch": arch, "size": referee.size}
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    out = Path(out)
+    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / EVAL_FILE, result)
     pick = pick_per_style(test.labels, 6, seed)
     xs = torch.stack([test.raw(i) for i in pick])
     labels = [classes.classes[test.labels[i]] for i in pick]
-    write_grid(model.to(dev), xs, labels, None, out / "grid.png")
+    write_render_grid(model.to(dev), xs, labels, None, out / "grid.png")
     return result
-
-
-@dataclass
-class _Judge:
-    """The independent judge: renders at the generator's size -> its predicted classes."""
-
-    model: nn.Module
-    size: int  # the judge's input size
-    image_size: int  # the generator's
-    to_judge: torch.Tensor  # generator style index -> the judge's class index
-
-    def predict(self, x01: torch.Tensor) -> torch.Tensor:
-        u8 = to_uint8(x01)
-        if self.size != self.image_size:
-            size = (self.size, self.size)
-            u8 = to_uint8(F.interpolate(u8.float() / 255, size=size, mode="bilinear"))
-        return self.model(u8).float().argmax(1)
-
-
-def _load_judge(
-    judge: str | os.PathLike[str],
-    payload: dict[str, Any],
-    model: Any,
-    device: torch.device,
-) -> tuple[_Judge, dict[str, Any]]:
-    """The judge checkpoint, refused when it is the training classifier (by path or content)
-    or does not know every style of the generator: ``(judge, its payload)``."""
-    if not Path(judge).is_file():
-        raise WikiartError(f"judge checkpoint not found: {judge}")
-    trained_with = payload.get("classifier", {})
-    same_path = trained_with.get("path") and Path(trained_with["path"]).resolve() == (
-        Path(judge).resolve()
-    )
-    if same_path or trained_with.get("sha256") == file_digest(judge):
-        raise WikiartError(
-            f"the judge {judge} is the classifier this generator was trained against; train an "
-            "independent judge (another --arch or --seed) and pass that"
-        )
-    jm, jp = load_frozen_classifier(judge, device)
-    judge_classes = list(jp["classes"])
-    missing = [s for s in model.style_names if s not in judge_classes]
-    if missing:
-        raise WikiartError(f"the judge does not know style(s) {missing}; it knows {judge_classes}")
-    to_judge = torch.tensor([judge_classes.index(s) for s in model.style_names], device=device)
-    size = int(jp["preprocess"]["image_size"])
-    return _Judge(jm, size, model.image_size, to_judge), jp
 
 
 def _test_images(
@@ -135,7 +80,7 @@ def _test_images(
     max_per_style: int | None,
     seed: int,
 ) -> CachedImageDataset:
-    """The test split (or split folder) at the generator's size, at most ``max_per_style``
+    """The test split (or split folder) at the model's size, at most ``max_per_style``
     images of each style (a seeded random choice); no usable image is an error."""
     root, refs = open_eval_split(data)
     test = prepare_split(refs, classes, split="test", image_size=size, source=root, **cache)
@@ -151,8 +96,8 @@ class _Scorer:
     """Running sums over (test image, other style) pairs: the judge's verdicts on renders, the
     unmodified inputs (floor) and the colour baseline, and SSIM and feature distances."""
 
-    model: Any  # a StyleGenerator or StyleTransfer
-    judge: _Judge
+    model: Repainter
+    judge: Judge
     features: nn.Module | None
     colors: dict[str, list]
     device: torch.device
