@@ -141,7 +141,7 @@ def test_registration_refuses_a_second_owner_of_a_name_or_kind(toy):
 def test_every_built_in_job_is_registered_with_what_the_cli_needs():
     built_in = jobs.all_jobs()
     assert list(built_in)[:6] == [
-        "classifier", "autoencoder", "stylegen", "diffusion", "lora", "transfer"
+        "classifier", "autoencoder", "stylegen", "transfer", "diffusion", "lora"
     ]  # fmt: skip
     assert sorted(k for j in built_in.values() for k in j.kinds) == sorted(built_in)
     for job in built_in.values():
@@ -149,6 +149,13 @@ def test_every_built_in_job_is_registered_with_what_the_cli_needs():
         assert job.outputs and all(isinstance(f, str) for f in job.outputs)
         for target in job.kinds.values():
             assert callable(jobs.load(target))
+    assert [j.demo[0] for j in built_in.values() if j.demo] == [
+        "classifier", "autoencoder + clustering", "style generator (judge, training, evaluation)",
+        "style transfer (style statistics, evaluation)", "diffusion (judge, training, evaluation)",
+    ]  # fmt: skip
+    for job in built_in.values():
+        if job.demo:
+            assert callable(jobs.load(job.demo[1]))
     assert {j.name for j in built_in.values() if j.evaluate} == {
         "classifier", "stylegen", "transfer", "diffusion", "lora"
     }  # fmt: skip

@@ -34,8 +34,8 @@ BUILTIN: tuple[str, ...] = (
     "wikiart.classify.job",
     "wikiart.autoencode.job",
     "wikiart.stylegen.job",
-    "wikiart.diffusion.job",
     "wikiart.transfer.job",
+    "wikiart.diffusion.job",
 )
 
 #: ``(result, out) -> text``: the lines `wikiart train` or `wikiart evaluate` prints at the end.
@@ -77,6 +77,9 @@ class Job:
     #: The settings whose default a preset decides (their ``--help`` says so), computed lazily.
     preset_keys: Callable[[], Iterable[str]] = frozenset
     preset_note: str = "the preset's"
+    #: ``(title, "module:function")``: the job's stage of `wikiart demo`, which takes a
+    #: `wikiart.report.stage.DemoStage` and adds its section to the report.
+    demo: tuple[str, str] | None = None
 
     def function(self, role: str) -> Callable[..., Any]:
         """The function a ``"module:attr"`` field names (``"train"``, ``"resolve"``,

@@ -27,5 +27,6 @@ JOB = register(
         summary=summary,
         outputs=("model.pt", "config.json", "history.csv", "reconstructions.png"),
         kinds={KIND: "wikiart.models.autoencoder:from_checkpoint"},
+        demo=("autoencoder + clustering", "wikiart.autoencode.demo:autoencoder_stage"),
     )
 )

@@ -69,5 +69,6 @@ JOB = register(
         eval_summary=eval_summary,
         preset_keys=preset_keys,
         preset_note="the --arch preset's",
+        demo=("classifier", "wikiart.classify.demo:classifier_stage"),
     )
 )

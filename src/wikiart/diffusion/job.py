@@ -69,6 +69,7 @@ JOB = register(
         outputs=("model.pt", "config.json", "history.csv", "grid.png"),
         kinds={KIND: "wikiart.models.diffusion:from_checkpoint"},
         **_EVAL,
+        demo=("diffusion (judge, training, evaluation)", "wikiart.diffusion.demo:diffusion_stage"),
     )
 )
 

@@ -38,5 +38,9 @@ JOB = register(
         outputs=("model.pt", "config.json", "grid.png"),
         kinds={KIND: "wikiart.models.transfer:from_checkpoint"},
         **REPAINT_EVALUATION,
+        demo=(
+            "style transfer (style statistics, evaluation)",
+            "wikiart.transfer.demo:transfer_stage",
+        ),
     )
 )
