@@ -171,23 +171,22 @@ def _held_out_share_of_base(base: Path, judge: Path, args: argparse.Namespace, d
     """The judge's share of the held-out style among the base's "no style" samples: what the
     base gives that style before any adapter."""
     from wikiart.checkpoints import load_model
-    from wikiart.diffusion.common import to_uint8
     from wikiart.diffusion.evaluate import _Judge
+    from wikiart.diffusion.noise import signed_to_uint8
     from wikiart.diffusion.sampling import Guided, denoise, model_predict
+    from wikiart.eval.generator import SampleOptions
 
     _, net, payload = load_model(base / "model.pt", dev, kind="diffusion")
     ref = _Judge.load(judge / "model.pt", [args.held_out], dev)
     x = denoise(
         Guided(model_predict(net), net.null_class),
         [net.null_class] * args.n,
+        SampleOptions(seed=args.seed, guidance=1.0, steps=payload["sampling"]["steps"]),
         image_size=net.image_size,
         scheduler_config=net.scheduler_config,
-        steps=payload["sampling"]["steps"],
-        guidance=1.0,
-        seed=args.seed,
         device=dev,
     )
-    verdicts = ref.predict(to_uint8(x), 64)
+    verdicts = ref.predict(signed_to_uint8(x), 64)
     return round(sum(v == args.held_out for v in verdicts) / len(verdicts), 4)
 
 

@@ -146,11 +146,12 @@ def sample(
     an optional LoRA run; writes them and ``grid.png`` into ``out``; the same seed gives the
     same images. Returns the images' paths."""
     from wikiart.diffusion import sample_command
+    from wikiart.eval.generator import SampleOptions
 
+    options = SampleOptions(n, seed, guidance, steps, sampler, batch_size)
     return sample_command(
-        out, styles, checkpoint=checkpoint, base=base, lora=lora, n=n, seed=seed,
-        guidance=guidance, steps=steps, sampler=sampler, device=device, batch_size=batch_size,
-    )  # fmt: skip
+        out, styles, checkpoint=checkpoint, base=base, lora=lora, options=options, device=device
+    )
 
 
 def evaluate(
@@ -179,15 +180,17 @@ def evaluate(
     common = {"batch_size": batch_size, "cache_dir": cache_dir, "progress": progress}
     if kind in ("diffusion", "lora"):
         from wikiart.diffusion.evaluate import evaluate_diffusion
+        from wikiart.eval.generator import SampleOptions
 
         if judge is None:
             raise WikiartError(
                 f"a {kind} run is evaluated by an independent classifier: pass "
                 "--judge CLASSIFIER/model.pt"
             )
+        options = SampleOptions(n_per_style, seed, guidance, steps, sampler, batch_size)
         return evaluate_diffusion(
-            checkpoint, judge, data, out, n_per_style=n_per_style, seed=seed,
-            guidance=guidance, steps=steps, sampler=sampler, device=device, **common,
+            checkpoint, judge, data, out, options, device=device, cache_dir=cache_dir,
+            progress=progress,
         )  # fmt: skip
     if kind in ("stylegen", "transfer"):
         from wikiart.stylegen import evaluate_stylegen

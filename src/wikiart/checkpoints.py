@@ -250,17 +250,9 @@ def _build_transfer(payload: dict[str, Any]) -> nn.Module:
 
 @register_kind("lora")
 def _build_lora(payload: dict[str, Any]) -> nn.Module:
-    """A `train diffusion` base rebuilt from its own checkpoint, with empty LoRA layers that the
-    payload's adapter weights then fill (pipeline adapters load through diffusers instead)."""
-    from wikiart.diffusion.common import AdapterOnly
-    from wikiart.diffusion.lora import inject_lora, targets_name
+    from wikiart.diffusion.adapters import build_lora_model
 
-    info = payload["model_config"]
-    if info.get("base_type") != "wikiart":
-        raise ValueError("a pipeline's adapter: use `wikiart sample --base BASE --lora RUN`")
-    _, net, _ = load_model(info["base"], "cpu", kind="diffusion")
-    inject_lora(net.unet, int(info["rank"]), float(info["alpha"]), targets_name(info))
-    return AdapterOnly(net, net.unet)
+    return build_lora_model(payload)
 
 
 def load_model(

@@ -459,6 +459,7 @@ def _diffusion_stage(
         return
     from wikiart.diffusion import resolve_config, train_diffusion
     from wikiart.diffusion.evaluate import evaluate_diffusion
+    from wikiart.eval.generator import SampleOptions
 
     cache = str(cache_root) if cache_root else None
     data = {"data": str(data_dir), "image_size": DIFFUSION_SIZE, "cache_dir": cache}
@@ -484,8 +485,7 @@ def _diffusion_stage(
         out / "diffusion-judge" / "model.pt",
         data_dir,
         out / "diffusion-eval",
-        n_per_style=DIFFUSION_SAMPLES,
-        seed=seed,
+        SampleOptions(n=DIFFUSION_SAMPLES, seed=seed),
         cache_dir=cache,
         progress=progress,
         feature_size=64,

@@ -8,9 +8,11 @@ Data flows one way: training images -> `StyleDiffusion` (`train`) -> ``model.pt`
 """
 
 from wikiart.diffusion.config import KIND, LORA_KIND, resolve_config, resolve_lora_config
-from wikiart.diffusion.generate import Generator, open_generator, sample_command, write_sample_grid
+from wikiart.diffusion.generate import open_generator
 from wikiart.diffusion.lora import train_lora
+from wikiart.diffusion.sample import sample_command, write_sample_grid
 from wikiart.diffusion.train import train_diffusion
+from wikiart.eval.generator import Generator
 
 __all__ = [
     "KIND",
