@@ -1,5 +1,5 @@
 """`wikiart train lora`: LoRA adapters (peft) trained onto a frozen base, which is either a Hugging
-Face text-to-image pipeline (`wikiart.diffusion.pipeline`) or a `train diffusion` checkpoint
+Face text-to-image pipeline (`wikiart.diffusion.pipeline_lora`) or a `train diffusion` checkpoint
 (here).
 
 On a `train diffusion` base each style trains under its own class when the base knows it, and
