@@ -173,6 +173,7 @@ def _held_out_share_of_base(base: Path, judge: Path, args: argparse.Namespace, d
     from wikiart.checkpoints import load_model
     from wikiart.diffusion.evaluate import _Judge
     from wikiart.diffusion.sampling import Guided, denoise, model_predict
+    from wikiart.eval.generator import SampleOptions
     from wikiart.imaging import signed_to_uint8
 
     _, net, payload = load_model(base / "model.pt", dev, kind="diffusion")
@@ -180,11 +181,9 @@ def _held_out_share_of_base(base: Path, judge: Path, args: argparse.Namespace, d
     x = denoise(
         Guided(model_predict(net), net.null_class),
         [net.null_class] * args.n,
+        SampleOptions(seed=args.seed, guidance=1.0, steps=payload["sampling"]["steps"]),
         image_size=net.image_size,
         scheduler_config=net.scheduler_config,
-        steps=payload["sampling"]["steps"],
-        guidance=1.0,
-        seed=args.seed,
         device=dev,
     )
     verdicts = ref.predict(signed_to_uint8(x), 64)

@@ -21,11 +21,12 @@ from wikiart.cli import main
 from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import open_dataset
 from wikiart.data.loader import prepare_split
-from wikiart.diffusion.common import LORA_WEIGHTS, set_adapters_enabled, train_batches
+from wikiart.diffusion.adapters import LORA_WEIGHTS, set_adapters_enabled
+from wikiart.diffusion.batches import train_batches
 from wikiart.diffusion.evaluate import frechet_distance
 from wikiart.diffusion.generate import ANY_STYLE, open_generator
+from wikiart.diffusion.noise import drop_labels
 from wikiart.diffusion.sampling import Guided
-from wikiart.diffusion.train import drop_labels
 from wikiart.errors import WikiartError
 from wikiart.files import file_digest
 from wikiart.models.diffusion import StyleDiffusion

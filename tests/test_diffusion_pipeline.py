@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +23,15 @@ from conftest import assert_png
 from tiny_pipeline import IMAGE_SIZE, save_tiny_pipeline
 from wikiart.checkpoints import load_checkpoint
 from wikiart.config import DataConfig
-from wikiart.diffusion import pipeline as pl
-from wikiart.diffusion.common import LORA_FILE, LORA_WEIGHTS, accumulating_step
+from wikiart.diffusion.adapters import LORA_FILE, LORA_WEIGHTS
+from wikiart.diffusion.batches import accumulating_step
+from wikiart.diffusion.captions import style_captions
+from wikiart.diffusion.pipeline import inject_pipeline_lora, load_pipeline, looks_like_pipeline
+from wikiart.diffusion.pipeline_lora import train_pipeline_lora
+from wikiart.diffusion.pipeline_sample import generate, sample_pipeline
 from wikiart.diffusion.settings import LoraConfig
 from wikiart.errors import UnknownStyleError, WikiartError
+from wikiart.eval.generator import SampleOptions
 
 # diffusers' DPM-Solver builds its sigmas through a tensor's __array__ (numpy 2 notice)
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -81,7 +87,7 @@ def lora_cfg(base: Path, data: Path, cache: Path, **overrides) -> LoraConfig:
 def trained(tiny_base, paintings, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lora")
     cfg = lora_cfg(tiny_base, paintings, tmp / "cache")
-    row = pl.train_pipeline_lora(cfg, tmp / "run")
+    row = train_pipeline_lora(cfg, tmp / "run")
     return tmp / "run", row, cfg
 
 
@@ -131,13 +137,13 @@ def test_saved_adapter_reproduces_the_trained_one(trained, tiny_base):
     adapter in model.pt (alpha != rank included), and they are not the base's."""
     run, _, cfg = trained
     info = json.loads((run / LORA_FILE).read_text())
-    pipe = pl.load_pipeline(tiny_base, "cpu")
-    adapter, _ = pl._inject_lora(pipe.unet, cfg)
+    pipe = load_pipeline(tiny_base, "cpu")
+    adapter, _ = inject_pipeline_lora(pipe.unet, cfg)
     adapter.load_state_dict(load_checkpoint(run / "model.pt")["state_dict"])
-    ours = pl.generate(pipe, info["captions"], 3, 5, 3.0, 4, "ddim")
+    ours = generate(pipe, info["captions"], SampleOptions(3, 5, 3.0, 4, "ddim", 8))
 
-    loaded = pl.sample_pipeline(None, run, [], 3, 5, 3.0, 4, "ddim", "cpu")
-    base = pl.sample_pipeline(tiny_base, None, STYLES, 3, 5, 3.0, 4, "ddim", "cpu")
+    loaded = sample_pipeline(None, run, [], SampleOptions(3, 5, 3.0, 4, "ddim", 8), "cpu")
+    base = sample_pipeline(tiny_base, None, STYLES, SampleOptions(3, 5, 3.0, 4, "ddim", 8), "cpu")
     assert list(loaded) == STYLES
     for style in STYLES:
         assert loaded[style].shape == (3, 3, IMAGE_SIZE, IMAGE_SIZE)
@@ -150,11 +156,11 @@ def test_saved_adapter_reproduces_the_trained_one(trained, tiny_base):
 
 def test_same_seed_same_images(trained):
     run, _, _ = trained
-    args = ("dpm", "cpu")
-    a = pl.sample_pipeline(None, run, ["Red", "Blue"], 3, 7, 2.0, 3, *args)
-    b = pl.sample_pipeline(None, run, ["Red", "Blue"], 3, 7, 2.0, 3, *args, batch_size=1)
-    alone = pl.sample_pipeline(None, run, ["Blue"], 3, 7, 2.0, 3, *args)
-    other = pl.sample_pipeline(None, run, ["Red", "Blue"], 3, 8, 2.0, 3, *args)
+    opts = SampleOptions(3, 7, 2.0, 3, "dpm", 8)
+    a = sample_pipeline(None, run, ["Red", "Blue"], opts, "cpu")
+    b = sample_pipeline(None, run, ["Red", "Blue"], replace(opts, batch_size=1), "cpu")
+    alone = sample_pipeline(None, run, ["Blue"], opts, "cpu")
+    other = sample_pipeline(None, run, ["Red", "Blue"], replace(opts, seed=8), "cpu")
     for style in ("Red", "Blue"):
         assert (a[style].int() - b[style].int()).abs().max() <= 1  # batch size: same images
         assert not torch.equal(a[style], other[style])  # another seed: others
@@ -178,23 +184,23 @@ def test_bad_bases_are_one_line_errors(tmp_path, tiny_base):
     ]
     for base, message in cases:
         with pytest.raises(WikiartError) as err:
-            pl.load_pipeline(base, "cpu")
+            load_pipeline(base, "cpu")
         assert message in str(err.value) and "\n" not in str(err.value)
-    assert pl.looks_like_pipeline(tiny_base) and pl.looks_like_pipeline("org/some-pipeline")
-    assert not pl.looks_like_pipeline(empty) and not pl.looks_like_pipeline(junk)
-    assert not pl.looks_like_pipeline(tmp_path / "missing" / "model.pt")
+    assert looks_like_pipeline(tiny_base) and looks_like_pipeline("org/some-pipeline")
+    assert not looks_like_pipeline(empty) and not looks_like_pipeline(junk)
+    assert not looks_like_pipeline(tmp_path / "missing" / "model.pt")
 
 
 def test_unknown_styles_are_refused(trained, tiny_base, paintings, tmp_path):
     run, _, _ = trained
     with pytest.raises(UnknownStyleError) as err:
-        pl.sample_pipeline(None, run, ["Red", "Cubism"], 1, 0, 1.0, 2, "ddim", "cpu")
+        sample_pipeline(None, run, ["Red", "Cubism"], SampleOptions(1, 0, 1.0, 2, "ddim", 8), "cpu")
     assert "'Cubism'" in str(err.value) and "Blue, Green_Stripes, Red" in str(err.value)
     cfg = lora_cfg(tiny_base, paintings, tmp_path / "cache", styles=["Red", "Cubism"])
     with pytest.raises(UnknownStyleError, match="Cubism"):
-        pl.train_pipeline_lora(cfg, tmp_path / "run")
+        train_pipeline_lora(cfg, tmp_path / "run")
     with pytest.raises(WikiartError, match="must divide the batch size"):
-        pl.train_pipeline_lora(lora_cfg(tiny_base, paintings, tmp_path, accumulate=4), tmp_path)
+        train_pipeline_lora(lora_cfg(tiny_base, paintings, tmp_path, accumulate=4), tmp_path)
 
 
 def test_killed_run_resumes_to_the_same_adapter(
@@ -219,12 +225,12 @@ def test_killed_run_resumes_to_the_same_adapter(
 
     monkeypatch.setattr(loop, "_evaluate", killed_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
-        pl.train_pipeline_lora(cfg, run)
+        train_pipeline_lora(cfg, run)
     monkeypatch.setattr(loop, "_evaluate", real)
     assert len(_history(run)) == 1 and not (run / LORA_WEIGHTS).exists()
 
     cfg.resume = True
-    pl.train_pipeline_lora(cfg, run)
+    train_pipeline_lora(cfg, run)
     assert [int(r["epoch"]) for r in _history(run)] == [1, 2]
     a = load_checkpoint(straight / "model.pt")["state_dict"]
     b = load_checkpoint(run / "model.pt")["state_dict"]
@@ -251,7 +257,7 @@ def test_options_rare_tokens_convs_accumulation(tiny_base, paintings, tmp_path):
         caption="{style} art",
         samples=0,
     )
-    row = pl.train_pipeline_lora(cfg, tmp_path / "run")
+    row = train_pipeline_lora(cfg, tmp_path / "run")
     assert math.isfinite(row["train_loss"])
     info = json.loads((tmp_path / "run" / LORA_FILE).read_text())
     assert info["captions"] == {"Blue": "sks0 Blue art", "Red": "sks1 Red art"}
@@ -259,11 +265,12 @@ def test_options_rare_tokens_convs_accumulation(tiny_base, paintings, tmp_path):
     assert any(".conv1." in k for k in keys) and any(".to_q." in k for k in keys)
     assert not (tmp_path / "run" / "grid.png").exists()
     # diffusers loads both kinds of layer: the images are those of the adapter in model.pt
-    pipe = pl.load_pipeline(tiny_base, "cpu")
-    adapter, _ = pl._inject_lora(pipe.unet, cfg)
+    pipe = load_pipeline(tiny_base, "cpu")
+    adapter, _ = inject_pipeline_lora(pipe.unet, cfg)
     adapter.load_state_dict(load_checkpoint(tmp_path / "run" / "model.pt")["state_dict"])
-    ours = pl.generate(pipe, {"Red": info["captions"]["Red"]}, 2, 0, 2.0, 3, "ddim")
-    loaded = pl.sample_pipeline(None, tmp_path / "run", ["Red"], 2, 0, 2.0, 3, "ddim", "cpu")
+    ours = generate(pipe, {"Red": info["captions"]["Red"]}, SampleOptions(2, 0, 2.0, 3, "ddim", 8))
+    opts = SampleOptions(2, 0, 2.0, 3, "ddim", 8)
+    loaded = sample_pipeline(None, tmp_path / "run", ["Red"], opts, "cpu")
     assert loaded["Red"].shape == (2, 3, IMAGE_SIZE, IMAGE_SIZE)
     assert (loaded["Red"].int() - ours["Red"].int()).abs().max() <= 1
 
@@ -291,13 +298,13 @@ def test_micro_batches_give_the_whole_batch_gradient():
 
 
 def test_captions():
-    assert pl.style_captions(["Pop_Art"]) == {"Pop_Art": "a painting in the style of Pop Art"}
-    assert pl.style_captions(["A", "B"], "{style}", rare_tokens=True) == {
+    assert style_captions(["Pop_Art"]) == {"Pop_Art": "a painting in the style of Pop Art"}
+    assert style_captions(["A", "B"], "{style}", rare_tokens=True) == {
         "A": "sks0 A",
         "B": "sks1 B",
     }
     with pytest.raises(WikiartError, match="lacks"):
-        pl.style_captions(["A"], "no placeholder")
+        style_captions(["A"], "no placeholder")
 
 
 def test_the_command_line_trains_and_samples_a_pipeline(tiny_base, paintings, tmp_path, capsys):

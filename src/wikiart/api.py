@@ -115,12 +115,16 @@ def sample(out: PathLike, styles: Sequence[str] | None, **settings: Any) -> list
 
 def sample_with(cfg: Any) -> list[Path]:
     """`sample` with its settings already built (a `wikiart.diffusion.settings.SampleConfig`)."""
-    from wikiart.diffusion.generate import sample_command
+    from wikiart.diffusion.sample import sample_command
+    from wikiart.eval.generator import SampleOptions
 
+    options = SampleOptions(
+        n=cfg.n, seed=cfg.seed, guidance=cfg.guidance, steps=cfg.steps, sampler=cfg.sampler,
+        batch_size=cfg.batch_size,
+    )  # fmt: skip
     return sample_command(
-        cfg.out, cfg.style, checkpoint=cfg.checkpoint, base=cfg.base, lora=cfg.lora, n=cfg.n,
-        seed=cfg.seed, guidance=cfg.guidance, steps=cfg.steps, sampler=cfg.sampler,
-        device=cfg.device, batch_size=cfg.batch_size,
+        cfg.out, cfg.style, checkpoint=cfg.checkpoint, base=cfg.base, lora=cfg.lora,
+        options=options, device=cfg.device,
     )  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from wikiart.config import EvaluateConfig
 from wikiart.report.stage import DemoStage, train_judge
 
 #: The demo's diffusion budget: ``EPOCHS x STEPS`` optimizer steps of ``BATCH`` images at
@@ -52,16 +53,15 @@ def diffusion_stage(st: DemoStage) -> None:
     train_diffusion(cfg, st.out / "diffusion", progress=st.progress)
     train_s = time.perf_counter() - t0
     res = evaluate_diffusion(
-        st.out / "diffusion" / "model.pt",
-        st.out / "diffusion-judge" / "model.pt",
-        st.data_dir,
-        st.out / "diffusion-eval",
-        n_per_style=DIFFUSION_SAMPLES,
-        seed=st.seed,
-        cache_dir=cache,
-        progress=st.progress,
+        EvaluateConfig(
+            checkpoint=str(st.out / "diffusion" / "model.pt"),
+            judge=str(st.out / "diffusion-judge" / "model.pt"), data=str(st.data_dir),
+            out=str(st.out / "diffusion-eval"), n_per_style=DIFFUSION_SAMPLES, seed=st.seed,
+            cache_dir=cache,
+        ),
+        st.progress,
         feature_size=64,
-    )
+    )  # fmt: skip
     _report(st, cfg, res, judge_cfg, judge, train_s)
 
 

@@ -33,12 +33,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from wikiart.checkpoints import load_model
+from wikiart.config import EvaluateConfig
 from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import open_dataset
 from wikiart.data.loader import CachedImageDataset, prepare_split
 from wikiart.device import resolve_device
-from wikiart.diffusion.generate import ANY_STYLE, open_generator, write_sample_grid
+from wikiart.diffusion.generate import ANY_STYLE, open_generator
+from wikiart.diffusion.sample import write_sample_grid
 from wikiart.errors import WikiartError
+from wikiart.eval.generator import Generator, SampleOptions
 from wikiart.files import write_json
 
 log = logging.getLogger(__name__)
@@ -50,34 +53,67 @@ FEATURE_SIZE = 128
 
 
 def evaluate_diffusion(
-    checkpoint: str | os.PathLike[str],
-    judge: str | os.PathLike[str],
-    data: str | os.PathLike[str],
-    out: str | os.PathLike[str],
-    *,
-    n_per_style: int = 32,
-    seed: int = 0,
-    guidance: float | None = None,
-    steps: int | None = None,
-    sampler: str | None = None,
-    device: str = "auto",
-    batch_size: int = 64,
-    cache_dir: str | None = None,
-    progress: bool = False,
-    feature_size: int = FEATURE_SIZE,
+    cfg: EvaluateConfig, progress: bool = False, *, feature_size: int = FEATURE_SIZE
 ) -> dict[str, Any]:
-    """Sample ``n_per_style`` images of every style the generator knows, judge them, compare
-    them with ``data``'s test and training images; writes ``diffusion_eval.json``,
-    ``grid.png`` and ``nearest.png`` into ``out`` and returns what the JSON holds."""
-    dev = resolve_device(device)
+    """Sample ``cfg.n_per_style`` images of every style the generator (``cfg.checkpoint``)
+    knows, judge them (``cfg.judge``), compare them with ``cfg.data``'s test and training
+    images; writes ``diffusion_eval.json``, ``grid.png`` and ``nearest.png`` into ``cfg.out`` and
+    returns what the JSON holds. ``cfg.batch_size`` also batches the judge and the feature
+    network."""
+    options = SampleOptions(
+        n=cfg.n_per_style, seed=cfg.seed, guidance=cfg.guidance, steps=cfg.steps,
+        sampler=cfg.sampler, batch_size=cfg.batch_size,
+    )  # fmt: skip
+    judge, out = cfg.judge, Path(cfg.out)
+    dev = resolve_device(cfg.device)
     t0 = time.perf_counter()
+    gen = _styled_generator(cfg.checkpoint, dev)
+    ref = _Judge.load(judge, gen.styles, dev)
+    test, train = _real_splits(cfg.data, gen, cfg.cache_dir, progress)
+    samples = {s: gen.sample(s, options) for s in gen.styles}
+    sample_seconds = time.perf_counter() - t0
+    per_style = _judge_styles(ref, samples, test, gen.styles, options.batch_size)
+    judged = [v["real_share"] for v in per_style.values() if v["real_share"] is not None]
+    result: dict[str, Any] = {
+        "n_per_style": options.n,
+        "judge_share": round(float(np.mean([v["judge_share"] for v in per_style.values()])), 4),
+        "per_style": per_style,
+        "chance": round(1.0 / len(ref.classes), 4),
+        "real_share": round(float(np.mean(judged)), 4) if judged else None,
+        "styles": list(gen.styles),
+        "generator": gen.describe,
+        "sampling": {"seed": options.seed, **options.settings(gen.defaults)},
+        "judge": {"path": str(judge), "arch": ref.arch, "size": ref.size},
+    }
+    all_samples = torch.cat([samples[s] for s in gen.styles])
+    result |= _feature_checks(
+        all_samples, test, train, dev, options.batch_size, options.seed, out, feature_size
+    )
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    result["sample_seconds"] = round(sample_seconds, 1)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = {s: f"{s}\njudge {v['judge_share']:.2f}" for s, v in per_style.items()}
+    grid = SampleOptions(n=8)
+    write_sample_grid(gen, gen.styles, out / "grid.png", grid, images=samples, labels=labels)
+    write_json(out / EVAL_FILE, result)
+    return result
+
+
+def _styled_generator(checkpoint: str | os.PathLike[str], dev: torch.device) -> Generator:
+    """The run's generator; an unconditional one has no styles to judge."""
     gen = open_generator(checkpoint, device=dev)
     if gen.styles in ([], [ANY_STYLE]):
         raise WikiartError(
             f"{checkpoint} is unconditional: it has no styles to judge (adapt it to styles with "
             "`wikiart train lora`, then evaluate that run)"
         )
-    ref = _Judge.load(judge, gen.styles, dev)
+    return gen
+
+
+def _real_splits(
+    data: str | os.PathLike[str], gen: Generator, cache_dir: str | None, progress: bool
+) -> tuple[CachedImageDataset, CachedImageDataset]:
+    """``data``'s test and training images of the generator's styles, at its size."""
     ds = open_dataset(data)
     for split in ("train", "test"):
         if split not in ds.splits:
@@ -87,52 +123,26 @@ def evaluate_diffusion(
              "image_size": gen.image_size, "source": ds.cache_source}  # fmt: skip
     test = _split(ds.split("test"), classes, "test", cache)
     train = _split(ds.split("train"), classes, "train", cache)
+    return test, train
 
-    samples: dict[str, torch.Tensor] = {}
-    for s in gen.styles:
-        samples[s] = gen.images(
-            s, n_per_style, seed=seed, guidance=guidance, steps=steps, sampler=sampler,
-            batch_size=batch_size,
-        )  # fmt: skip
-    sample_seconds = time.perf_counter() - t0
 
+def _judge_styles(
+    ref: _Judge,
+    samples: dict[str, torch.Tensor],
+    test: CachedImageDataset,
+    styles: Sequence[str],
+    batch_size: int,
+) -> dict[str, dict[str, Any]]:
+    """Per style: the judge's share of its samples and of its real test images."""
     per_style: dict[str, dict[str, Any]] = {}
-    for i, s in enumerate(gen.styles):
+    for i, s in enumerate(styles):
         real = _images(test, test.labels == i)
         per_style[s] = {
             "judge_share": _share(ref, samples[s], s, batch_size),
             "real_share": _share(ref, real, s, batch_size) if len(real) else None,
             "n_test": len(real),
         }
-    judged = [v["real_share"] for v in per_style.values() if v["real_share"] is not None]
-    result: dict[str, Any] = {
-        "n_per_style": n_per_style,
-        "judge_share": round(float(np.mean([v["judge_share"] for v in per_style.values()])), 4),
-        "per_style": per_style,
-        "chance": round(1.0 / len(ref.classes), 4),
-        "real_share": round(float(np.mean(judged)), 4) if judged else None,
-        "styles": list(gen.styles),
-        "generator": gen.describe,
-        "sampling": {
-            "seed": seed,
-            "guidance": gen.defaults.get("guidance", 3.0) if guidance is None else guidance,
-            "steps": gen.defaults.get("steps", 25) if steps is None else steps,
-            "sampler": gen.defaults.get("sampler", "ddim") if sampler is None else sampler,
-        },
-        "judge": {"path": str(judge), "arch": ref.arch, "size": ref.size},
-    }
-    all_samples = torch.cat([samples[s] for s in gen.styles])
-    result |= _feature_checks(
-        all_samples, test, train, dev, batch_size, seed, Path(out), feature_size
-    )
-    result["seconds"] = round(time.perf_counter() - t0, 1)
-    result["sample_seconds"] = round(sample_seconds, 1)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    labels = {s: f"{s}\njudge {v['judge_share']:.2f}" for s, v in per_style.items()}
-    write_sample_grid(gen, gen.styles, out / "grid.png", n=8, images=samples, labels=labels)
-    write_json(out / EVAL_FILE, result)
-    return result
+    return per_style
 
 
 class _Judge:

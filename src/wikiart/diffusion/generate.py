@@ -1,76 +1,34 @@
-"""One way to ask any trained generator for images of a style: a `train diffusion` checkpoint, a
-LoRA run on one (its ``model.pt`` or folder), or a Hugging Face pipeline with or without a LoRA
-run; and `wikiart sample`, which writes N images per style and a labelled ``grid.png``."""
+"""A `Generator` from any trained diffusion model: a `train diffusion` checkpoint, a LoRA run on
+one (its ``model.pt`` or folder), or a Hugging Face pipeline with or without a LoRA run."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 
 from wikiart.checkpoints import checkpoint_kind, load_model
 from wikiart.device import resolve_device
-from wikiart.diffusion.common import read_lora_info, to_uint8
+from wikiart.diffusion.adapters import (
+    is_wikiart_checkpoint,
+    load_adapted,
+    read_lora_info,
+    set_adapters_enabled,
+)
 from wikiart.diffusion.sampling import Guided, denoise, model_predict
 from wikiart.diffusion.settings import KIND, LORA_KIND
-from wikiart.errors import UnknownStyleError, WikiartError
-from wikiart.files import save_image
+from wikiart.errors import WikiartError
+from wikiart.eval.generator import Generator, SampleOptions
+from wikiart.imaging import signed_to_uint8
 from wikiart.models.diffusion import require_diffusers
 
 #: The row name of an unconditional model's samples.
 ANY_STYLE = "(no style)"
-
-# (style, n, seed, guidance, steps, sampler, batch_size) -> uint8 images [n, 3, H, W]
-Draw = Callable[[str, int, int, float, int, str, int], torch.Tensor]
-
-
-@dataclass
-class Generator:
-    """A trained generator: the styles it can be asked for and how to draw images of one."""
-
-    styles: list[str]
-    image_size: int
-    draw: Draw
-    describe: str
-    defaults: dict[str, Any] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
-    any_style: bool = False  # a text-to-image pipeline: any style name makes a caption
-
-    def images(
-        self,
-        style: str,
-        n: int,
-        *,
-        seed: int = 0,
-        guidance: float | None = None,
-        steps: int | None = None,
-        sampler: str | None = None,
-        batch_size: int = 64,
-    ) -> torch.Tensor:
-        """``n`` uint8 images ``[n, 3, H, W]`` of ``style``; the same seed, the same images."""
-        if not self.any_style and style not in self.styles:
-            raise UnknownStyleError(
-                f"unknown style {style!r}; this generator knows: {', '.join(self.styles)}"
-            )
-        if n < 1:
-            raise WikiartError(f"the number of images must be >= 1, got {n}")
-        d = self.defaults
-        return self.draw(
-            style,
-            n,
-            seed,
-            float(d.get("guidance", 3.0) if guidance is None else guidance),
-            int(d.get("steps", 25) if steps is None else steps),
-            str(d.get("sampler", "ddim") if sampler is None else sampler),
-            batch_size,
-        )
 
 
 def _own_generator(
@@ -95,29 +53,23 @@ def _own_generator(
             with base_off():
                 return net(x, t, y)
 
-    def draw(
-        style: str, n: int, seed: int, g: float, steps: int, sampler: str, bs: int
-    ) -> torch.Tensor:
+    def draw(style: str, options: SampleOptions) -> torch.Tensor:
         label = style_classes[style]
         via_base = uncond is not None and label == null
         guided = Guided(predict, null, uncond if via_base else None)
         if label == null and not via_base:
-            g = 1.0  # nothing to guide against: "no style" is the unconditional prediction
-        offset = sorted(style_classes).index(style) * 100_000
+            # nothing to guide against: "no style" is the unconditional prediction
+            options = replace(options, guidance=1.0)
         x = denoise(
             guided,
-            [label] * n,
+            [label] * options.n,
+            options,
             image_size=net.image_size,
             scheduler_config=net.scheduler_config,
-            sampler=sampler,
-            steps=steps,
-            guidance=g,
-            seed=seed,
             device=device,
-            batch_size=bs,
-            offset=offset,
+            offset=sorted(style_classes).index(style) * 100_000,
         )
-        return to_uint8(x)
+        return signed_to_uint8(x)
 
     sampling = payload.get("sampling") or {}
     return Generator(
@@ -158,8 +110,6 @@ def open_generator(
     if lora is not None:
         folder, _ = read_lora_info(lora)
         return _from_lora_run(folder, dev, base=base)
-    from wikiart.diffusion.lora import is_wikiart_checkpoint
-
     if is_wikiart_checkpoint(base):
         return open_generator(base, device=dev)
     return _pipeline_generator(base, None, dev)
@@ -173,10 +123,7 @@ def _from_lora_run(
     base = base or info["base"]
     if info.get("base_type") == "diffusers":
         return _pipeline_generator(str(base), folder, device)
-    from wikiart.diffusion.lora import load_adapted
-
     model, payload, style_classes = load_adapted(folder, info, device, base=base)
-    from wikiart.diffusion.common import set_adapters_enabled
 
     @contextlib.contextmanager
     def base_off() -> Iterator[None]:  # the base alone: adapters off for one prediction
@@ -195,107 +142,18 @@ def _from_lora_run(
 def _pipeline_generator(base: str, lora: Path | None, device: torch.device) -> Generator:
     """A Hugging Face text-to-image pipeline (with a LoRA run's adapter and styles), loaded
     once and kept for every request."""
-    from wikiart.diffusion.pipeline import captions_for, generate, native_size, open_pipeline
+    from wikiart.diffusion.captions import captions_for
+    from wikiart.diffusion.pipeline import native_size, open_pipeline
+    from wikiart.diffusion.pipeline_sample import generate, run_defaults
 
     pipe, info, folder = open_pipeline(base, lora, device)
     styles = list(info.get("styles") or [])
     size = int(info.get("image_size") or native_size(pipe))
 
-    def draw(
-        style: str, n: int, seed: int, g: float, steps: int, sampler: str, bs: int
-    ) -> torch.Tensor:
+    def draw(style: str, options: SampleOptions) -> torch.Tensor:
         captions = captions_for(info, [style], folder)
-        return generate(pipe, captions, n, seed, g, steps, sampler, bs, image_size=size)[style]
+        return generate(pipe, captions, options, image_size=size)[style]
 
     gen = Generator(styles, size, draw, f"pipeline {base}", info=info, any_style=not styles)
-    gen.defaults = {k: info[k] for k in ("guidance", "sampler") if k in info}
-    if "sample_steps" in info:
-        gen.defaults["steps"] = info["sample_steps"]
+    gen.defaults = run_defaults(info)
     return gen
-
-
-def _hwc(img: torch.Tensor) -> np.ndarray:
-    return img.permute(1, 2, 0).numpy()
-
-
-def write_sample_grid(
-    gen: Generator,
-    styles: Sequence[str],
-    path: str | os.PathLike[str],
-    *,
-    n: int = 8,
-    seed: int = 0,
-    guidance: float | None = None,
-    steps: int | None = None,
-    sampler: str | None = None,
-    batch_size: int = 64,
-    images: dict[str, torch.Tensor] | None = None,
-    labels: dict[str, str] | None = None,
-) -> dict[str, torch.Tensor]:
-    """A labelled grid, one row of ``n`` samples per style (drawn unless ``images`` are given);
-    returns the images. ``labels``: a row label per style (e.g. with the judge's share)."""
-    from wikiart.report.plots import image_grid
-
-    styles = list(styles) or list(gen.styles)
-    if images is None:
-        images = {
-            s: gen.images(
-                s, n, seed=seed, guidance=guidance, steps=steps, sampler=sampler,
-                batch_size=batch_size,
-            )
-            for s in styles
-        }  # fmt: skip
-    rows = [((labels or {}).get(s, s), [_hwc(im) for im in images[s][:n]]) for s in styles]
-    image_grid(rows, path, cell=1.0)
-    return images
-
-
-def sample_command(
-    out: str | os.PathLike[str],
-    styles: Sequence[str] | None,
-    *,
-    checkpoint: str | os.PathLike[str] | None = None,
-    base: str | None = None,
-    lora: str | os.PathLike[str] | None = None,
-    n: int = 8,
-    seed: int = 0,
-    guidance: float | None = None,
-    steps: int | None = None,
-    sampler: str | None = None,
-    device: str = "auto",
-    batch_size: int = 64,
-) -> list[Path]:
-    """`wikiart sample`: ``n`` PNGs per style (``<Style>/<seed>_<j>.png``) and ``grid.png`` in
-    ``out``; returns the images' paths."""
-    gen = open_generator(checkpoint, base=base, lora=lora, device=device)
-    styles = list(styles or [])
-    if not styles:
-        if gen.styles == [ANY_STYLE]:
-            styles = [ANY_STYLE]
-        else:
-            known = ", ".join(gen.styles) or "any name (a pipeline)"
-            raise WikiartError(f"pass --style NAME...; this generator knows: {known}")
-    for s in styles:
-        if not gen.any_style and s not in gen.styles:
-            raise UnknownStyleError(
-                f"unknown style {s!r}; this generator knows: {', '.join(gen.styles)}"
-            )
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    images = {
-        s: gen.images(
-            s, n, seed=seed, guidance=guidance, steps=steps, sampler=sampler,
-            batch_size=batch_size,
-        )
-        for s in styles
-    }  # fmt: skip
-    paths = []
-    for s, imgs in images.items():
-        folder = out / ("no_style" if s == ANY_STYLE else s)
-        folder.mkdir(exist_ok=True)
-        for j, img in enumerate(imgs):
-            path = folder / f"seed{seed}_{j:03d}.png"
-            save_image(Image.fromarray(_hwc(img)), path)
-            paths.append(path)
-    write_sample_grid(gen, styles, out / "grid.png", n=n, images=images)
-    return paths

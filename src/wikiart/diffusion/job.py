@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from wikiart.config import EvaluateConfig
 from wikiart.diffusion.settings import KIND, LORA_KIND, DiffusionConfig, LoraConfig
 from wikiart.jobs import Job, register
 
@@ -39,20 +38,8 @@ def eval_summary(res: dict[str, Any], out: str) -> str:
     return f"{format_table(res)}\nwrote {out}/diffusion_eval.json, grid.png and nearest.png"
 
 
-def evaluate(cfg: EvaluateConfig, progress: bool) -> dict[str, Any]:
-    """Samples of every style judged by an independent classifier and compared with the real
-    paintings (``diffusion_eval.json``); a diffusion or a LoRA run."""
-    from wikiart.diffusion.evaluate import evaluate_diffusion
-
-    return evaluate_diffusion(
-        cfg.checkpoint, cfg.judge, cfg.data, cfg.out, n_per_style=cfg.n_per_style,
-        seed=cfg.seed, guidance=cfg.guidance, steps=cfg.steps, sampler=cfg.sampler,
-        device=cfg.device, batch_size=cfg.batch_size, cache_dir=cfg.cache_dir, progress=progress,
-    )  # fmt: skip
-
-
 _EVAL = {
-    "evaluate": "wikiart.diffusion.job:evaluate",
+    "evaluate": "wikiart.diffusion.evaluate:evaluate_diffusion",
     "judged": True,
     "eval_outputs": ("diffusion_eval.json",),
     "eval_summary": eval_summary,
@@ -83,7 +70,7 @@ LORA_JOB = register(
         resolve="wikiart.diffusion.settings:resolve_lora_config",
         summary=lora_summary,
         outputs=("pytorch_lora_weights.safetensors", "lora.json", "config.json", "grid.png"),
-        kinds={LORA_KIND: "wikiart.diffusion.lora:lora_from_checkpoint"},
+        kinds={LORA_KIND: "wikiart.diffusion.adapters:build_lora_model"},
         usage="--base BASE",
         **_EVAL,
     )

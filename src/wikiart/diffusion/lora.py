@@ -1,5 +1,5 @@
 """`wikiart train lora`: LoRA adapters (peft) trained onto a frozen base, which is either a Hugging
-Face text-to-image pipeline (`wikiart.diffusion.pipeline`) or a `train diffusion` checkpoint
+Face text-to-image pipeline (`wikiart.diffusion.pipeline_lora`) or a `train diffusion` checkpoint
 (here).
 
 On a `train diffusion` base each style trains under its own class when the base knows it, and
@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,52 +27,28 @@ from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.loader import cache_options, prepare_split
 from wikiart.device import resolve_device
-from wikiart.diffusion.common import (
-    LORA_WEIGHTS,
+from wikiart.diffusion.adapters import (
     AdapterOnly,
-    accumulating_step,
-    select_styles,
-    to_signed,
-    train_batches,
-    write_lora_info,
+    inject_lora,
+    is_wikiart_checkpoint,
+    target_modules,
+    write_adapter,
 )
-from wikiart.diffusion.sampling import make_noise_schedule
+from wikiart.diffusion.batches import accumulating_step, select_styles, train_batches
+from wikiart.diffusion.generate import open_generator
+from wikiart.diffusion.noise import diffusion_loss, drop_labels, make_noise_schedule, to_signed
+from wikiart.diffusion.sample import write_sample_grid
 from wikiart.diffusion.settings import KIND, LORA_KIND, LoraConfig, require_inputs
-from wikiart.diffusion.train import diffusion_loss, drop_labels
 from wikiart.errors import WikiartError
+from wikiart.eval.generator import SampleOptions
 from wikiart.files import file_digest
 from wikiart.models.diffusion import StyleDiffusion
+from wikiart.report.classifier_plots import plot_history
 from wikiart.train.loop import LoopConfig, fit
 from wikiart.train.optim import make_optimizer, make_scheduler
 from wikiart.train.run import start_run
 
 log = logging.getLogger(__name__)
-
-ATTENTION = ["to_q", "to_k", "to_v", "to_out.0"]
-CONVS = ["conv1", "conv2"]
-
-
-def is_wikiart_checkpoint(base: str | os.PathLike[str]) -> bool:
-    """A file (a `train diffusion` ``model.pt``) rather than a pipeline folder or hub id."""
-    return Path(base).is_file()
-
-
-def target_modules(targets: str) -> list[str]:
-    """peft's target module names for ``targets`` ("auto" is attention+conv here)."""
-    return ATTENTION + (CONVS if targets in ("attention+conv", "auto") else [])
-
-
-def inject_lora(unet: nn.Module, rank: int, alpha: float | None, targets: str) -> None:
-    """Add LoRA layers (peft) to ``unet``'s ``targets``; everything else is frozen."""
-    from peft import LoraConfig as PeftLora
-    from peft import inject_adapter_in_model
-
-    for p in unet.parameters():
-        p.requires_grad_(False)
-    config = PeftLora(
-        r=int(rank), lora_alpha=float(alpha or rank), target_modules=target_modules(targets)
-    )
-    inject_adapter_in_model(config, unet)
 
 
 def train_lora(cfg: LoraConfig, out: str | os.PathLike[str], *, progress: bool = False) -> dict:
@@ -82,7 +57,7 @@ def train_lora(cfg: LoraConfig, out: str | os.PathLike[str], *, progress: bool =
     require_inputs(cfg)
     assert cfg.base is not None
     if not is_wikiart_checkpoint(cfg.base):
-        from wikiart.diffusion.pipeline import train_pipeline_lora
+        from wikiart.diffusion.pipeline_lora import train_pipeline_lora
 
         return train_pipeline_lora(cfg, Path(out), progress=progress)
     return _train_on_checkpoint(cfg, Path(out), progress)
@@ -144,8 +119,9 @@ def _train_on_checkpoint(cfg: LoraConfig, out: Path, progress: bool) -> dict[str
         "adapter_parameters": adapter_n,
         "base_parameters": base_n,
     }
-    result = _fit(model, base, loader, cfg, device, out, progress, info, classes, styles)
-    _write_outputs(model, out, info)
+    loop = LoopConfig.for_job(cfg, device, out, progress)
+    result = _fit(model, base, loader, cfg, loop, info)
+    write_adapter(out, info)
     _write_figures(result.history, cfg, out, device)
     row = dict(result.history[-1]) if result.history else {}
     row |= {"seconds": time.perf_counter() - t_start, "adapter_parameters": adapter_n}
@@ -158,17 +134,17 @@ def _fit(
     base: StyleDiffusion,
     loader: Any,
     cfg: LoraConfig,
-    device: torch.device,
-    out: Path,
-    progress: bool,
+    loop: LoopConfig,
     info: dict[str, Any],
-    classes: dict[str, int],
-    styles: Sequence[str],
 ) -> Any:
+    """AdamW with a one-cycle schedule on the adapter alone, through the shared loop; each
+    style's images train under its class on the base (``info["style_classes"]``)."""
+    classes: dict[str, int] = info["style_classes"]
+    styles = list(info["styles"])
     opt = make_optimizer(model.trainable(), "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = make_scheduler(opt, "onecycle", len(loader) * cfg.epochs, pct_start=0.1)
     noise_schedule = make_noise_schedule(base.scheduler_config)
-    to_base = torch.tensor([classes[s] for s in styles], device=device)
+    to_base = torch.tensor([classes[s] for s in styles], device=loop.device)
     null = base.null_class
 
     def loss(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -187,82 +163,13 @@ def _fit(
                          "guidance": cfg.guidance},
         }  # fmt: skip
 
-    loop = LoopConfig.for_job(cfg, device, out, progress)
     return fit(model, opt, loader, step, loop, scheduler=sched, make_payload_extra=extra)
-
-
-def _write_outputs(model: AdapterOnly, out: Path, info: dict[str, Any]) -> None:
-    """``pytorch_lora_weights.safetensors`` (the saved ``model.pt``'s adapter, keys under
-    ``unet.``) and ``lora.json``."""
-    from safetensors.torch import save
-
-    from wikiart.checkpoints import load_checkpoint
-    from wikiart.files import atomic_open
-
-    adapter = load_checkpoint(out / "model.pt")["state_dict"]
-    tensors = {f"unet.{k}": v.contiguous() for k, v in adapter.items()}
-    with atomic_open(out / LORA_WEIGHTS, "wb") as fh:  # whole or absent; umask permissions
-        fh.write(save(tensors, metadata={"format": "pt"}))
-    write_lora_info(out, info)
-
-
-def load_adapted(
-    folder: Path, info: dict[str, Any], device: torch.device, base: str | None = None
-) -> tuple[AdapterOnly, dict[str, Any], dict[str, int]]:
-    """A base `train diffusion` model with a LoRA run's adapter: ``(model, payload,
-    style -> class)``. A base whose digest differs from the one trained on is refused."""
-    from safetensors.torch import load_file
-
-    base_path = Path(base or info["base"])
-    if not base_path.is_file():
-        raise WikiartError(f"the LoRA run's base checkpoint is missing: {base_path}")
-    if info.get("base_sha256") and file_digest(base_path) != info["base_sha256"]:
-        raise WikiartError(
-            f"{base_path} is not the base this adapter was trained on (its content differs)"
-        )
-    _, net, payload = load_model(base_path, device, kind=KIND)
-    inject_lora(net.unet, int(info["rank"]), float(info["alpha"]), targets_name(info))
-    model = AdapterOnly(net, net.unet)
-    weights = folder / LORA_WEIGHTS
-    try:
-        tensors = load_file(str(weights), device=str(device))
-    except (OSError, zipfile.BadZipFile, Exception) as exc:
-        raise WikiartError(f"cannot read the adapter {weights}: {exc}") from None
-    adapter = {k.removeprefix("unet."): v for k, v in tensors.items()}
-    try:
-        model.load_state_dict(adapter)
-    except RuntimeError as exc:
-        raise WikiartError(f"{weights} does not fit its base: {exc}") from None
-    payload = {**payload, "sampling": {
-        "sampler": info.get("sampler", "ddim"), "steps": info.get("sample_steps", 25),
-        "guidance": info.get("guidance", 3.0)}}  # fmt: skip
-    classes = {str(k): int(v) for k, v in info["style_classes"].items()}
-    return model.to(device).eval(), payload, classes
-
-
-def targets_name(info: dict[str, Any]) -> str:
-    return "attention+conv" if set(CONVS) & set(info.get("targets", [])) else "attention"
 
 
 def _write_figures(
     history: list[dict[str, Any]], cfg: LoraConfig, out: Path, device: torch.device
 ) -> None:
-    from wikiart.diffusion.generate import open_generator, write_sample_grid
-    from wikiart.report.classifier_plots import plot_history
-
     if history:
         plot_history(history, out / "loss.png", keys=("train_loss",), metric_keys=())
     gen = open_generator(out, device=device)
-    write_sample_grid(gen, gen.styles, out / "grid.png", n=cfg.samples, seed=cfg.seed)
-
-
-def lora_from_checkpoint(payload: dict[str, Any]) -> nn.Module:
-    """A LoRA checkpoint's model: its `train diffusion` base rebuilt from the base's own
-    checkpoint, with empty LoRA layers that the payload's adapter weights then fill (pipeline
-    adapters load through diffusers instead)."""
-    info = payload["model_config"]
-    if info.get("base_type") != "wikiart":
-        raise ValueError("a pipeline's adapter: use `wikiart sample --base BASE --lora RUN`")
-    _, net, _ = load_model(info["base"], "cpu", kind="diffusion")
-    inject_lora(net.unet, int(info["rank"]), float(info["alpha"]), targets_name(info))
-    return AdapterOnly(net, net.unet)
+    write_sample_grid(gen, gen.styles, out / "grid.png", SampleOptions(cfg.samples, cfg.seed))

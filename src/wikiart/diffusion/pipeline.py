@@ -1,54 +1,23 @@
-"""LoRA on a Hugging Face text-to-image pipeline: `wikiart train lora` and `wikiart sample` when
-the base is a Stable-Diffusion-shaped diffusers pipeline (a hub id or a local
-``save_pretrained`` folder) rather than a `train diffusion` checkpoint.
-
-Training follows diffusers' LoRA text-to-image recipe (``train_text_to_image_lora.py``): the VAE,
-the text encoder and the UNet are frozen, peft LoRA layers (diffusers' own ``unet.add_adapter``)
-on the UNet's attention projections (optionally its ResNet convolutions too) are the only
-trainable weights, kept in fp32; each image is encoded to VAE latents, noised at a random
-timestep, and the UNet learns the noise (or the velocity, per the scheduler's prediction type)
-given the embedding of its style's caption. Captions are fixed per style ("a painting in the
-style of Cubism", optionally with a rare token per style), so their embeddings are computed once;
-a share of them (``label_dropout``) is replaced by the empty caption, which is what
-classifier-free guidance contrasts with at sampling time.
-
-The run goes through the shared training loop (`wikiart.train.loop.fit`: history, checkpoints,
-resume, mixed precision), which saves the adapter alone (`AdapterOnly`). At the end the adapter
-is also written as ``pytorch_lora_weights.safetensors`` in diffusers' format, so
-``pipe.load_lora_weights(RUN)`` of any diffusers install reads it, beside ``lora.json`` (base,
-styles, captions), ``loss.png`` and ``grid.png``.
-"""
+"""A Hugging Face text-to-image pipeline as a base for `wikiart train lora` and `wikiart sample`:
+a Stable-Diffusion-shaped diffusers pipeline (a hub id or a local ``save_pretrained`` folder)
+loaded quietly with one-line errors, and its LoRA adapter in diffusers' own terms: peft layers
+added by ``unet.add_adapter``, written as ``pytorch_lora_weights.safetensors`` so that
+``pipe.load_lora_weights(RUN)`` of any diffusers install reads it, and read back that way."""
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-import time
 import warnings
-import zlib
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from wikiart.diffusion.common import (
-    LORA_WEIGHTS,
-    AdapterOnly,
-    accumulating_step,
-    read_lora_info,
-    select_styles,
-    to_signed,
-    train_batches,
-    write_lora_info,
-)
+from wikiart.diffusion.adapters import LORA_WEIGHTS, AdapterOnly, read_lora_info
 from wikiart.diffusion.settings import LoraConfig
-from wikiart.errors import UnknownStyleError, WikiartError
-
-log = logging.getLogger(__name__)
+from wikiart.errors import WikiartError
 
 #: Where LoRA layers go in the UNet: the attention projections (``auto`` on a pipeline, whose
 #: UNet is mostly attention, as in diffusers' recipe), or those and the ResNet convolutions.
@@ -57,19 +26,13 @@ TARGET_MODULES: dict[str, list[str]] = {
     "attention": ["to_k", "to_q", "to_v", "to_out.0"],
     "attention+conv": ["to_k", "to_q", "to_v", "to_out.0", "conv1", "conv2"],
 }
-#: The caption of a style when nothing else says how to ask for it.
-DEFAULT_CAPTION = "a painting in the style of {style}"
-SAMPLERS = ("ddim", "dpm")
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _WEIGHT_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".bin")
 
 
-# ---------------------------------------------------------------------------------------------
-# Loading the base pipeline
-
-
-def _require_diffusers() -> None:
+def require_pipelines() -> None:
+    """diffusers, peft and transformers installed, or a one-line error naming the extra."""
     try:
         import diffusers  # noqa: F401
         import peft  # noqa: F401
@@ -114,7 +77,7 @@ def load_pipeline(
     """The Stable-Diffusion-shaped pipeline ``base`` names (a local ``save_pretrained`` folder or
     a hub id), on ``device`` in ``dtype`` (default fp32), without safety checker or progress
     bars. Anything unusable is a one-line `WikiartError` naming ``base``."""
-    _require_diffusers()
+    require_pipelines()
     from diffusers import StableDiffusionPipeline
 
     text = str(base)
@@ -181,148 +144,6 @@ def native_size(pipe: Any) -> int:
     return int(sample) * int(pipe.vae_scale_factor)
 
 
-def make_sampler(name: str, scheduler_config: Any):
-    """DDIM or DPM-Solver++ (multistep) over the pipeline's own noise schedule."""
-    from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
-
-    if name == "ddim":
-        return DDIMScheduler.from_config(scheduler_config)
-    if name == "dpm":
-        return DPMSolverMultistepScheduler.from_config(scheduler_config)
-    raise WikiartError(f"unknown sampler {name!r}; expected one of {', '.join(SAMPLERS)}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Captions and their embeddings
-
-
-def style_captions(
-    styles: Sequence[str], template: str = DEFAULT_CAPTION, rare_tokens: bool = False
-) -> dict[str, str]:
-    """The caption of each style: ``template`` with ``{style}`` as its name (spaces for ``_``),
-    with ``rare_tokens`` preceded by a token of its own (``sks0``, ``sks1``, ...)."""
-    if "{style}" not in template:
-        raise WikiartError(f"the caption template {template!r} lacks {{style}}")
-    out = {}
-    for i, name in enumerate(styles):
-        try:
-            text = template.format(style=name.replace("_", " "))
-        except (KeyError, IndexError, ValueError) as exc:
-            raise WikiartError(f"bad caption template {template!r}: {exc}") from None
-        out[name] = f"sks{i} {text}" if rare_tokens else text
-    return out
-
-
-@torch.no_grad()
-def encode_captions(pipe: Any, captions: Sequence[str]) -> torch.Tensor:
-    """The frozen text encoder's embedding of each caption, ``[len, tokens, dim]``, by the
-    pipeline's own ``encode_prompt`` (so training conditions exactly as sampling will)."""
-    embeds, _ = pipe.encode_prompt(
-        list(captions), pipe.text_encoder.device, 1, do_classifier_free_guidance=False
-    )
-    return embeds.detach()
-
-
-# ---------------------------------------------------------------------------------------------
-# Sampling
-
-
-def _style_seed(seed: int, style: str) -> int:
-    """The noise seed of ``style``'s images: the same whichever other styles are requested."""
-    return (int(seed) * 1_000_003 + zlib.crc32(style.encode("utf-8"))) % (2**63)
-
-
-@torch.no_grad()
-def generate(
-    pipe: Any,
-    captions: dict[str, str],
-    n: int,
-    seed: int,
-    guidance: float,
-    steps: int,
-    sampler: str = "ddim",
-    batch_size: int = 8,
-    image_size: int | None = None,
-) -> dict[str, torch.Tensor]:
-    """``n`` images per style (uint8 ``[n, 3, H, W]`` on the CPU) from ``pipe`` as it is (with
-    whatever adapter it has), each style from its caption. The starting latents are drawn on
-    the CPU from ``seed`` and the style's name, so the images do not depend on the batch size,
-    on the other styles asked for, or on the device's random generator."""
-    if n < 1:
-        raise WikiartError(f"the number of images must be >= 1, got {n}")
-    if steps < 1:
-        raise WikiartError(f"sampling steps must be >= 1, got {steps}")
-    size = int(image_size or native_size(pipe))
-    factor = int(pipe.vae_scale_factor)
-    if size % factor:
-        raise WikiartError(f"image size {size} is not a multiple of the VAE's factor {factor}")
-    pipe.scheduler = make_sampler(sampler, pipe.scheduler.config)
-    pipe.set_progress_bar_config(disable=True)
-    unet = pipe.unet
-    was_training = unet.training
-    unet.eval()
-    shape = (n, int(unet.config.in_channels), size // factor, size // factor)
-    out: dict[str, torch.Tensor] = {}
-    try:
-        for style, caption in captions.items():
-            gen = torch.Generator("cpu").manual_seed(_style_seed(seed, style))
-            latents = torch.randn(shape, generator=gen)
-            images = []
-            for start in range(0, n, max(1, batch_size)):
-                chunk = latents[start : start + batch_size]
-                result = pipe(
-                    prompt=[caption] * len(chunk),
-                    height=size,
-                    width=size,
-                    num_inference_steps=steps,
-                    guidance_scale=guidance,
-                    latents=chunk.to(pipe.device, unet.dtype),
-                    generator=torch.Generator("cpu").manual_seed(_style_seed(seed, style) + start),
-                    output_type="pt",
-                )
-                x = result.images.float().cpu()
-                images.append((x * 255 + 0.5).clamp(0, 255).to(torch.uint8))
-            out[style] = torch.cat(images)
-    finally:
-        unet.train(was_training)
-    return out
-
-
-def sample_pipeline(
-    base: str | None,
-    lora: str | os.PathLike[str] | None,
-    styles: Sequence[str],
-    n: int,
-    seed: int,
-    guidance: float,
-    steps: int,
-    sampler: str,
-    device: torch.device | str,
-    batch_size: int = 8,
-    captions: dict[str, str] | None = None,
-) -> dict[str, torch.Tensor]:
-    """``n`` images of each style, uint8 ``[n, 3, H, W]``, from the pipeline ``base`` with, if
-    given, the LoRA run ``lora`` loaded by diffusers' own ``load_lora_weights``.
-
-    With ``lora``, styles are those of its ``lora.json`` (all of them when ``styles`` is empty;
-    any other name is an `UnknownStyleError`), asked for by its captions, and ``base`` defaults
-    to the one it was trained on; without, any style name is asked for by the default caption.
-    ``captions`` overrides the caption of the styles it names. Same seed, same images."""
-    pipe, info, folder = open_pipeline(base, lora, device)
-    chosen = _chosen_captions(info, list(styles), captions, folder)
-    return generate(
-        pipe,
-        chosen,
-        n,
-        seed,
-        guidance,
-        steps,
-        sampler,
-        batch_size,
-        image_size=info.get("image_size") or None,
-    )
-
-
 def open_pipeline(
     base: str | None, lora: str | os.PathLike[str] | None, device: torch.device | str
 ) -> tuple[Any, dict[str, Any], Path | None]:
@@ -356,147 +177,7 @@ def open_pipeline(
     return pipe, info, folder
 
 
-def captions_for(
-    info: dict[str, Any], styles: Sequence[str], folder: Path | None
-) -> dict[str, str]:
-    """The caption of each style: the LoRA run's own, or the default template."""
-    return _chosen_captions(info, list(styles), None, folder)
-
-
-def _chosen_captions(
-    info: dict[str, Any],
-    styles: list[str],
-    captions: dict[str, str] | None,
-    folder: Path | None,
-) -> dict[str, str]:
-    """The caption of each requested style: the run's own (refusing a style it does not know),
-    or the default template without a run; ``captions`` on top."""
-    if folder is None:
-        if not styles:
-            raise WikiartError("name the styles to sample (the base pipeline has no style list)")
-        known = style_captions(styles)
-    else:
-        run_styles = [str(s) for s in info["styles"]]
-        known = {**style_captions(run_styles), **dict(info.get("captions") or {})}
-        unknown = [s for s in styles if s not in run_styles]
-        if unknown:
-            raise UnknownStyleError(
-                f"unknown style {unknown[0]!r}; {folder} was trained on: {', '.join(run_styles)}"
-            )
-        styles = styles or run_styles
-    return {s: (captions or {}).get(s, known[s]) for s in dict.fromkeys(styles)}
-
-
-# ---------------------------------------------------------------------------------------------
-# Training
-
-
-def train_pipeline_lora(
-    cfg: LoraConfig, out: str | os.PathLike[str], progress: bool = False
-) -> dict[str, Any]:
-    """Train a LoRA adapter onto the pipeline ``cfg.base`` with the shared loop; write
-    ``pytorch_lora_weights.safetensors`` (diffusers' format), ``lora.json``, ``config.json``,
-    ``history.csv``, ``model.pt``/``last.pt`` (adapter only), ``loss.png`` and ``grid.png``.
-
-    Gradient accumulation (``cfg.accumulate = k``): the loader gives batches of
-    ``cfg.batch_size`` and each optimizer step splits its batch into ``k`` micro-batches whose
-    gradients are taken one after the other, so the effective batch is ``batch_size`` and the
-    memory that of ``batch_size / k`` images. (With fp16 loss scaling the micro-batch gradients
-    but the last are taken unscaled; bf16 and fp32 are unaffected.)
-
-    Returns the last epoch's history row with ``seconds``, ``adapter_bytes`` and ``base_bytes``
-    (parameter bytes of the adapter and of the UNet it adapts)."""
-    _require_diffusers()
-    from wikiart.config_io import save_config
-    from wikiart.data.classmap import ClassMap
-    from wikiart.data.loader import cache_options, prepare_split
-    from wikiart.device import amp_dtype, resolve_device
-    from wikiart.train.run import start_run
-
-    _check_config(cfg)
-    out = Path(out)
-    started = time.perf_counter()
-    device = resolve_device(cfg.device)
-    pipe = load_pipeline(str(cfg.base), device, amp_dtype(device, cfg.precision))
-    ds = start_run(cfg, out)
-    refs = ds.split("train")
-    styles = select_styles((r.style for r in refs), cfg.styles, cfg.exclude_styles)
-    save_config(cfg, out)  # the base and the styles are usable: the run starts
-    size = int(cfg.data.image_size or native_size(pipe))
-    if size % int(pipe.vae_scale_factor):
-        raise WikiartError(
-            f"image size {size} is not a multiple of the VAE's factor {pipe.vae_scale_factor}"
-        )
-    keep = set(styles)
-    cache = {**cache_options(cfg.data, ds.cache_source, progress), "image_size": size}
-    data = prepare_split(
-        [r for r in refs if r.style in keep], ClassMap(tuple(styles)), split="train", **cache
-    )
-    loader = train_batches(data, cfg, len(styles))
-    captions = style_captions(styles, cfg.caption, cfg.rare_tokens)
-    table = encode_captions(pipe, [*captions.values(), ""])  # the last row: no caption
-    adapter, targets = _inject_lora(pipe.unet, cfg)
-    log.info(
-        "lora: %d styles, %d training images at %d px, rank %d, %d adapter parameters on %s",
-        len(styles),
-        len(data),
-        size,
-        cfg.rank,
-        sum(p.numel() for p in adapter.trainable()),
-        device,
-    )
-    info = {
-        "base": base_reference(str(cfg.base)),
-        "base_type": "diffusers",
-        "styles": styles,
-        "captions": captions,
-        "rank": int(cfg.rank),
-        "alpha": float(cfg.alpha if cfg.alpha is not None else cfg.rank),
-        "targets": targets,
-        "image_size": size,
-        "guidance": float(cfg.guidance),
-        "sample_steps": int(cfg.sample_steps),
-        "sampler": cfg.sampler,
-    }
-    result = _fit(adapter, pipe, table, loader, cfg, device, out, progress, info)
-    _finish(adapter, pipe, result.history, cfg, out, info)
-    row: dict[str, Any] = dict(result.history[-1]) if result.history else {}
-    adapter_ids = {id(p) for p in adapter.trainable()}
-    row["seconds"] = time.perf_counter() - started
-    row["adapter_bytes"] = sum(_nbytes(p) for p in adapter.trainable())
-    row["base_bytes"] = sum(_nbytes(p) for p in pipe.unet.parameters() if id(p) not in adapter_ids)
-    return row
-
-
-def _nbytes(p: torch.Tensor) -> int:
-    return p.numel() * p.element_size()
-
-
-def _check_config(cfg: LoraConfig) -> None:
-    if not cfg.base:
-        raise WikiartError("train lora needs --base (a diffusers pipeline or a RUN/model.pt)")
-    if cfg.rank < 1:
-        raise WikiartError(f"rank must be >= 1, got {cfg.rank}")
-    if cfg.alpha is not None and not cfg.alpha > 0:
-        raise WikiartError(f"alpha must be > 0, got {cfg.alpha}")
-    if cfg.targets not in TARGET_MODULES:
-        raise WikiartError(
-            f"unknown targets {cfg.targets!r}; expected one of {', '.join(TARGET_MODULES)}"
-        )
-    if not 0.0 <= cfg.label_dropout <= 1.0:
-        raise WikiartError(f"label_dropout must be in [0, 1], got {cfg.label_dropout}")
-    if cfg.batch_size < 1:
-        raise WikiartError(f"batch_size must be >= 1, got {cfg.batch_size}")
-    if cfg.accumulate < 1 or cfg.batch_size % cfg.accumulate:
-        raise WikiartError(
-            f"accumulate ({cfg.accumulate}) must divide the batch size ({cfg.batch_size}): "
-            "each batch is split into that many micro-batches"
-        )
-    if cfg.sampler not in SAMPLERS:
-        raise WikiartError(f"unknown sampler {cfg.sampler!r}; expected one of {SAMPLERS}")
-
-
-def _inject_lora(unet: nn.Module, cfg: LoraConfig) -> tuple[AdapterOnly, list[str]]:
+def inject_pipeline_lora(unet: nn.Module, cfg: LoraConfig) -> tuple[AdapterOnly, list[str]]:
     """Freeze the UNet and add peft LoRA layers through diffusers' ``add_adapter`` (Gaussian A,
     zero B: the adapted UNet starts as the base); the adapter's weights in fp32."""
     from peft import LoraConfig as PeftLoraConfig
@@ -520,124 +201,6 @@ def _inject_lora(unet: nn.Module, cfg: LoraConfig) -> tuple[AdapterOnly, list[st
     if cfg.gradient_checkpointing:
         unet.enable_gradient_checkpointing()
     return adapter, targets
-
-
-def _fit(
-    adapter: AdapterOnly,
-    pipe: Any,
-    table: torch.Tensor,
-    loader: torch.utils.data.DataLoader,
-    cfg: LoraConfig,
-    device: torch.device,
-    out: Path,
-    progress: bool,
-    info: dict[str, Any],
-) -> Any:
-    """AdamW on the adapter with cosine annealing over the run, through the shared loop."""
-    from diffusers import DDPMScheduler
-
-    from wikiart.train.loop import LoopConfig, fit
-    from wikiart.train.optim import make_optimizer, make_scheduler
-
-    params = adapter.trainable()
-    opt = make_optimizer(params, "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = make_scheduler(opt, "cosine", len(loader) * cfg.epochs)
-    noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
-    loss_fn = _diffusion_loss(pipe.vae, noise_scheduler, table, cfg.label_dropout)
-    step = accumulating_step(loss_fn, params, cfg.accumulate)
-    loop = LoopConfig.for_job(cfg, device, out, progress, patience=None)
-    extra = {
-        "kind": "lora",
-        "model_config": {
-            k: info[k]
-            for k in ("base", "base_type", "rank", "alpha", "targets", "captions", "image_size")
-        },
-        "classes": list(info["styles"]),
-        "preprocess": {"image_size": info["image_size"], "fit": cfg.data.fit},
-    }
-    return fit(adapter, opt, loader, step, loop, scheduler=sched, make_payload_extra=lambda: extra)
-
-
-LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _diffusion_loss(
-    vae: nn.Module, noise_scheduler: Any, table: torch.Tensor, label_dropout: float
-) -> LossFn:
-    """``loss(unet, images, labels)``: the recipe's MSE between the UNet's prediction and the
-    noise (or velocity) at random timesteps, given each style's caption embedding (the empty
-    caption's, the table's last row, for a ``label_dropout`` share)."""
-    scaling = float(vae.config.scaling_factor)
-    shift = getattr(vae.config, "shift_factor", None)
-    prediction = noise_scheduler.config.prediction_type
-    if prediction not in ("epsilon", "v_prediction"):
-        raise WikiartError(
-            f"the base's scheduler predicts {prediction!r}; LoRA training "
-            "supports epsilon and v_prediction"
-        )
-    steps = int(noise_scheduler.config.num_train_timesteps)
-    null = table.shape[0] - 1
-
-    def loss(unet: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        dev = x.device
-        with torch.no_grad():
-            pixels = to_signed(x).to(vae.dtype)
-            latents = vae.encode(pixels).latent_dist.sample()
-            if shift is not None:
-                latents = latents - float(shift)
-            latents = latents.float() * scaling
-        noise = torch.randn_like(latents)
-        t = torch.randint(0, steps, (len(x),), device=dev, dtype=torch.long)
-        noisy = noise_scheduler.add_noise(latents, noise, t)
-        target = (
-            noise if prediction == "epsilon" else noise_scheduler.get_velocity(latents, noise, t)
-        )
-        if label_dropout > 0:
-            y = torch.where(torch.rand(len(y), device=dev) < label_dropout, null, y)
-        context = table[y]
-        pred = unet(noisy, t, encoder_hidden_states=context).sample
-        return F.mse_loss(pred.float(), target.float())
-
-    return loss
-
-
-def _finish(
-    adapter: AdapterOnly,
-    pipe: Any,
-    history: list[dict[str, Any]],
-    cfg: LoraConfig,
-    out: Path,
-    info: dict[str, Any],
-) -> None:
-    """The saved ``model.pt`` adapter as ``pytorch_lora_weights.safetensors``, ``lora.json``,
-    ``loss.png`` and ``grid.png`` (``cfg.samples`` images per style, one row each)."""
-    from wikiart.checkpoints import load_checkpoint
-    from wikiart.report.classifier_plots import plot_history
-    from wikiart.report.plots import image_grid
-
-    best = out / "model.pt"
-    if best.exists():
-        adapter.load_state_dict(load_checkpoint(best)["state_dict"])
-    save_diffusers_lora(pipe.unet, out, info["rank"], info["alpha"])
-    write_lora_info(out, info)
-    plot_history(history, out / "loss.png", keys=("train_loss",), metric_keys=())
-    if cfg.samples > 0:
-        images = generate(
-            pipe,
-            info["captions"],
-            cfg.samples,
-            cfg.seed,
-            cfg.guidance,
-            cfg.sample_steps,
-            cfg.sampler,
-            batch_size=cfg.batch_size,
-            image_size=info["image_size"],
-        )
-        rows = [
-            (style.replace("_", " "), [img.permute(1, 2, 0).numpy() for img in imgs])
-            for style, imgs in images.items()
-        ]
-        image_grid(rows, out / "grid.png")
 
 
 def save_diffusers_lora(unet: nn.Module, out: Path, rank: int, alpha: float) -> Path:

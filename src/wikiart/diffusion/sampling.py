@@ -15,18 +15,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from wikiart.device import autocast
 from wikiart.errors import WikiartError
+from wikiart.eval.generator import SampleOptions
 
 Predict = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+#: The samplers every diffusion model here is drawn with.
+SAMPLERS = ("ddim", "dpm")
 
 
-def make_sampler(name: str, scheduler_config: dict):
-    """A diffusers DDIM or DPM-Solver++ scheduler for the model's noise schedule."""
+def make_sampler(name: str, scheduler_config: Any):
+    """A diffusers DDIM or DPM-Solver++ (multistep) scheduler over a model's own noise schedule
+    (a `StyleDiffusion`'s or a pipeline's)."""
     from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
     if name == "ddim":
@@ -34,13 +39,6 @@ def make_sampler(name: str, scheduler_config: dict):
     if name == "dpm":
         return DPMSolverMultistepScheduler.from_config(scheduler_config)
     raise WikiartError(f"unknown sampler {name!r}; expected ddim or dpm")
-
-
-def make_noise_schedule(scheduler_config: dict):
-    """The training noise schedule (diffusers' DDPM scheduler: add_noise, get_velocity)."""
-    from diffusers import DDPMScheduler
-
-    return DDPMScheduler.from_config(scheduler_config)
 
 
 def start_noise(n: int, image_size: int, seed: int, offset: int = 0) -> torch.Tensor:
@@ -79,19 +77,20 @@ class Guided:
 def denoise(
     guided: Guided,
     labels: Sequence[int],
+    options: SampleOptions,
     *,
     image_size: int,
     scheduler_config: dict,
-    sampler: str = "ddim",
-    steps: int = 25,
-    guidance: float = 3.0,
-    seed: int = 0,
     device: torch.device | str = "cpu",
-    batch_size: int = 64,
     precision: str = "auto",
     offset: int = 0,
 ) -> torch.Tensor:
-    """Sample one image per label; returns float images in ``[-1, 1]`` on the CPU."""
+    """Sample one image per label with ``options``' seed, knobs and batch size (a knob left
+    ``None``: guidance 3, 25 steps, DDIM; ``options.n`` is not read: the labels say how many);
+    returns float images in ``[-1, 1]`` on the CPU."""
+    opts = options.settled()
+    steps, guidance, batch_size = opts.steps, opts.guidance, opts.batch_size
+    assert steps is not None and guidance is not None and opts.sampler is not None
     if steps < 1:
         raise WikiartError(f"sampling steps must be >= 1, got {steps}")
     if guidance < 0:
@@ -100,9 +99,9 @@ def denoise(
     out = []
     for start in range(0, len(labels), batch_size):
         chunk = list(labels[start : start + batch_size])
-        x = start_noise(len(chunk), image_size, seed, offset + start).to(device)
+        x = start_noise(len(chunk), image_size, opts.seed, offset + start).to(device)
         y = torch.tensor(chunk, device=device, dtype=torch.long)
-        sched = make_sampler(sampler, scheduler_config)
+        sched = make_sampler(opts.sampler, scheduler_config)
         sched.set_timesteps(steps, device=device)
         x = x * sched.init_noise_sigma
         for t in sched.timesteps:

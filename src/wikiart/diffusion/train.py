@@ -19,10 +19,12 @@ from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.loader import cache_options, prepare_split
 from wikiart.device import resolve_device
-from wikiart.diffusion.common import select_styles, to_signed, train_batches
-from wikiart.diffusion.generate import open_generator, write_sample_grid
-from wikiart.diffusion.sampling import make_noise_schedule
+from wikiart.diffusion.batches import select_styles, train_batches
+from wikiart.diffusion.generate import open_generator
+from wikiart.diffusion.noise import diffusion_loss, drop_labels, make_noise_schedule, to_signed
+from wikiart.diffusion.sample import write_sample_grid
 from wikiart.diffusion.settings import KIND, DiffusionConfig, require_inputs
+from wikiart.eval.generator import SampleOptions
 from wikiart.models.diffusion import StyleDiffusion, scheduler_config, unet_config
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 from wikiart.train.optim import make_optimizer, make_scheduler
@@ -81,42 +83,6 @@ def train_diffusion(
     row = dict(result.history[-1]) if result.history else {}
     row["seconds"] = time.perf_counter() - t_start
     return row
-
-
-def diffusion_loss(
-    model: nn.Module,
-    noise_schedule: Any,
-    x0: torch.Tensor,
-    labels: torch.Tensor,
-    snr_gamma: float | None = None,
-) -> torch.Tensor:
-    """The denoising objective: noise ``x0`` to a random step, predict the noise (or ``v``).
-    ``snr_gamma``: Min-SNR-γ weighting (Hang et al. 2023), which keeps the nearly clean steps
-    from dominating the loss and converges faster."""
-    noise = torch.randn_like(x0)
-    steps = noise_schedule.config.num_train_timesteps
-    t = torch.randint(0, steps, (len(x0),), device=x0.device)
-    noisy = noise_schedule.add_noise(x0, noise, t)
-    v_pred = noise_schedule.config.prediction_type == "v_prediction"
-    target = noise_schedule.get_velocity(x0, noise, t) if v_pred else noise
-    err = (model(noisy, t, labels).float() - target.float()).pow(2).mean(dim=(1, 2, 3))
-    if not snr_gamma:
-        return err.mean()
-    from diffusers.training_utils import compute_snr
-
-    snr = compute_snr(noise_schedule, t)
-    weight = snr.clamp(max=snr_gamma) / (snr + 1 if v_pred else snr)
-    return (err * weight).mean()
-
-
-def drop_labels(labels: torch.Tensor, null: int, p: float, unconditional: bool) -> torch.Tensor:
-    """Labels with a share ``p`` replaced by "no style" (all of them when unconditional)."""
-    if unconditional:
-        return torch.full_like(labels, null)
-    if p <= 0:
-        return labels
-    drop = torch.rand(labels.shape, device=labels.device) < p
-    return torch.where(drop, torch.full_like(labels, null), labels)
 
 
 def _fit(
@@ -180,16 +146,8 @@ def _payload_extra(
 
 def _sample_grid(checkpoint: Path, cfg: DiffusionConfig, device: torch.device, path: Path) -> None:
     gen = open_generator(checkpoint=checkpoint, device=device)
-    write_sample_grid(
-        gen,
-        gen.styles,
-        path,
-        n=cfg.samples,
-        seed=cfg.seed,
-        guidance=cfg.guidance,
-        steps=cfg.sample_steps,
-        sampler=cfg.sampler,
-    )
+    options = SampleOptions(cfg.samples, cfg.seed, cfg.guidance, cfg.sample_steps, cfg.sampler)
+    write_sample_grid(gen, gen.styles, path, options)
 
 
 def _write_figures(

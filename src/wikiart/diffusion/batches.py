@@ -1,12 +1,9 @@
-"""What the diffusion trainers share: choosing the styles, the training batches (class-balanced
-by default), images in ``[-1, 1]``, and the adapter-only view of a model that the training loop
-saves when only LoRA weights are trained."""
+"""What the diffusion trainers feed the shared training loop: the styles chosen, the training
+batches (class-balanced by default), and the step that splits a batch into micro-batches."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,13 +14,7 @@ from wikiart.data.balance import make_weighted_sampler
 from wikiart.data.loader import CachedImageDataset, make_loader
 from wikiart.device import loader_workers
 from wikiart.errors import UnknownStyleError, WikiartError
-from wikiart.files import write_json
 from wikiart.train.epoch import StepOutput
-
-#: Beside every LoRA run: the base, the styles and how each is asked for.
-LORA_FILE = "lora.json"
-#: The adapter weights, in the layout diffusers' ``load_lora_weights`` reads.
-LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
 
 
 def select_styles(
@@ -41,16 +32,6 @@ def select_styles(
     if not chosen:
         raise WikiartError("no styles left to train on (--styles / --exclude-styles)")
     return chosen
-
-
-def to_signed(x: torch.Tensor) -> torch.Tensor:
-    """uint8 images -> float in ``[-1, 1]``."""
-    return x.float().div(127.5).sub(1.0)
-
-
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """Float images in ``[-1, 1]`` -> uint8, rounded."""
-    return ((x.float().clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8)
 
 
 class _Flip:
@@ -87,72 +68,6 @@ def train_batches(
         num_workers=loader_workers(cfg.loader_workers),
         drop_last=n > cfg.batch_size,
     )
-
-
-class AdapterOnly(nn.Module):
-    """A model with LoRA layers injected (peft) whose ``state_dict`` is the adapter alone: what
-    the training loop writes to ``model.pt``/``last.pt`` and reads back on resume, instead of the
-    frozen base's weights. ``inner`` is the module the adapters were injected into."""
-
-    def __init__(self, model: nn.Module, inner: nn.Module, adapter_name: str = "default") -> None:
-        super().__init__()
-        self.model = model
-        self.inner = inner
-        self.adapter_name = adapter_name
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self.model(*args, **kwargs)
-
-    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:  # type: ignore[override]
-        from peft import get_peft_model_state_dict
-
-        sd = get_peft_model_state_dict(self.inner, adapter_name=self.adapter_name)
-        return {k: v.detach().clone() for k, v in sd.items()}
-
-    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:  # type: ignore[override]
-        from peft import set_peft_model_state_dict
-
-        expected = set(self.state_dict())
-        got = set(state_dict)
-        if strict and expected != got:
-            missing, extra = sorted(expected - got)[:3], sorted(got - expected)[:3]
-            raise RuntimeError(f"adapter weights differ: missing {missing}, unexpected {extra}")
-        return set_peft_model_state_dict(self.inner, state_dict, adapter_name=self.adapter_name)
-
-    def trainable(self) -> list[nn.Parameter]:
-        return [p for p in self.inner.parameters() if p.requires_grad]
-
-
-def set_adapters_enabled(module: nn.Module, enabled: bool) -> None:
-    """Switch every peft LoRA layer of ``module`` on or off (off: the base model's output)."""
-    from peft.tuners.tuners_utils import BaseTunerLayer
-
-    for layer in module.modules():
-        if isinstance(layer, BaseTunerLayer):
-            layer.enable_adapters(enabled)
-
-
-def write_lora_info(out: Path, info: dict[str, Any]) -> Path:
-    """``lora.json``: ``{"base", "base_type" ("wikiart" | "diffusers"), "styles", ...}``."""
-    return write_json(out / LORA_FILE, info)
-
-
-def read_lora_info(run: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
-    """A LoRA run's folder (given as the folder or any file in it) and its ``lora.json``."""
-    import json
-
-    path = Path(run)
-    folder = path if path.is_dir() else path.parent
-    info_path = folder / LORA_FILE
-    if not info_path.is_file():
-        raise WikiartError(f"{run} is not a LoRA run (no {LORA_FILE} in {folder})")
-    try:
-        info = json.loads(info_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise WikiartError(f"{info_path} is unreadable: {exc}") from None
-    if not isinstance(info, dict) or "base" not in info or "styles" not in info:
-        raise WikiartError(f"{info_path} lacks its base or styles")
-    return folder, info
 
 
 def accumulating_step(
