@@ -146,31 +146,32 @@ LIMITS: dict[str, Limit] = {
 }
 
 
+#: What `setting` takes besides a field's value: how its flag looks on the command line.
+FLAG_OPTIONS = frozenset({"flag", "cli", "required", "many", "positional", "metavar"})
+
+
 def setting(
     default: Any = dataclasses.MISSING,
     help: str = "",
     *,
     choices: Sequence[str] | None = None,
     advanced: bool = False,
-    flag: str | None = None,
     factory: Any = dataclasses.MISSING,
-    cli: bool = True,
     limit: Limit | None = None,
-    required: bool = False,
-    many: bool = False,
-    positional: bool = False,
-    metavar: str | None = None,
+    **flag: Any,
 ) -> Any:
     """A config field with what the command line needs: ``help``, ``choices`` (checked for TOML
-    files and the API too), ``advanced`` (listed under "advanced options" in ``--help``),
-    ``flag`` (when the flag is not ``--field-name``), ``cli=False`` for settings only a file
-    sets, ``limit`` where this field's range is not the one `LIMITS` gives its name, and
-    ``required`` for a flag the command cannot do without (its default is then None),
-    ``many`` for a list given as several words (``--style A B``) rather than ``A,B``,
-    ``positional`` for an argument without a flag, and ``metavar`` for its name in ``--help``."""
+    files and the API too), ``advanced`` (listed under "advanced options" in ``--help``) and
+    ``limit`` where this field's range is not the one `LIMITS` gives its name. ``flag`` options
+    (`FLAG_OPTIONS`): ``flag`` when the flag is not ``--field-name``, ``cli=False`` for settings
+    only a file sets, ``required`` for a flag the command cannot do without (its default is then
+    None), ``many`` for a list given as several words (``--style A B``) rather than ``A,B``,
+    ``positional`` for an argument without a flag, ``metavar`` for its name in ``--help``."""
+    unknown = set(flag) - FLAG_OPTIONS
+    if unknown:
+        raise TypeError(f"setting() got unknown options {sorted(unknown)}")
     meta = {"help": help, "choices": tuple(choices) if choices else None, "advanced": advanced}
-    meta |= {"flag": flag, "cli": cli, "limit": limit, "required": required, "many": many}
-    meta |= {"positional": positional, "metavar": metavar}
+    meta |= {"limit": limit, "cli": True} | flag
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)

@@ -37,8 +37,8 @@ def run_demo(
     t0 = time.perf_counter()
     data_dir, cache_root, source = _dataset(out, data, seed, progress)
     timings.append(("dataset", time.perf_counter() - t0))
-    _data_stages(report, out, data_dir, cache_root, source, image_size, seed, progress, timings)
     stage = DemoStage(report, out, data_dir, cache_root, image_size, seed, progress)
+    _data_stages(stage, source, timings)
     for job in all_jobs().values():  # each job's own stage, in registration order
         if job.demo is not None:
             title, run_stage = job.demo
@@ -83,19 +83,12 @@ def _samples(ds, store: ImageStore, seed: int) -> list[tuple[str, list]]:
     return rows
 
 
-def _data_stages(
-    report: HtmlReport,
-    out: Path,
-    data_dir: Path,
-    cache_root: Path | None,
-    source: str,
-    image_size: int,
-    seed: int,
-    progress: bool,
-    timings: list[tuple[str, float]],
-) -> None:
+def _data_stages(st: DemoStage, source: str, timings: list[tuple[str, float]]) -> None:
     """Statistics, the data check and the preprocessing cache, with their report sections."""
     from wikiart.data.check import check_dataset
+
+    report, out, data_dir, image_size = st.report, st.out, st.data_dir, st.image_size
+    seed, progress, cache_root = st.seed, st.progress, st.cache_root
 
     ds = open_dataset(data_dir)
     ds.class_map().save(out / "classes.json")  # the class order every later stage maps through

@@ -14,7 +14,7 @@ torch and no job code beyond the torch-free settings dataclasses:
         summary=summary,                        # the line `wikiart train` prints
         outputs=("model.pt", "metrics.json"),   # what a finished run holds
         kinds={"classifier": "wikiart.models.registry:classifier_from_checkpoint"},
-        evaluate="wikiart.classify.job:evaluate",  # (EvaluateConfig, progress) -> dict
+        evaluate="wikiart.classify.infer:evaluate_checkpoint",  # (EvaluateConfig, progress)
     ))
 
 `docs/architecture.md` walks through adding one.

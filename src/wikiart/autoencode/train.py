@@ -119,16 +119,17 @@ def train_autoencoder(
     )  # fmt: skip
     features = perceptual_features(device) if cfg.loss == "mse+perceptual" else None
     loss_fn = ReconstructionLoss(cfg.loss, cfg.ssim_weight, features, cfg.perceptual_weight)
-    result = _fit(model, loss_fn, loader, val_loader, cfg, device, out, progress, classes)
-    _, model, payload = load_model(out / "model.pt", device, kind=KIND)
-    _write_figures(model, payload, ds, classes, out, cfg, cache, device, result.history)
+    loop = LoopConfig.for_job(cfg, device, out, progress, monitor="val_loss", mode="min")
+    result = _fit(model, loss_fn, loader, val_loader, cfg, loop, classes)
+    _, model, _ = load_model(out / "model.pt", device, kind=KIND)
+    _write_figures(model, ds, classes, out, cfg, cache, device, result.history)
     best = next((r for r in result.history if r["epoch"] == result.best_epoch), {})
     summary = {k: float(v) for k, v in best.items() if k.startswith("val_") or k == "epoch"}
     summary["seconds"] = time.perf_counter() - t_start
     return summary
 
 
-def _fit(model, loss_fn, loader, val_loader, cfg, device, out, progress, classes):
+def _fit(model, loss_fn, loader, val_loader, cfg, loop: LoopConfig, classes):
     opt = make_optimizer(model.parameters(), "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = make_scheduler(opt, "onecycle", len(loader) * cfg.epochs, pct_start=0.15)
 
@@ -137,16 +138,15 @@ def _fit(model, loss_fn, loader, val_loader, cfg, device, out, progress, classes
         loss, parts = loss_fn(m(x), _target(x))
         return StepOutput(loss, len(x), parts)
 
-    loop = LoopConfig.for_job(cfg, device, out, progress, monitor="val_loss", mode="min")
     return fit(
         model, opt, loader, step, loop,
-        eval_fn=lambda m: _val_numbers(m, val_loader, loss_fn, device, cfg.precision),
+        eval_fn=lambda m: _val_numbers(m, val_loader, loss_fn, loop.device, cfg.precision),
         scheduler=sched,
         make_payload_extra=lambda: _payload_extra(model, list(classes.classes), cfg),
     )  # fmt: skip
 
 
-def _write_figures(model, payload, ds, classes, out, cfg, cache, device, history) -> None:
+def _write_figures(model, ds, classes, out, cfg, cache, device, history) -> None:
     from wikiart.report.autoencoder_plots import plot_reconstructions
     from wikiart.report.classifier_plots import plot_history
 
@@ -165,7 +165,7 @@ def _write_figures(model, payload, ds, classes, out, cfg, cache, device, history
         out / "reconstructions.png",
         labels=[classes.classes[data.labels[i]] for i in pick],
         title=f"{split} images (top) and their reconstructions (bottom), "
-        f"code {payload['model_config']['bottleneck']}",
+        f"code {model.config['bottleneck']}",
     )
 
 

@@ -5,7 +5,6 @@ from wikiart.lazy import lazy_exports
 
 _EXPORTS = {
     "evaluate_checkpoint": "wikiart.classify.infer",
-    "evaluate_classifier": "wikiart.classify.infer",
     "evaluate_refs": "wikiart.classify.infer",
     "load_classifier": "wikiart.classify.infer",
     "predict_images": "wikiart.classify.infer",

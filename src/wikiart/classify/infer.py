@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from wikiart.checkpoints import load_model
+from wikiart.config import EvaluateConfig
 from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import open_eval_split
 from wikiart.data.images import read_image_file
@@ -117,48 +118,17 @@ def evaluate_refs(
     return metrics
 
 
-def evaluate_classifier(
-    model: nn.Module,
-    payload: dict[str, Any],
-    data: str | os.PathLike[str],
-    out: str | os.PathLike[str],
-    *,
-    device: torch.device,
-    tta: bool = True,
-    batch_size: int = 64,
-    cache_dir: str | None = None,
-    progress: bool = False,
-    checkpoint: str | os.PathLike[str] | None = None,
-) -> dict[str, Any]:
-    """`wikiart evaluate` of a loaded classifier: DATA is a split folder or a dataset root (its
-    test/ is used, or the test split the ``checkpoint``'s run carved for itself)."""
-    root, refs = open_eval_split(data, checkpoint=checkpoint)
-    cache = {"source": root, "cache_root": cache_dir, "workers": None, "progress": progress}
+def evaluate_checkpoint(cfg: EvaluateConfig, progress: bool = False) -> dict[str, Any]:
+    """`wikiart evaluate` of a classifier checkpoint: ``cfg.data`` is a split folder or a dataset
+    root (its test/ is used, or the test split the checkpoint's run carved for itself)."""
+    device = resolve_device(cfg.device)
+    model, payload = load_classifier(cfg.checkpoint, device)
+    root, refs = open_eval_split(cfg.data, checkpoint=cfg.checkpoint)
+    cache = {"source": root, "cache_root": cfg.cache_dir, "workers": None, "progress": progress}
     return evaluate_refs(
-        model,
-        payload,
-        refs,
-        Path(out),
-        device=device,
-        tta=tta,
-        batch_size=batch_size,
-        cache=cache,
-        precision=inference_precision(payload, device),
-    )
-
-
-def evaluate_checkpoint(
-    checkpoint: str | os.PathLike[str],
-    data: str | os.PathLike[str],
-    out: str | os.PathLike[str],
-    *,
-    device: str = "auto",
-    **kw: Any,
-) -> dict[str, Any]:
-    """`evaluate_classifier` of a checkpoint file (``kw``: its keyword settings)."""
-    dev = resolve_device(device)
-    model, payload = load_classifier(checkpoint, dev)
-    return evaluate_classifier(model, payload, data, out, device=dev, checkpoint=checkpoint, **kw)
+        model, payload, refs, Path(cfg.out), device=device, tta=cfg.tta,
+        batch_size=cfg.batch_size, cache=cache, precision=inference_precision(payload, device),
+    )  # fmt: skip
 
 
 def predict_images(

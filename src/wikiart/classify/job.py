@@ -8,7 +8,6 @@ import functools
 from typing import Any
 
 from wikiart.classify.settings import KIND, ClassifierConfig
-from wikiart.config import EvaluateConfig
 from wikiart.jobs import Job, register
 
 
@@ -30,16 +29,6 @@ def eval_summary(res: dict[str, Any], out: str) -> str:
         f"n={res['n']} accuracy={res['accuracy']:.3f} balanced_accuracy="
         f"{res['balanced_accuracy']:.3f} macro_f1={res['macro_f1']:.3f}; wrote {out}"
     )
-
-
-def evaluate(cfg: EvaluateConfig, progress: bool) -> dict[str, Any]:
-    """``metrics.json``, ``per_class.csv`` and ``confusion.png`` of the checkpoint on the data."""
-    from wikiart.classify.infer import evaluate_checkpoint
-
-    return evaluate_checkpoint(
-        cfg.checkpoint, cfg.data, cfg.out, device=cfg.device, tta=cfg.tta,
-        batch_size=cfg.batch_size, cache_dir=cfg.cache_dir, progress=progress,
-    )  # fmt: skip
 
 
 @functools.cache
@@ -64,7 +53,7 @@ JOB = register(
         summary=summary,
         outputs=("model.pt", "config.json", "history.csv", "metrics.json", "report.md"),
         kinds={KIND: "wikiart.models.registry:classifier_from_checkpoint"},
-        evaluate="wikiart.classify.job:evaluate",
+        evaluate="wikiart.classify.infer:evaluate_checkpoint",
         eval_outputs=("metrics.json",),
         eval_summary=eval_summary,
         preset_keys=preset_keys,

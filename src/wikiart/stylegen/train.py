@@ -84,7 +84,8 @@ def train_stylegen(
         texture = texture_stats(features, full, len(classes), device, cfg.batch_size)
     clf_size = int(cfg.classifier_size or clf_payload["preprocess"]["image_size"])
     loss = StylegenLoss(clf, clf_size, cfg, features, emb, texture).to(device)
-    result = _fit(model, loss, loader, cfg, device, out, progress, colors, texture)
+    loop = LoopConfig.for_job(cfg, device, out, progress, patience=None)
+    result = _fit(model, loss, loader, cfg, loop, colors, texture)
     _write_figures(result.history, cfg, ds, classes, device, out, cache)
     row = dict(result.history[-1]) if result.history else {}
     row["seconds"] = time.perf_counter() - t_start
@@ -166,9 +167,7 @@ def _fit(
     loss: StylegenLoss,
     loader: torch.utils.data.DataLoader,
     cfg: StylegenConfig,
-    device: torch.device,
-    out: Path,
-    progress: bool,
+    loop: LoopConfig,
     colors: dict[str, list],
     texture: dict[str, list[torch.Tensor]] | None,
 ) -> Any:
@@ -185,7 +184,6 @@ def _fit(
 
     classifier = str(cfg.classifier)
     clf_info = {"path": classifier, "sha256": file_digest(classifier)}
-    loop = LoopConfig.for_job(cfg, device, out, progress, patience=None)
     return fit(
         model,
         opt,

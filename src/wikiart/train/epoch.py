@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -171,23 +171,28 @@ def _optimizer_step(
     return lr
 
 
-def train_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    loader: Iterable[Any],
-    step_fn: StepFn,
-    cfg: LoopConfig,
-    epoch: int,
-    scaler: torch.amp.GradScaler | None,
-    scheduler: Any,
-    ema: AveragedModel | None = None,
-) -> tuple[dict[str, float], float, int]:
+class TrainingRun(Protocol):
+    """What `train_epoch` trains with (`wikiart.train.loop`'s record of one `fit` call)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    train_loader: Iterable[Any]
+    step_fn: StepFn
+    cfg: LoopConfig
+    scaler: torch.amp.GradScaler | None
+    scheduler: Any
+    ema: AveragedModel | None
+
+
+def train_epoch(run: TrainingRun, epoch: int) -> tuple[dict[str, float], float, int]:
     """One pass over ``loader``: returns the averaged train numbers, the last LR used and the
     number of samples seen. Losses are summed detached and turned into floats every
     ``log_every`` steps, so no graph outlives its step and the GPU is not synced every batch."""
+    model, optimizer, cfg, step_fn = run.model, run.optimizer, run.cfg, run.step_fn
+    scaler, scheduler, ema = run.scaler, run.scheduler, run.ema
     device = cfg.device
     model.train()
-    bar = _progress_bar(loader, cfg, epoch)
+    bar = _progress_bar(run.train_loader, cfg, epoch)
     sums = _EpochSums(epoch)
     lr = _current_lr(optimizer)
     start = time.perf_counter()

@@ -185,17 +185,7 @@ def _run_epoch(run: _Run, epoch: int) -> tuple[dict[str, Any], int, bool]:
     sampler = getattr(run.train_loader, "sampler", None)
     if hasattr(sampler, "set_epoch"):  # DistributedSampler: a new shuffle per epoch
         sampler.set_epoch(epoch)
-    train_stats, lr, seen = _train_epoch(
-        run.model,
-        run.optimizer,
-        run.train_loader,
-        run.step_fn,
-        cfg,
-        epoch,
-        run.scaler,
-        run.scheduler,
-        run.ema,
-    )
+    train_stats, lr, seen = _train_epoch(run, epoch)
     metrics = _evaluate(run.model if run.ema is None else run.ema.module, run.eval_fn)
     row = epoch_row(epoch, train_stats, metrics, lr, epoch_start)
     is_best = track_best(cfg, state, epoch, row)
@@ -204,21 +194,7 @@ def _run_epoch(run: _Run, epoch: int) -> tuple[dict[str, Any], int, bool]:
     state.history.append(row)
     state.stopped_early = cfg.patience is not None and state.bad_epochs >= cfg.patience
     if cfg.is_main:
-        save_epoch(
-            cfg,
-            state,
-            run.history_path,
-            run.best_path,
-            run.last_path,
-            is_best,
-            row,
-            run.model,
-            run.optimizer,
-            run.scheduler,
-            run.scaler,
-            run.make_payload_extra,
-            run.ema,
-        )
+        save_epoch(run, is_best, row)
     return row, seen, is_best
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -25,45 +25,52 @@ PAYLOAD_EXTRA_DEFAULTS: dict[str, Any] = {
 }
 
 
-def save_epoch(
-    cfg: LoopConfig,
-    state: LoopState,
-    history_path: Path,
-    best_path: Path,
-    last_path: Path,
-    is_best: bool,
-    row: dict[str, Any],
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    scaler: torch.amp.GradScaler | None,
-    make_payload_extra: Callable[[], dict[str, Any]] | None,
-    ema: AveragedModel | None = None,
-) -> None:
+class EpochRun(Protocol):
+    """What `save_epoch` reads of a training run (`wikiart.train.loop`'s record of one `fit`)."""
+
+    cfg: LoopConfig
+    state: LoopState
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler | None
+    ema: AveragedModel | None
+    make_payload_extra: Callable[[], dict[str, Any]] | None
+
+    @property
+    def history_path(self) -> Path: ...
+    @property
+    def best_path(self) -> Path: ...
+    @property
+    def last_path(self) -> Path: ...
+
+
+def save_epoch(run: EpochRun, is_best: bool, row: dict[str, Any]) -> None:
     """history.csv, then model.pt (if best), then last.pt: a crash in between re-trains this
     epoch on resume and rewrites the same model.pt, never leaving last.pt ahead of the best.
     With an EMA, model.pt holds the average and last.pt both the live weights and the average."""
-    write_history_csv(history_path, state.history)
-    extra = payload_extra(make_payload_extra)
+    state, ema = run.state, run.ema
+    write_history_csv(run.history_path, state.history)
+    extra = payload_extra(run.make_payload_extra)
     if is_best:
-        evaluated = model if ema is None else ema.module
+        evaluated = run.model if ema is None else ema.module
         save_checkpoint(
-            best_path, _build_payload(extra, model=evaluated, epoch=state.epoch, metrics=row)
+            run.best_path, _build_payload(extra, model=evaluated, epoch=state.epoch, metrics=row)
         )
     last = _build_payload(
         extra,
-        model=model,
+        model=run.model,
         epoch=state.epoch,
         metrics=row,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        scaler=scaler,
+        optimizer=run.optimizer,
+        scheduler=run.scheduler,
+        scaler=run.scaler,
         loop_state=state.to_dict(),
         rng=capture_rng(),
     )
     if ema is not None:
         last["ema"] = ema.state_dict()
-    save_checkpoint(last_path, last)
+    save_checkpoint(run.last_path, last)
 
 
 def payload_extra(make_payload_extra: Callable[[], dict[str, Any]] | None) -> dict[str, Any]:
