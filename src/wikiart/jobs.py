@@ -80,6 +80,11 @@ class Job:
     #: ``(title, "module:function")``: the job's stage of `wikiart demo`, which takes a
     #: `wikiart.report.stage.DemoStage` and adds its section to the report.
     demo: tuple[str, str] | None = None
+    #: The tabs of `wikiart serve` this job's checkpoints can fill: ``"classify"``,
+    #: ``"repaint"`` or ``"generate"`` -> ``"module:function"`` that opens a checkpoint for it,
+    #: ``(path, device=...)`` (a classifier and its payload; a
+    #: `wikiart.models.repaint.Painter`; a `wikiart.eval.generator.Generator`).
+    app: Mapping[str, str] = field(default_factory=dict)
 
     def function(self, role: str) -> Callable[..., Any]:
         """The function a ``"module:attr"`` field names (``"train"``, ``"resolve"``,
@@ -164,3 +169,9 @@ def builder(kind: str) -> Callable[[dict[str, Any]], Any] | None:
     now), or None for a kind no registered job writes."""
     job = job_for_kind(kind)
     return None if job is None else load(job.kinds[kind])
+
+
+def serving(role: str) -> list[Job]:
+    """The jobs whose checkpoints can fill the app's ``role`` tab, the latest registered first
+    (a run folder holding several is served by the first found)."""
+    return [job for job in reversed(all_jobs().values()) if role in job.app]

@@ -59,5 +59,6 @@ JOB = register(
         preset_keys=preset_keys,
         preset_note="the --arch preset's",
         demo=("classifier", "wikiart.classify.demo:classifier_stage"),
+        app={"classify": "wikiart.classify.infer:load_classifier"},
     )
 )

@@ -43,6 +43,7 @@ _EVAL = {
     "judged": True,
     "eval_outputs": ("diffusion_eval.json",),
     "eval_summary": eval_summary,
+    "app": {"generate": "wikiart.diffusion.generate:open_generator"},
 }
 
 JOB = register(

@@ -47,3 +47,19 @@ def render_styles(
     if not outs:
         return torch.zeros(0, len(styles), 3, model.image_size, model.image_size)
     return torch.cat(outs)
+
+
+class Painter(Protocol):
+    """A re-painting model at work in an app (`wikiart serve`'s Re-paint tab): it paints a whole
+    picture in one of its ``styles`` and returns ``H x W x 3`` uint8. ``exemplars``: it can also
+    paint like an uploaded painting, with a style strength (``alpha``) and the picture's own
+    colours kept on request; ``describe``: how it paints, for the page."""
+
+    styles: list[str]
+    exemplars: bool
+    describe: str
+
+    def paint(
+        self, image: Any, style: str | None, exemplar: Any, alpha: float, keep_colors: bool,
+        max_size: int,
+    ) -> Any: ...  # fmt: skip

@@ -263,13 +263,9 @@ def _explore_tab(gr, server: Server, h, light) -> None:
 
 
 def _repaint_tab(gr, server: Server, ImageUpload, h, heavy) -> None:
-    transfer = server.spec.repaint_kind != "stylegen"
+    transfer = server.painter is not None and server.painter.exemplars
     names = server.repaint_styles
-    how = (
-        "style transfer (AdaIN) at the picture's own size"
-        if transfer
-        else f"the style generator at {server.repainter.image_size} px"
-    )
+    how = server.painter.describe if server.painter is not None else ""
     with gr.Tab("Re-paint", id="repaint"):
         gr.Markdown(f"Any picture painted in a style: {how}.")
         with gr.Row():

@@ -11,14 +11,17 @@ from pathlib import Path
 from wikiart.checkpoints import checkpoint_kind
 from wikiart.data.refs import display
 from wikiart.errors import WikiartError
+from wikiart.jobs import serving
 
 #: Where `make demo` writes; the app looks there when no model is named.
 DEMO_RUN = Path("runs/demo")
 
-#: Which checkpoint kinds each tab takes.
-CLASSIFIER_KINDS = ("classifier",)
-REPAINT_KINDS = ("transfer", "stylegen")
-GENERATE_KINDS = ("diffusion", "lora")
+
+def role_kinds(role: str) -> tuple[str, ...]:
+    """The checkpoint kinds a tab takes: those of the jobs registered for its ``role``
+    (`wikiart.jobs.Job.app`)."""
+    return tuple(kind for job in serving(role) for kind in job.kinds)
+
 
 NOTHING_TO_SERVE = (
     "nothing to serve: no model was named and {run} does not exist. Make models with "
@@ -37,6 +40,7 @@ class ServeSpec:
     repaint: str | None = None  # a transfer or stylegen model.pt, or "builtin"
     repaint_kind: str | None = None
     generator: Path | None = None
+    generator_kind: str | None = None
     run: Path | None = None
 
     def tabs(self) -> list[str]:
@@ -105,32 +109,34 @@ def find_models(
     if spec.run is not None and not spec.run.is_dir():
         raise WikiartError(f"--run: folder not found: {display(spec.run)}")
 
-    def in_run(*names: str) -> Path | None:
+    def in_run(role: str) -> Path | None:
+        """The run folder's checkpoint for ``role``: ``RUN/<job>/model.pt`` of a job serving it."""
         if spec.run is None:
             return None
-        for name in names:
-            p = spec.run / name / "model.pt"
+        for job in serving(role):
+            p = spec.run / job.name / "model.pt"
             if p.is_file():
                 return p
         return None
 
     if classifier is not None:
-        spec.classifier = _checked(classifier, CLASSIFIER_KINDS, "--classifier")
-    elif (p := in_run("classifier")) is not None:
-        spec.classifier = _checked(p, CLASSIFIER_KINDS, "--run")
+        spec.classifier = _checked(classifier, role_kinds("classify"), "--classifier")
+    elif (p := in_run("classify")) is not None:
+        spec.classifier = _checked(p, role_kinds("classify"), "--run")
     if transfer is not None:
         if transfer == "builtin":
             spec.repaint, spec.repaint_kind = "builtin", "transfer"
         else:
-            p, spec.repaint_kind = _checked_kind(transfer, REPAINT_KINDS, "--transfer")
+            p, spec.repaint_kind = _checked_kind(transfer, role_kinds("repaint"), "--transfer")
             spec.repaint = str(p)
-    elif (p := in_run("transfer", "stylegen")) is not None:
-        p, spec.repaint_kind = _checked_kind(p, REPAINT_KINDS, "--run")
+    elif (p := in_run("repaint")) is not None:
+        p, spec.repaint_kind = _checked_kind(p, role_kinds("repaint"), "--run")
         spec.repaint = str(p)
     if diffusion is not None:
-        spec.generator = _checked(diffusion, GENERATE_KINDS, "--diffusion")
-    elif (p := in_run("diffusion")) is not None:
-        spec.generator = _checked(p, GENERATE_KINDS, "--run")
+        found = _checked_kind(diffusion, role_kinds("generate"), "--diffusion")
+        spec.generator, spec.generator_kind = found
+    elif (p := in_run("generate")) is not None:
+        spec.generator, spec.generator_kind = _checked_kind(p, role_kinds("generate"), "--run")
 
     if gallery is not None:
         if not Path(gallery).is_dir():

@@ -20,11 +20,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from wikiart.checkpoints import checkpoint_kind
 from wikiart.data.images import fit_image, open_image
 from wikiart.data.refs import display
 from wikiart.errors import BadImageError, WikiartError
-from wikiart.imaging import to_hwc, unit_to_hwc
-from wikiart.models.repaint import render_styles
+from wikiart.imaging import to_hwc
+from wikiart.jobs import job_for_kind, load
+from wikiart.models.repaint import Painter
 from wikiart.serve.models import ServeSpec
 
 log = logging.getLogger(__name__)
@@ -94,25 +96,24 @@ class Server:
         self.spec, self.device, self.max_size = spec, device, int(max_size)
         self.classifier = self.payload = self.gallery = self.map = None
         self.metrics: dict[str, Any] | None = None
-        self.repainter = self.repaint_payload = self.generator = None
+        self.painter: Painter | None = None
+        self.generator: Any = None
         self._embed_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         t0 = time.perf_counter()
         if spec.classifier is not None:
             self._load_classifier(spec, cache_dir, gallery_per_style, progress)
         if spec.repaint is not None:
-            self._load_repainter(spec)
+            self.painter = _opener("repaint", spec.repaint_kind)(spec.repaint, device=device)
         if spec.generator is not None:
-            from wikiart.diffusion import open_generator
-
+            open_generator = _opener("generate", spec.generator_kind)
             self.generator = open_generator(spec.generator, device=device)
         log.info("serve: models ready in %.1fs: %s", time.perf_counter() - t0, spec.tabs())
 
     # -- loading -------------------------------------------------------------------------
     def _load_classifier(self, spec, cache_dir, per_style, progress) -> None:
-        from wikiart.classify.infer import load_classifier
-
-        self.classifier, self.payload = load_classifier(spec.classifier, self.device)
+        load_classifier = _opener("classify", checkpoint_kind(spec.classifier))
+        self.classifier, self.payload = load_classifier(spec.classifier, device=self.device)
         self.classes = list(self.payload["classes"])
         pre = self.payload["preprocess"]
         self.image_size, self.fit = int(pre["image_size"]), pre.get("fit", "crop")
@@ -132,16 +133,6 @@ class Server:
             )  # fmt: skip
             labels = [r.style for r in self.gallery.refs]
             self.map = draw_map(self.gallery.xy, self.gallery.styles, labels)
-
-    def _load_repainter(self, spec) -> None:
-        if spec.repaint_kind == "stylegen":
-            from wikiart.stylegen.render import load_stylegen
-
-            self.repainter, self.repaint_payload = load_stylegen(spec.repaint, self.device)
-        else:
-            from wikiart.transfer import load_transfer
-
-            self.repainter, self.repaint_payload = load_transfer(spec.repaint, self.device)
 
     # -- Classify ------------------------------------------------------------------------
     def _require(self, model: Any, tab: str) -> None:
@@ -256,7 +247,7 @@ class Server:
     # -- Re-paint ------------------------------------------------------------------------
     @property
     def repaint_styles(self) -> list[str]:
-        return list(self.repainter.style_names) if self.repainter is not None else []
+        return list(self.painter.styles) if self.painter is not None else []
 
     @torch.inference_mode()
     def repaint(
@@ -267,43 +258,18 @@ class Server:
         alpha: float = 1.0,
         keep_colors: bool = False,
     ) -> np.ndarray:
-        """The content image painted in a style (a name, or an uploaded painting), ``H x W x 3``
-        uint8: at its own size (scaled down to ``max_size``) by style transfer, or at the
-        generator's size by a style generator."""
-        self._require(self.repainter, "Re-paint")
+        """The content image painted in a style (a name, or an uploaded painting where the
+        model takes one), ``H x W x 3`` uint8: at its own size (scaled down to ``max_size``) by
+        style transfer, or at the generator's size by a style generator."""
+        self._require(self.painter, "Re-paint")
         alpha = float(alpha)
         if not 0.0 <= alpha <= 1.0:
             raise WikiartError(f"alpha must be between 0 and 1, not {alpha}")
-        names = self.repaint_styles
         image = read_upload(content, "image to re-paint")
-        if self.spec.repaint_kind == "stylegen":
-            return self._render(image, style, names)
-        from wikiart.transfer import Style, paint, resolve_style, style_statistics
-        from wikiart.transfer.stylize import STYLE_SIZE
-
-        if style_image:
+        exemplar = None
+        if style_image and self.painter.exemplars:
             exemplar = read_upload(style_image, "style painting")
-            exemplar.thumbnail((STYLE_SIZE, STYLE_SIZE), Image.Resampling.LANCZOS)
-            t = torch.from_numpy(np.asarray(exemplar, dtype=np.uint8).copy()).permute(2, 0, 1)
-            target = Style("upload", *style_statistics(self.repainter, t))
-        elif style in names:  # a name only: resolve_style would also open a file of that name
-            target = resolve_style(self.repainter, style)
-        else:
-            raise WikiartError(
-                f"unknown style {style!r}: choose one of {', '.join(names)}, or upload a painting"
-            )
-        image.thumbnail((self.max_size, self.max_size), Image.Resampling.LANCZOS)
-        x = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
-        out = paint(self.repainter, x, target, alpha=alpha, keep_colors=bool(keep_colors))
-        return unit_to_hwc(out)
-
-    def _render(self, image: Image.Image, style: str | None, names: list[str]) -> np.ndarray:
-        if style not in names:
-            raise WikiartError(f"unknown style {style!r}: choose one of {', '.join(names)}")
-        size = self.repainter.image_size
-        x = torch.from_numpy(np.asarray(fit_image(image, size, "crop"), dtype=np.uint8).copy())
-        out = render_styles(self.repainter, x.permute(2, 0, 1)[None], [names.index(style)])[0, 0]
-        return unit_to_hwc(out)
+        return self.painter.paint(image, style, exemplar, alpha, bool(keep_colors), self.max_size)
 
     # -- Generate ------------------------------------------------------------------------
     @property
@@ -327,3 +293,12 @@ class Server:
             raise WikiartError(f"the seed must be between 0 and {2**31 - 1}, not {seed}")
         images = self.generator.images(style, n, seed=seed, guidance=guidance, steps=steps)
         return [to_hwc(im) for im in images]
+
+
+def _opener(role: str, kind: str | None) -> Any:
+    """The function that opens a ``kind`` checkpoint for the app's ``role`` tab (its job's
+    `wikiart.jobs.Job.app`)."""
+    job = job_for_kind(kind)
+    if job is None or role not in job.app:
+        raise WikiartError(f"a {kind!r} checkpoint cannot serve the app's {role} tab")
+    return load(job.app[role])

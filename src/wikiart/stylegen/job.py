@@ -34,5 +34,6 @@ JOB = register(
             "style generator (judge, training, evaluation)",
             "wikiart.stylegen.demo:stylegen_stage",
         ),
+        app={"repaint": "wikiart.stylegen.painter:open_painter"},
     )
 )

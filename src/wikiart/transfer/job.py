@@ -42,5 +42,6 @@ JOB = register(
             "style transfer (style statistics, evaluation)",
             "wikiart.transfer.demo:transfer_stage",
         ),
+        app={"repaint": "wikiart.transfer.painter:open_painter"},
     )
 )
