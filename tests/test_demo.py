@@ -15,10 +15,11 @@ from wikiart.cli import main
 
 def test_demo_on_given_data_writes_report(tiny_root, tmp_path, capsys, monkeypatch):
     import wikiart.demo as demo
+    import wikiart.diffusion.demo as diffusion_stage
 
     monkeypatch.setenv("WIKIART_CACHE", str(tmp_path / "cache"))
     for name, value in (("EPOCHS", 1), ("STEPS", 2), ("BATCH", 4), ("SAMPLES", 2)):
-        monkeypatch.setattr(demo, f"DIFFUSION_{name}", value)
+        monkeypatch.setattr(diffusion_stage, f"DIFFUSION_{name}", value)
     # a second Ukiyo_e painting: a classifier needs two of a style to hold one back
     write_image(tiny_root / "train" / "Ukiyo_e" / "img9.jpg", seed=99)
     out = tmp_path / "demo"
