@@ -11,20 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-pytest.importorskip("diffusers")
-pytest.importorskip("peft")
-pytest.importorskip("transformers")
-
 from PIL import Image
 
-from conftest import assert_png
+from conftest import assert_png, requires
 from tiny_pipeline import IMAGE_SIZE, save_tiny_pipeline
 from wikiart.checkpoints import load_checkpoint
 from wikiart.config import DataConfig, LoraConfig
 from wikiart.diffusion import pipeline as pl
 from wikiart.diffusion.common import LORA_FILE, LORA_WEIGHTS, accumulating_step
 from wikiart.errors import UnknownStyleError, WikiartError
+
+requires("diffusers", "diffusion")
+requires("peft", "diffusion")
+requires("transformers", "diffusion")
 
 # diffusers' DPM-Solver builds its sigmas through a tensor's __array__ (numpy 2 notice)
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
