@@ -104,10 +104,10 @@ CACHE_KILLER = textwrap.dedent(
 
     def die():
         me, kids = str(os.getpid()), []
-        for entry in os.listdir("/proc"):
+        for entry in filter(str.isdigit, os.listdir("/proc")):
             try:
                 with open(f"/proc/{entry}/stat") as f:
-                    if entry.isdigit() and f.read().rsplit(")", 1)[1].split()[1] == me:
+                    if f.read().rsplit(")", 1)[1].split()[1] == me:
                         kids.append(entry)
             except (OSError, IndexError):
                 pass
@@ -144,15 +144,17 @@ CACHE_KILLER = textwrap.dedent(
 )
 
 
-def _killed_build(base: list[str], env: dict[str, str], point: str) -> list[int]:
-    """Run ``wikiart BASE`` killed at ``point``; the pids of the children it had then."""
-    done = subprocess.run(
-        [sys.executable, "-c", CACHE_KILLER, *base], env={**env, "WIKIART_TEST_KILL": point},
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
-    line = [ln for ln in done.stderr.splitlines() if ln.startswith("children:")]
-    assert len(line) == 1, done.stderr[-2000:]
+def _killed_build(base: list[str], env: dict[str, str], point: str, log: Path) -> list[int]:
+    """Run ``wikiart BASE`` killed at ``point``; the pids of the children it had then. Its
+    output goes to the file ``log``, not a pipe, which a stranded worker would hold open."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CACHE_KILLER, *base], env={**env, "WIKIART_TEST_KILL": point},
+            stdout=out, stderr=out,
+        )  # fmt: skip
+        assert proc.wait(timeout=300) == -signal.SIGKILL, log.read_text()[-2000:]
+    line = [ln for ln in log.read_text().splitlines() if ln.startswith("children:")]
+    assert len(line) == 1, log.read_text()[-2000:]
     return [int(pid) for pid in line[0].split()[1:]]
 
 
@@ -163,7 +165,7 @@ def test_a_killed_multi_worker_cache_build_strands_nothing(tmp_path):
     root = _paintings(tmp_path / "ds", 240)
     env = {**os.environ, "WIKIART_CACHE": str(tmp_path / "cache"), "WIKIART_LOCK_TIMEOUT": "30"}
     base = ["--no-progress", "data", "cache", str(root), "--workers", "2", "--image-size", "32"]
-    workers = _killed_build(base, env, "pixels:40")
+    workers = _killed_build(base, env, "pixels:40", tmp_path / "killed.log")
     assert len(workers) == 2, workers
     t0 = time.monotonic()
     while any(process_alive(w) for w in workers) and time.monotonic() - t0 < 10:
@@ -200,7 +202,7 @@ def test_a_killed_cache_build_resumes_from_its_last_save_with_the_same_pixels(tm
     reference = _pixels(tmp_path / "ref", root)
 
     env["WIKIART_CACHE"] = str(tmp_path / "crash")
-    _killed_build(base, env, "index:3")
+    _killed_build(base, env, "index:3", tmp_path / "killed.log")
     (index,) = (tmp_path / "crash").rglob("index.json")
     assert len(json.loads(index.read_text())["entries"]) == 64
     done = subprocess.run(
