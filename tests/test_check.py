@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import requires_shared
 from wikiart.data.check import (
     CheckReport,
     check_dataset,
@@ -384,8 +385,7 @@ def test_near_duplicate_pairs_scales_to_many_hashes() -> None:
 # -- the real sample --------------------------------------------------------------------------
 @pytest.mark.shared_data
 def test_real_sample() -> None:
-    if not SAMPLE.is_dir():
-        pytest.skip(f"{SAMPLE} not present")
+    requires_shared(SAMPLE)
     report = check_dataset(open_dataset(SAMPLE))
     assert report.bad_files == []
     assert report.errors == 0 and report.exit_code == 0

@@ -90,30 +90,88 @@ def _paintings(root: Path, n: int) -> Path:
     return root
 
 
+#: ``python -c`` program: ``wikiart`` with a SIGKILL planted at the point ``$WIKIART_TEST_KILL``
+#: names (as in test_crash_training): ``pixels:N`` right after the N-th image's pixels are written,
+#: ``index:N`` right after the N-th save of the cache index, which is saved after every chunk
+#: here instead of every few seconds. Just before the kill it prints the pids of its children
+#: (the decode workers) on stderr.
+CACHE_KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    import wikiart.data.cache as cache
+    kind, _, count = os.environ["WIKIART_TEST_KILL"].partition(":")
+    seen = [0]
+
+    def die():
+        me, kids = str(os.getpid()), []
+        for entry in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[1] == me:
+                        kids.append(entry)
+            except (OSError, IndexError):
+                pass
+        print("children:", *kids, file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def tick():
+        seen[0] += 1
+        if seen[0] == int(count):
+            die()
+
+    if kind == "pixels":  # writes into the pixel file (the lock's pid is written so too)
+        real_pwrite = os.pwrite
+
+        def pwrite(fd, data, offset):
+            out = real_pwrite(fd, data, offset)
+            if os.readlink(f"/proc/self/fd/{fd}").endswith("pixels.u8"):
+                tick()
+            return out
+
+        os.pwrite = pwrite
+    else:
+        cache._SAVE_EVERY_S = 0.0
+        real_save = cache.ImageStore._save_index
+
+        def save_index(store):
+            real_save(store)
+            tick()
+
+        cache.ImageStore._save_index = save_index
+    from wikiart.cli import main
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def _killed_build(base: list[str], env: dict[str, str], point: str, log: Path) -> list[int]:
+    """Run ``wikiart BASE`` killed at ``point``; the pids of the children it had then. Its
+    output goes to the file ``log``, not a pipe, which a stranded worker would hold open."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CACHE_KILLER, *base], env={**env, "WIKIART_TEST_KILL": point},
+            stdout=out, stderr=out,
+        )  # fmt: skip
+        assert proc.wait(timeout=300) == -signal.SIGKILL, log.read_text()[-2000:]
+    line = [ln for ln in log.read_text().splitlines() if ln.startswith("children:")]
+    assert len(line) == 1, log.read_text()[-2000:]
+    return [int(pid) for pid in line[0].split()[1:]]
+
+
 def test_a_killed_multi_worker_cache_build_strands_nothing(tmp_path):
-    """SIGKILL the parent of a 2-worker `wikiart data cache` once its workers are decoding: the
-    workers die with it, and the next build finishes (within the lock timeout) and caches
-    every image."""
+    """SIGKILL the parent of a 2-worker `wikiart data cache` while its workers are decoding
+    (after its 40th image, in the second of 8 chunks): the workers die with it, and the next
+    build finishes (within the lock timeout) and caches every image."""
     root = _paintings(tmp_path / "ds", 240)
     env = {**os.environ, "WIKIART_CACHE": str(tmp_path / "cache"), "WIKIART_LOCK_TIMEOUT": "30"}
-    cmd = [sys.executable, "-m", "wikiart", "--no-progress", "data", "cache", str(root),
-           "--workers", "2", "--image-size", "32"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    workers: list[int] = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        workers = child_pids(proc.pid)
-        if len(workers) >= 2:
-            break
-        time.sleep(0.01)
-    if proc.poll() is not None:
-        pytest.skip("the build finished before its workers could be seen")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    base = ["--no-progress", "data", "cache", str(root), "--workers", "2", "--image-size", "32"]
+    workers = _killed_build(base, env, "pixels:40", tmp_path / "killed.log")
+    assert len(workers) == 2, workers
     t0 = time.monotonic()
     while any(process_alive(w) for w in workers) and time.monotonic() - t0 < 10:
         time.sleep(0.05)
     assert not any(process_alive(w) for w in workers), "decode workers outlived their parent"
+    cmd = [sys.executable, "-m", "wikiart", *base]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "240 images" in done.stdout and "0 unusable" in done.stdout
@@ -132,8 +190,11 @@ def _pixels(cache: Path, root: Path) -> dict[str, bytes]:
 
 
 def test_a_killed_cache_build_resumes_from_its_last_save_with_the_same_pixels(tmp_path):
-    """SIGKILL a build right after it saved its index: the next build reuses the saved images
-    and the store ends identical to an uninterrupted build's."""
+    """SIGKILL a build right after it saved its index for the third time (before decoding,
+    then after each of the first two 32-image chunks): the next build reuses exactly the 64
+    saved images and the store ends identical to an uninterrupted build's."""
+    import json
+
     root = _paintings(tmp_path / "ds", 240)
     base = ["--no-progress", "data", "cache", str(root), "--workers", "2", "--image-size", "32"]
     env = {**os.environ, "WIKIART_CACHE": str(tmp_path / "ref")}
@@ -141,33 +202,15 @@ def test_a_killed_cache_build_resumes_from_its_last_save_with_the_same_pixels(tm
     reference = _pixels(tmp_path / "ref", root)
 
     env["WIKIART_CACHE"] = str(tmp_path / "crash")
-    code = (  # the same command, saving its index every 0.05 s instead of every few seconds
-        "import sys, wikiart.data.cache as c; c._SAVE_EVERY_S = 0.05; "
-        "from wikiart.cli import main; sys.exit(main(sys.argv[1:]))"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code, *base], env=env)
-    deadline, saved = time.monotonic() + 60, 0
-    while time.monotonic() < deadline and proc.poll() is None and not saved:
-        for index in (tmp_path / "crash").rglob("index.json"):
-            try:
-                import json
-
-                saved = len(json.loads(index.read_text())["entries"])
-            except (OSError, ValueError):
-                pass
-        time.sleep(0.005)
-    if proc.poll() is not None or not saved or saved >= 240:
-        proc.kill()
-        pytest.skip(f"could not kill the build between two saves ({saved} saved)")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    _killed_build(base, env, "index:3", tmp_path / "killed.log")
+    (index,) = (tmp_path / "crash").rglob("index.json")
+    assert len(json.loads(index.read_text())["entries"]) == 64
     done = subprocess.run(
         [sys.executable, "-m", "wikiart", *base], env=env, capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    reused = int(done.stdout.split(" reused")[0].rsplit(" ", 1)[1])
-    assert reused >= saved > 0, done.stdout
+    assert "240 images, 64 reused, 176 decoded" in done.stdout, done.stdout
     assert _pixels(tmp_path / "crash", root) == reference
 
 

@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import os
 import subprocess
@@ -8,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import assert_png, grid_px, write_image
+from conftest import assert_png, grid_px, has_extra, write_image
 from wikiart.checkpoints import load_checkpoint
 from wikiart.cli import main
 
@@ -32,11 +31,11 @@ def test_demo_on_given_data_writes_report(tiny_root, tmp_path, capsys, monkeypat
     assert "Style-conditioned generator" in html and "stylegen-eval/grid.png" in html
     sg = json.loads((out / "stylegen-eval" / "stylegen_eval.json").read_text())
     assert sg["pairs"] == 3 * 2  # three test images, each rendered in the two other styles
-    if (Path(demo.__file__).parent / "transfer" / "builtin.pt").is_file():
-        assert "Style transfer" in html and "transfer-eval/grid.png" in html
-        tr = json.loads((out / "transfer-eval" / "stylegen_eval.json").read_text())
-        assert tr["pairs"] == sg["pairs"] and tr["styles"] == sg["styles"]
-    if importlib.util.find_spec("diffusers") is not None:
+    assert (Path(demo.__file__).parent / "transfer" / "builtin.pt").is_file()  # package data
+    assert "Style transfer" in html and "transfer-eval/grid.png" in html
+    tr = json.loads((out / "transfer-eval" / "stylegen_eval.json").read_text())
+    assert tr["pairs"] == sg["pairs"] and tr["styles"] == sg["styles"]
+    if has_extra("diffusers", "diffusion") and has_extra("peft", "diffusion"):
         assert "Diffusion" in html and "diffusion-eval/grid.png" in html
         ev = json.loads((out / "diffusion-eval" / "diffusion_eval.json").read_text())
         assert ev["n_per_style"] == 2 and set(ev["per_style"]) == {"Baroque", "Cubism", "Ukiyo_e"}
@@ -97,6 +96,7 @@ def test_demo_on_the_built_in_data_is_reproducible(tmp_path):
         assert proc.wait(timeout=1800) == 0, Path(f"{out}.log").read_text()[-3000:]
     a, b = (reported_numbers(out) for out in runs)
     assert {"clusters/pixels", "clusters/autoencoder", "clusters/classifier"} <= set(a)
+    assert {"stylegen", "transfer"} <= set(a)  # both evaluations ran
     assert a == b
     for model in ("classifier", "judge", "autoencoder", "stylegen"):
         wa, wb = (load_checkpoint(out / model / "model.pt")["state_dict"] for out in runs)

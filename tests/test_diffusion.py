@@ -11,11 +11,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-pytest.importorskip("diffusers")
-pytest.importorskip("peft")
-
 import wikiart
-from conftest import assert_png, dark_bright_rare
+from conftest import assert_png, dark_bright_rare, has_lite0, requires
 from wikiart.checkpoints import load_checkpoint, load_model
 from wikiart.cli import main
 from wikiart.data.classmap import ClassMap
@@ -30,6 +27,9 @@ from wikiart.diffusion.sampling import Guided
 from wikiart.errors import WikiartError
 from wikiart.files import file_digest
 from wikiart.models.diffusion import StyleDiffusion
+
+requires("diffusers", "diffusion")
+requires("peft", "diffusion")
 
 TINY = {
     "image_size": 16,
@@ -314,6 +314,7 @@ def test_evaluate_judges_samples_and_real_images(runs, tmp_path):
         want = float((pred == payload["classes"].index(style)).float().mean())
         assert v["real_share"] == pytest.approx(want, abs=1e-4) and v["n_test"] == len(files)
     m = res["memorisation"]
+    assert (m is not None) == has_lite0()  # Lite0's feature space: the pretrained extra
     if m is not None:
         assert 0 <= m["closer_than_test_p5"] <= 1 and m["n_train"] == 16
         assert res["frechet_lite0"] >= 0 and res["frechet_lite0_train_vs_test"] >= 0

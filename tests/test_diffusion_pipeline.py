@@ -12,14 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-pytest.importorskip("diffusers")
-pytest.importorskip("peft")
-pytest.importorskip("transformers")
-
 from PIL import Image
 
-from conftest import assert_png
+from conftest import assert_png, requires
 from tiny_pipeline import IMAGE_SIZE, save_tiny_pipeline
 from wikiart.checkpoints import load_checkpoint
 from wikiart.config import DataConfig
@@ -32,6 +27,10 @@ from wikiart.diffusion.pipeline_sample import generate, sample_pipeline
 from wikiart.diffusion.settings import LoraConfig
 from wikiart.errors import UnknownStyleError, WikiartError
 from wikiart.eval.generator import SampleOptions
+
+requires("diffusers", "diffusion")
+requires("peft", "diffusion")
+requires("transformers", "diffusion")
 
 # diffusers' DPM-Solver builds its sigmas through a tensor's __array__ (numpy 2 notice)
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

@@ -22,6 +22,7 @@ def test_none_leaves_the_batch_alone() -> None:
 def test_cutmix_pastes_a_box_of_the_partner_and_lam_is_the_pixel_share() -> None:
     torch.manual_seed(3)
     x, y = _batch()
+    mixed_rows = 0
     for _ in range(20):
         mx, partner, lam = mix_batch(x, y, "cutmix", alpha=1.0)
         assert mx.dtype == torch.uint8 and mx.shape == x.shape
@@ -31,7 +32,9 @@ def test_cutmix_pastes_a_box_of_the_partner_and_lam_is_the_pixel_share() -> None
                 from_partner = (mx[i] == 10 * int(partner[i])).float().mean().item()
                 assert own + from_partner == pytest.approx(1.0)
                 assert own == pytest.approx(lam)
+                mixed_rows += 1
         assert 0.0 <= lam <= 1.0
+    assert mixed_rows > 20  # most rows got another image as partner, and were checked
     assert torch.equal(x, _batch()[0])  # the input batch is never modified in place
 
 

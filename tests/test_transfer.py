@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from conftest import assert_png, png_size, write_image
+from conftest import assert_png, png_size, requires, write_image
 from wikiart.checkpoints import load_checkpoint, load_model, make_payload, save_checkpoint
 from wikiart.cli import main
 from wikiart.errors import WikiartError
@@ -24,7 +24,7 @@ from wikiart.models.transfer import StyleTransfer, default_widths, pad_to_stride
 from wikiart.transfer import load_transfer, paint, resolve_style, transfer_loss
 from wikiart.transfer.stylize import Style
 
-pytest.importorskip("efficientnet_lite_pytorch", reason="the pretrained extra is not installed")
+requires("efficientnet_lite_pytorch", "pretrained")
 
 
 # -- pure functions --------------------------------------------------------------------------
