@@ -23,6 +23,7 @@ serve: $(STAMP)  # the web app over the demo's models (`make demo` first); Ctrl+
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)  # the end-to-end checks too long for `make test` (minutes)
@@ -31,6 +32,7 @@ test-slow: $(STAMP)  # the end-to-end checks too long for `make test` (minutes)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench
@@ -40,4 +42,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/data_pipeline.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache .mypy_cache

@@ -16,6 +16,7 @@ import os
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,7 +60,7 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
     return value
 
 
-def _check_choice(f: dataclasses.Field, value: Any) -> None:
+def _check_choice(f: dataclasses.Field[Any], value: Any) -> None:
     choices = f.metadata.get("choices")
     for item in value if isinstance(value, list) else [value]:
         if choices and item is not None and item not in choices:
@@ -71,7 +72,7 @@ def _in_file(where: str, message: str) -> str:
     return message if where.startswith("settings") else f"{where}: {message}"
 
 
-def _check_limit(where: str, f: dataclasses.Field, value: Any, default: Any) -> None:
+def _check_limit(where: str, f: dataclasses.Field[Any], value: Any, default: Any) -> None:
     """A numeric setting inside its range (the field's own, else its name's in `LIMITS`; each
     item of a list); the job's own default always passes."""
     limit = f.metadata.get("limit") or LIMITS.get(f.name)
@@ -118,7 +119,8 @@ def from_dict(
         if key in nested:
             if not isinstance(value, dict):
                 raise WikiartError(f"{where}: [{key}] must be a table")
-            base = dataclasses.asdict(fields[key].default_factory())  # type: ignore[misc]
+            factory = typing.cast(Callable[[], Any], fields[key].default_factory)
+            base = dataclasses.asdict(factory())
             kwargs[key] = from_dict(nested[key], {**base, **value}, f"{where} [{key}]", base)
         elif key in types_:
             try:
@@ -257,8 +259,8 @@ def to_toml(cfg: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _flat_fields(cfg: Any) -> list[tuple[dataclasses.Field, Any]]:
-    out: list[tuple[dataclasses.Field, Any]] = []
+def _flat_fields(cfg: Any) -> list[tuple[dataclasses.Field[Any], Any]]:
+    out: list[tuple[dataclasses.Field[Any], Any]] = []
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         if dataclasses.is_dataclass(value):

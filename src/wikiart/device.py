@@ -69,13 +69,13 @@ def amp_dtype(device: torch.device, precision: bool | str = "auto") -> torch.dty
 def inference_precision(payload: dict[str, Any], device: torch.device) -> str:
     """The precision a checkpoint's run used for inference (its ``preprocess["precision"]``),
     where this device can do it: bf16 falls back to fp32 on a CPU without bf16 kernels."""
-    stored = payload["preprocess"].get("precision", "auto")
+    stored: str = payload["preprocess"].get("precision", "auto")
     if stored == "bf16" and device.type == "cpu" and not cpu_supports_bf16():
         return "fp32"
     return stored
 
 
-def autocast(device: torch.device, precision: bool | str = "auto") -> AbstractContextManager:
+def autocast(device: torch.device, precision: bool | str = "auto") -> AbstractContextManager[None]:
     """Mixed precision per `amp_dtype`; a no-op context for fp32."""
     dtype = amp_dtype(device, precision)
     if dtype is None:

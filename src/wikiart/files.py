@@ -46,7 +46,7 @@ def atomic_open(
         remove_stale_temps(path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         text = mode == "w"
-        kw = {"encoding": encoding, "newline": ""} if text else {}
+        kw: dict[str, Any] = {"encoding": encoding, "newline": ""} if text else {}
         with os.fdopen(fd, mode, **kw) as fh:
             yield fh
             fh.flush()

@@ -119,7 +119,12 @@ def match_channel_stats(
 SSIM_K1, SSIM_K2 = 0.01, 0.03
 
 
-def gaussian_window(size: int = 11, sigma: float = 1.5, dtype=torch.float32, device=None):
+def gaussian_window(
+    size: int = 11,
+    sigma: float = 1.5,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """A normalised ``size x size`` Gaussian kernel (the one of the SSIM paper)."""
     coords = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))

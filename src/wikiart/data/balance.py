@@ -13,6 +13,9 @@ big styles and ignores the rest. Each ``--imbalance`` choice is built from one f
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, cast
+
 import numpy as np
 import torch
 from torch.utils.data import WeightedRandomSampler
@@ -55,7 +58,13 @@ def _resolve_target(target: int | str, counts: np.ndarray) -> int:
             raise WikiartError(
                 f"resample target must be an int or one of {TARGETS}, got {target!r}"
             )
-        stat = {"median": np.median, "mean": np.mean, "max": np.max, "min": np.min}[target]
+        stats: dict[str, Callable[[np.ndarray], Any]] = {
+            "median": np.median,
+            "mean": np.mean,
+            "max": np.max,
+            "min": np.min,
+        }
+        stat = stats[target]
         return max(1, int(np.round(stat(present))))
     if isinstance(target, bool) or not isinstance(target, int | np.integer) or target < 1:
         raise WikiartError(f"resample target must be a positive int, got {target!r}")
@@ -107,7 +116,8 @@ def sampler_weights(labels: np.ndarray, num_classes: int, power: float = 1.0) ->
     per_class = np.zeros(num_classes, dtype=np.float64)
     nz = counts > 0
     per_class[nz] = counts[nz] ** -float(power)
-    return per_class[arr]
+    weights: np.ndarray = per_class[arr]
+    return weights
 
 
 def make_weighted_sampler(
@@ -132,7 +142,7 @@ def make_weighted_sampler(
     gen = torch.Generator()
     gen.manual_seed(int(seed))
     return WeightedRandomSampler(
-        torch.as_tensor(weights, dtype=torch.double),
+        cast(Sequence[float], torch.as_tensor(weights, dtype=torch.double)),
         num_samples=n,
         replacement=True,
         generator=gen,
@@ -216,7 +226,7 @@ class DistributedWeightedSampler(torch.utils.data.Sampler[int]):
     def __len__(self) -> int:
         return self.per_rank
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[int]:
         gen = torch.Generator()
         gen.manual_seed(self.seed * 1_000_003 + self.epoch)
         draw = torch.multinomial(

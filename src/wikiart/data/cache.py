@@ -25,21 +25,25 @@ import os
 import re
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
-from wikiart.data.images import DEFAULT_MAX_PIXELS, FITS, Fit, decode_fitted
+from wikiart.config import FITS
+from wikiart.data.images import DEFAULT_MAX_PIXELS, Fit, decode_fitted
 from wikiart.data.refs import ImageRef, display
 from wikiart.errors import BadImageError, WikiartError
 from wikiart.files import make_dir, write_text
 from wikiart.processes import exclusive_lock, lock_timeout, worker_pool
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CACHE_FORMAT = 1
 _SAVE_EVERY_S = 5.0
@@ -53,7 +57,12 @@ def default_cache_root() -> Path:
     return Path(base) / "wikiart"
 
 
-def store_dir(source: str | os.PathLike[str], image_size: int, fit: Fit, cache_root=None) -> Path:
+def store_dir(
+    source: str | os.PathLike[str],
+    image_size: int,
+    fit: Fit,
+    cache_root: str | os.PathLike[str] | None = None,
+) -> Path:
     """Where the store of ``source`` (a dataset root) at ``image_size``/``fit`` lives."""
     src = os.path.abspath(source)
     digest = hashlib.sha1(os.fsencode(src)).hexdigest()[:12]
@@ -93,10 +102,16 @@ def _decode_chunk(
     return out
 
 
-def _bounded_map(pool: Executor, fn, chunks: list, args: tuple, window: int) -> Iterator:
+def _bounded_map(
+    pool: Executor,
+    fn: Callable[..., T],
+    chunks: Sequence[Sequence[ImageRef]],
+    args: tuple[Any, ...],
+    window: int,
+) -> Iterator[T]:
     """``pool.map`` in order, with at most ``window`` chunks in flight, so decoded pixels never
     pile up in memory faster than they are written."""
-    pending: deque[Future] = deque()
+    pending: deque[Future[T]] = deque()
     for chunk in chunks:
         pending.append(pool.submit(fn, chunk, *args))
         if len(pending) >= window:
@@ -105,8 +120,8 @@ def _bounded_map(pool: Executor, fn, chunks: list, args: tuple, window: int) -> 
         yield pending.popleft().result()
 
 
-def _stat_matches(entry: list, size: int, mtime_ns: int) -> bool:
-    return entry[0] == size and entry[1] == mtime_ns
+def _stat_matches(entry: list[Any], size: int, mtime_ns: int) -> bool:
+    return bool(entry[0] == size and entry[1] == mtime_ns)
 
 
 class ImageStore:
@@ -130,7 +145,7 @@ class ImageStore:
         self.row_bytes = image_size * image_size * 3
         self.pixels_path = self.dir / "pixels.u8"
         self.index_path = self.dir / "index.json"
-        self.entries: dict[str, list] = {}
+        self.entries: dict[str, list[Any]] = {}
         self.rows = 0
         self._free: list[int] = []
         self._load_index()
@@ -147,7 +162,7 @@ class ImageStore:
         return cls(store_dir(source, image_size, fit, cache_root), image_size, fit, max_pixels)
 
     # -- index ----------------------------------------------------------------------------
-    def _meta(self) -> dict:
+    def _meta(self) -> dict[str, Any]:
         return {"format": CACHE_FORMAT, "image_size": self.image_size, "fit": self.fit}
 
     def _load_index(self) -> None:
@@ -210,13 +225,12 @@ class ImageStore:
     def read(self, slot: int, fd: int | None = None) -> np.ndarray:
         """One cached image as an ``S x S x 3`` uint8 array (a copy; nothing stays mapped)."""
         own = fd is None
-        if own:
-            fd = os.open(self.pixels_path, os.O_RDONLY)
+        handle = os.open(self.pixels_path, os.O_RDONLY) if fd is None else fd
         try:
-            buf = os.pread(fd, self.row_bytes, int(slot) * self.row_bytes)
+            buf = os.pread(handle, self.row_bytes, int(slot) * self.row_bytes)
         finally:
             if own:
-                os.close(fd)
+                os.close(handle)
         if len(buf) != self.row_bytes:
             raise WikiartError(f"cache {self.pixels_path} is truncated at slot {slot}; rebuild it")
         s = self.image_size
@@ -275,7 +289,8 @@ class ImageStore:
         for entry in self.entries.values():
             if entry[2] >= 0:
                 used[entry[2]] = True
-        return np.flatnonzero(~used).tolist()
+        free: list[int] = np.flatnonzero(~used).tolist()
+        return free
 
     def _decode_into(
         self, todo: list[ImageRef], workers: int | None, chunk_size: int, progress: bool, desc: str
@@ -294,6 +309,7 @@ class ImageStore:
             self._free = self._free_slots()[::-1]  # pop() hands out the lowest first
             last_save = time.monotonic()
             args = (self.image_size, self.fit, self.max_pixels)
+            results: Iterator[list[bytes | str]]
             if workers <= 1:
                 results = (_decode_chunk(c, *args) for c in chunks)
                 self._write_results(fd, chunks, results, bar, last_save)
@@ -319,7 +335,14 @@ class ImageStore:
         os.ftruncate(fd, self.rows * self.row_bytes)
         return self.rows - 1
 
-    def _write_results(self, fd, chunks, results, bar, last_save: float) -> None:
+    def _write_results(
+        self,
+        fd: int,
+        chunks: list[list[ImageRef]],
+        results: Iterable[list[bytes | str]],
+        bar: Any,
+        last_save: float,
+    ) -> None:
         for chunk, result in zip(chunks, results, strict=True):
             for ref, res in zip(chunk, result, strict=True):
                 if isinstance(res, bytes):

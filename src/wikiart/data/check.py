@@ -20,6 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from wikiart.data.cache import _bounded_map
 from wikiart.data.check_report import (
@@ -122,7 +123,7 @@ def _inspect_all(
     return out
 
 
-def _collect(results: Iterable[list[_Result]], out: list[_Result], bar) -> None:
+def _collect(results: Iterable[list[_Result]], out: list[_Result], bar: Any) -> None:
     for chunk_result in results:
         out.extend(chunk_result)
         if bar is not None:
@@ -154,7 +155,7 @@ def _style_checks(ds: Dataset) -> tuple[dict[str, list[str]], dict[str, list[str
     return missing, unknown
 
 
-def _artist_overlap(ds: Dataset) -> dict:
+def _artist_overlap(ds: Dataset) -> dict[str, Any]:
     from wikiart.data.artists import artists_of
     from wikiart.data.resplit import artist_overlap
 

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from wikiart.data.dataset import SPLIT_ORDER
 from wikiart.data.refs import ImageRef, display
@@ -29,7 +30,7 @@ class FileItem:
     def style(self) -> str:
         return self.ref.style
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "split": self.split,
             "style": display(self.ref.style),
@@ -43,7 +44,7 @@ class BadFile:
     reason: str
     detail: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {**self.item.to_dict(), "reason": self.reason, "detail": self.detail}
 
 
@@ -65,7 +66,7 @@ class DuplicateGroup:
     def leak(self) -> bool:
         return len(self.splits) > 1
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "leak": self.leak,
             "different_styles": len(self.styles) > 1,
@@ -97,7 +98,7 @@ class NearPair:
     def leak(self) -> bool:
         return self.a.split != self.b.split
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "leak": self.leak,
             "distance": self.distance,
@@ -114,7 +115,7 @@ def _ordered_splits(names: Iterable[str]) -> list[str]:
     return sorted(names, key=_split_rank)
 
 
-def _item_key(item: FileItem) -> tuple:
+def _item_key(item: FileItem) -> tuple[tuple[int, str], str, str]:
     return (_split_rank(item.split), item.ref.style, item.ref.key)
 
 
@@ -133,7 +134,7 @@ class CheckReport:
     empty_styles: dict[str, list[str]] = field(default_factory=dict)
     #: (split, "path (why)"): folders not entered (symbolic links back into the dataset, loops)
     skipped_folders: list[tuple[str, str]] = field(default_factory=list)
-    artists: dict = field(default_factory=dict)  # `wikiart.data.resplit.artist_overlap`
+    artists: dict[str, Any] = field(default_factory=dict)  # `wikiart.data.resplit.artist_overlap`
     near_threshold: int = 4
     seconds: float = 0.0
     root_path: Path | None = field(default=None, repr=False)
@@ -162,7 +163,7 @@ class CheckReport:
     def exit_code(self) -> int:
         return 1 if self.errors else 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready; every path goes through `display`, so odd file names cannot break it."""
         return {
             "root": self.root,

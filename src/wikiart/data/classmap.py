@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from wikiart.errors import UnknownStyleError, WikiartError
 from wikiart.files import write_json
@@ -44,11 +45,12 @@ class ClassMap:
 
     def index(self, style: str) -> int:
         try:
-            return self._index[style]  # type: ignore[attr-defined]
+            index: int = self._index[style]  # type: ignore[attr-defined]
         except KeyError:
             raise UnknownStyleError(
                 f"style {style!r} is not among the model's classes {list(self.classes)}"
             ) from None
+        return index
 
     def indices(self, styles: Iterable[str]) -> list[int]:
         return [self.index(s) for s in styles]
@@ -70,7 +72,7 @@ class ClassMap:
         return {"classes": list(self.classes)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> ClassMap:
+    def from_dict(cls, data: dict[str, Any]) -> ClassMap:
         classes = data.get("classes") if isinstance(data, dict) else None
         if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
             raise WikiartError("class map must be a JSON object with a list of style names")

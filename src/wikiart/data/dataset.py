@@ -47,7 +47,9 @@ class Dataset:
 
     def class_map(self) -> ClassMap:
         """Sorted style names of the training split (or of the only split there is)."""
-        base = "train" if "train" in self.splits else next(iter(self.splits), None)
+        base: str | None = "train"
+        if base not in self.splits:
+            base = next(iter(self.splits), None)
         if base is None or not self.splits[base]:
             raise WikiartError(f"no images found in {display(self.root)}")
         return ClassMap.from_styles(r.style for r in self.splits[base])

@@ -88,7 +88,7 @@ def open_image(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
+            im: Image.Image = Image.open(io.BytesIO(data))
             w, h = im.size
             if w <= 0 or h <= 0:
                 raise BadImageError("unreadable", f"bad size {w}x{h}")
@@ -193,5 +193,7 @@ def read_image_at_most(path: str | os.PathLike[str], max_side: int) -> torch.Ten
     w, h = im.size
     if max(w, h) > max_side:
         scale = max_side / max(w, h)
-        im = im.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
+        im = im.resize(
+            (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS
+        )
     return torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1)

@@ -25,7 +25,7 @@ from wikiart.data.refs import ImageRef, display
 log = logging.getLogger(__name__)
 
 
-class CachedImageDataset(Dataset):
+class CachedImageDataset(Dataset[tuple[torch.Tensor, int]]):
     """Items ``(image, label)`` read from an `ImageStore`; ``image`` is CHW uint8 unless a
     ``transform`` turns it into something else. Opens its file lazily in each worker process."""
 
@@ -66,7 +66,7 @@ class CachedImageDataset(Dataset):
         out._fd, out._pid = None, -1
         return out
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_fd"], state["_pid"] = None, -1  # file descriptors do not cross processes
         return state
@@ -176,16 +176,16 @@ def seed_worker(worker_id: int) -> None:
 
 
 def make_loader(
-    dataset: Dataset,
+    dataset: Dataset[Any],
     *,
     batch_size: int,
     shuffle: bool = False,
-    sampler: Sampler | None = None,
+    sampler: Sampler[Any] | None = None,
     num_workers: int = 0,
     seed: int = 0,
     device: torch.device | str = "cpu",
     drop_last: bool = False,
-) -> DataLoader:
+) -> DataLoader[Any]:
     """A seeded DataLoader: same seed, same batches (also across worker counts)."""
     gen = torch.Generator()
     gen.manual_seed(seed)

@@ -43,7 +43,8 @@ def _palette(rng: np.random.Generator) -> np.ndarray:
 
 
 def _pick(rng: np.random.Generator, pal: np.ndarray) -> np.ndarray:
-    return pal[int(rng.integers(len(pal)))]
+    colour: np.ndarray = pal[int(rng.integers(len(pal)))]
+    return colour
 
 
 def _contrast(
@@ -52,7 +53,8 @@ def _contrast(
     """A palette colour that stands out from ``ref`` (the farthest one if none is far enough)."""
     dist = np.linalg.norm(pal - ref, axis=1)
     far = np.flatnonzero(dist >= min_dist)
-    return pal[int(rng.choice(far))] if len(far) else pal[int(np.argmax(dist))]
+    colour: np.ndarray = pal[int(rng.choice(far))] if len(far) else pal[int(np.argmax(dist))]
+    return colour
 
 
 def _ink(rng: np.random.Generator, pal: np.ndarray) -> np.ndarray:

@@ -109,7 +109,7 @@ def _cubism(rng: np.random.Generator, size: int) -> np.ndarray:
     shade = 1.0 + gain[face] * (
         (xx - cx[face]) * np.cos(ang)[face] + (yy - cy[face]) * np.sin(ang)[face]
     )
-    arr = cols[face] * np.clip(shade, 0.55, 1.45)[..., None]
+    arr: np.ndarray = cols[face] * np.clip(shade, 0.55, 1.45)[..., None]
     seam = np.zeros((size, size), bool)
     seam[:, 1:] |= face[:, 1:] != face[:, :-1]
     seam[1:, :] |= face[1:, :] != face[:-1, :]
@@ -124,7 +124,8 @@ def _soft_box(size: int, x0: float, x1: float, y0: float, y1: float, soft: float
 
     def ramp(a: float, b: float) -> np.ndarray:
         lo, hi = np.clip((a - t) / soft, -60, 60), np.clip((t - b) / soft, -60, 60)
-        return 1.0 / (1.0 + np.exp(lo)) / (1.0 + np.exp(hi))
+        weight: np.ndarray = 1.0 / (1.0 + np.exp(lo)) / (1.0 + np.exp(hi))
+        return weight
 
     return np.outer(ramp(y0, y1), ramp(x0, x1))[..., None]
 
@@ -179,10 +180,10 @@ def _minimalism(rng: np.random.Generator, size: int) -> np.ndarray:
         cx = size * rng.uniform(0.4, 0.6)
         bottom = size * rng.uniform(0.8, 0.95)
         half = size * rng.uniform(0.35, 0.45)
-        col = ground
+        tone = ground
         for _ in range(int(rng.integers(2, 5))):
-            col = _contrast(rng, pal, col)
-            draw.rectangle((cx - half, bottom - 2 * half, cx + half, bottom), fill=_c(col))
+            tone = _contrast(rng, pal, tone)
+            draw.rectangle((cx - half, bottom - 2 * half, cx + half, bottom), fill=_c(tone))
             bottom -= half * rng.uniform(0.15, 0.3)
             half *= rng.uniform(0.55, 0.75)
     else:

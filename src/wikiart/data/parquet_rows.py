@@ -110,7 +110,7 @@ def _guess_image_column(schema: Any, pa: Any) -> str:
     """``image`` if present, else the one struct-with-``bytes`` or binary column."""
     if "image" in schema.names:
         return "image"
-    candidates = [
+    candidates: list[str] = [
         f.name
         for f in schema
         if (pa.types.is_struct(f.type) and f.type.get_field_index("bytes") >= 0)

@@ -101,8 +101,10 @@ def _has_image(value: Any, shard_dir: str) -> bool:
     if isinstance(value, dict):
         if value.get("bytes") is not None:
             return True
-        path = value.get("path")
-        return bool(path) and any(os.path.isfile(c) for c in (path, os.path.join(shard_dir, path)))
+        path: str | None = value.get("path")
+        if not path:
+            return False
+        return any(os.path.isfile(c) for c in (path, os.path.join(shard_dir, path)))
     return value is not None
 
 

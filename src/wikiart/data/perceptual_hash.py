@@ -32,10 +32,13 @@ def hamming(a: int, b: int) -> int:
 
 
 def _popcount64(x: np.ndarray) -> np.ndarray:
+    counts: np.ndarray
     if hasattr(np, "bitwise_count"):  # numpy >= 2.0
-        return np.bitwise_count(x).astype(np.int64)
+        counts = np.bitwise_count(x).astype(np.int64)
+        return counts
     as_bytes = x.astype(np.uint64).view(np.uint8).reshape(-1, 8)
-    return np.unpackbits(as_bytes, axis=1).sum(axis=1).astype(np.int64)
+    counts = np.unpackbits(as_bytes, axis=1).sum(axis=1).astype(np.int64)
+    return counts
 
 
 def _band_masks(threshold: int) -> list[tuple[int, int]]:
@@ -99,13 +102,14 @@ def near_duplicate_pairs(hashes: Sequence[int], threshold: int) -> list[tuple[in
     bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
 
     def members(k: int) -> list[int]:
-        return order[bounds[k] : bounds[k + 1]].tolist()
+        picked: list[int] = order[bounds[k] : bounds[k + 1]].tolist()
+        return picked
 
     out: list[tuple[int, int, int]] = []
     for k in np.flatnonzero(np.diff(bounds) > 1).tolist():  # repeated values: distance 0
         idx = members(k)
         out += [(idx[x], idx[y], 0) for x in range(len(idx)) for y in range(x + 1, len(idx))]
-    for a, b, d in near.tolist():
-        out += [(min(i, j), max(i, j), d) for i in members(a) for j in members(b)]
+    for ga, gb, d in near.tolist():
+        out += [(min(i, j), max(i, j), d) for i in members(ga) for j in members(gb)]
     out.sort()
     return out

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -117,7 +117,9 @@ def split_refs(
     return SplitResult(result, by_key, report)
 
 
-def split_report(splits: dict[str, list[ImageRef]], artists: dict[str, str | None]) -> dict:
+def split_report(
+    splits: dict[str, list[ImageRef]], artists: dict[str, str | None]
+) -> dict[str, Any]:
     """Sizes, each split's share of every style (and how far it is from the split's overall
     share), and the artists shared between splits."""
     total = sum(len(v) for v in splits.values())
@@ -234,7 +236,19 @@ def write_split(result: SplitResult, out: str | os.PathLike[str], *, links: bool
 
 
 # -- a training run's own test split --------------------------------------------------------
-def carve_test(ds, data_cfg: Any, out: Path | None, seed: int, *, write: bool = True):
+class _Splits(Protocol):
+    """What `carve_test` needs of a dataset (`wikiart.data.dataset.Dataset`)."""
+
+    root: Path
+    splits: dict[str, list[ImageRef]]
+
+    def split(self, name: str) -> list[ImageRef]: ...
+
+
+D = TypeVar("D", bound=_Splits)
+
+
+def carve_test(ds: D, data_cfg: Any, out: Path | None, seed: int, *, write: bool = True) -> D:
     """Where ``ds`` has no test split and ``data_cfg.test_fraction`` asks for one: take it from
     train (stratified; ``split_by="artist"``: no artist in both), save it as the run's
     ``test_split.csv`` in ``out`` (a resumed run reads it back) and return the dataset with it.

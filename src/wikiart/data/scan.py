@@ -155,7 +155,8 @@ def scan_folder(folder: str | os.PathLike[str], label: str) -> list[ImageRef]:
     folder = Path(folder)
     if not folder.is_dir():
         raise WikiartError(f"not a folder: {display(folder)}")
-    refs, skipped = [], []
+    refs: list[ImageRef] = []
+    skipped: list[str] = []
     visited = {i for i in [_identity(os.fspath(folder))] if i is not None}
     for f in sorted(_walk_files(os.fspath(folder), visited, skipped), key=lambda e: e.path):
         st = f.stat(follow_symlinks=True)

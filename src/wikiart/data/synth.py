@@ -28,7 +28,7 @@ from concurrent.futures import as_completed
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsIndex, cast
 
 import numpy as np
 from PIL import Image
@@ -122,10 +122,11 @@ def train_counts(n_styles: int, train_max: int, imbalance: float) -> list[int]:
 
 def _as_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
     """``value`` as a plain int in ``lo..hi``, or a `WikiartError` naming the argument."""
+    number: int | None
     try:
         if isinstance(value, bool):
             raise TypeError
-        number = operator.index(value)  # type: ignore[call-overload]
+        number = operator.index(cast(SupportsIndex, value))
     except TypeError:
         number = None
     if number is None or number < lo or (hi is not None and number > hi):

@@ -67,7 +67,7 @@ class RandomResizedCropFlip:
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
         top, left, h, w = self.params(img.shape[-2], img.shape[-1])
-        out = F.resized_crop(img, top, left, h, w, self.size, antialias=True)
+        out: torch.Tensor = F.resized_crop(img, top, left, h, w, self.size, antialias=True)
         if self.hflip and float(torch.rand(1)) < 0.5:
             out = out.flip(-1)
         return out
@@ -87,7 +87,7 @@ def eval_transform(image_size: int) -> v2.Compose:
 
 
 def _affine(
-    mean: Sequence[float], std: Sequence[float], device, dtype
+    mean: Sequence[float], std: Sequence[float], device: torch.device | str, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor]:
     std_t = torch.tensor(std, device=device, dtype=dtype).view(1, -1, 1, 1)
     mean_t = torch.tensor(mean, device=device, dtype=dtype).view(1, -1, 1, 1)
@@ -107,6 +107,9 @@ def normalize_batch(
 
 class Normalizer(nn.Module):
     """`normalize_batch` as a module with buffers: moves with the model, saved in its state."""
+
+    scale: torch.Tensor
+    bias: torch.Tensor
 
     def __init__(
         self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD

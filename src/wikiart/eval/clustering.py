@@ -14,7 +14,7 @@ Plus the 2-D projections the scatter plots use (PCA, t-SNE, and UMAP when instal
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
@@ -45,10 +45,12 @@ def normalize_embeddings(
         return x
     if how == "standard":
         std = x.std(axis=0)
-        return (x - x.mean(axis=0)) / np.where(std > 1e-12, std, 1.0)
+        scaled: np.ndarray = (x - x.mean(axis=0)) / np.where(std > 1e-12, std, 1.0)
+        return scaled
     if how == "pca-whiten":
         dims = max(1, min(max_dims, x.shape[0] - 1, x.shape[1]))
-        return PCA(n_components=dims, whiten=True, random_state=seed).fit_transform(x)
+        pca = PCA(n_components=dims, whiten=True, random_state=seed)
+        return cast(np.ndarray, pca.fit_transform(x))
     raise WikiartError(f"unknown normalization {how!r}; expected one of {NORMALIZATIONS}")
 
 
@@ -75,7 +77,8 @@ def knn_predict(x: np.ndarray, labels: np.ndarray, k: int = 5) -> np.ndarray:
     votes = np.zeros((n, len(classes)))
     for rank in range(k):  # a nearer neighbour's vote weighs a hair more: it breaks ties only
         np.add.at(votes, (np.arange(n), y[neigh[:, rank]]), 1.0 + 1e-6 * (k - rank))
-    return classes[votes.argmax(axis=1)]
+    predicted: np.ndarray = classes[votes.argmax(axis=1)]
+    return predicted
 
 
 def cluster(x: np.ndarray, method: str, k: int, seed: int = 0) -> np.ndarray:
@@ -83,12 +86,13 @@ def cluster(x: np.ndarray, method: str, k: int, seed: int = 0) -> np.ndarray:
     if k < 1 or k > len(x):
         raise WikiartError(f"cannot make {k} clusters of {len(x)} points")
     if method == "kmeans":
-        return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x)
+        return cast(np.ndarray, KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x))
     if method == "agglomerative":
-        return AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(x)
+        ward = AgglomerativeClustering(n_clusters=k, linkage="ward")
+        return cast(np.ndarray, ward.fit_predict(x))
     if method == "gmm":
         gmm = GaussianMixture(k, covariance_type="diag", reg_covar=1e-3, random_state=seed)
-        return gmm.fit(x).predict(x)
+        return cast(np.ndarray, gmm.fit(x).predict(x))
     if method == "spectral":
         nn = max(2, min(10, len(x) - 1))
         sc = SpectralClustering(
@@ -96,7 +100,7 @@ def cluster(x: np.ndarray, method: str, k: int, seed: int = 0) -> np.ndarray:
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "graph is not fully connected"
-            return sc.fit_predict(x)
+            return cast(np.ndarray, sc.fit_predict(x))
     raise WikiartError(f"unknown clustering method {method!r}; expected one of {METHODS}")
 
 
@@ -175,7 +179,7 @@ def project_tsne(x: np.ndarray, seed: int = 0) -> np.ndarray:
         x = PCA(n_components=50, random_state=seed).fit_transform(x)
     perplexity = float(min(30.0, max(2.0, (n - 1) / 3)))
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
-    return tsne.fit_transform(x)
+    return cast(np.ndarray, tsne.fit_transform(x))
 
 
 def umap_available() -> bool:
@@ -191,4 +195,4 @@ def project_umap(x: np.ndarray, seed: int = 0) -> np.ndarray:
     import umap
 
     n_neighbors = max(2, min(15, len(x) - 1))
-    return umap.UMAP(n_neighbors=n_neighbors, random_state=seed).fit_transform(x)
+    return cast(np.ndarray, umap.UMAP(n_neighbors=n_neighbors, random_state=seed).fit_transform(x))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sklearn.metrics import (
@@ -121,7 +121,9 @@ def confusion(y_true: Any, y_pred: Any, num_classes: int) -> np.ndarray:
     (absent classes keep their row and column, so the matrix lines up with the class map)."""
     y = _as_labels(y_true, num_classes, "y_true")
     p = _as_labels(y_pred, num_classes, "y_pred")
-    return confusion_matrix(y, p, labels=list(range(num_classes))).astype(np.int64)
+    return cast(
+        np.ndarray, confusion_matrix(y, p, labels=list(range(num_classes))).astype(np.int64)
+    )
 
 
 def per_class_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -47,7 +47,7 @@ def parse_bottleneck(spec: str | tuple[int, int, int] | list[int]) -> tuple[int,
         dims = tuple(int(v) for v in text.split("x"))
     if len(dims) != 3 or min(dims) < 1:
         raise WikiartError(f"bottleneck {spec!r}: need three positive sizes C, H, W")
-    return dims  # type: ignore[return-value]
+    return dims
 
 
 def bottleneck_name(dims: tuple[int, int, int]) -> str:

@@ -31,6 +31,9 @@ from wikiart.models.backbone import Backbone
 class StyleClassifier(nn.Module):
     """Normaliser -> backbone (to an embedding) -> dropout -> linear head."""
 
+    embed_mean: torch.Tensor
+    embed_scale: torch.Tensor
+
     def __init__(
         self,
         backbone: nn.Module,

@@ -19,6 +19,7 @@ BatchNorms then stay in eval mode under ``model.train()`` (see `Backbone.train`)
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,7 +30,7 @@ from wikiart.models.backbone import FEATURES, Backbone, check_features
 from wikiart.models.weights import read_state_dict
 
 
-def _efficientnet_class() -> type[nn.Module]:
+def _efficientnet_class() -> Any:
     try:
         from efficientnet_lite_pytorch import EfficientNet
     except ImportError:
@@ -126,6 +127,6 @@ class EfficientNetLite(Backbone):
         return x.mean(dim=(2, 3))
 
 
-def _stride(block: nn.Module) -> int:
+def _stride(block: Any) -> int:
     stride = block._block_args.stride
     return int(stride[0] if isinstance(stride, list | tuple) else stride)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from torch import nn
 
@@ -207,7 +207,7 @@ def _load_pretrained(backbone: Backbone, arch: str, pretrained: str | bool) -> N
     if isinstance(pretrained, str):
         backbone.load_pretrained(read_state_dict(pretrained), source=f"weights in {pretrained!r}")
     elif arch in ARCHS and ARCHS[arch].offline_weights:
-        backbone.load_offline_weights()  # type: ignore[attr-defined]
+        cast(Any, backbone).load_offline_weights()  # an EfficientNet-Lite backbone
     else:
         raise WikiartError(
             f"{arch!r} has no built-in pretrained weights and no network downloads are done: "
@@ -243,8 +243,8 @@ def build_classifier(
             f"{arch!r} does not take {', '.join(unknown)}; it takes {list(allowed) or 'no extras'}"
         )
     backbone = _backbone(arch, features, kw)
-    if pretrained not in (None, False, ""):
-        _load_pretrained(backbone, arch, pretrained)  # type: ignore[arg-type]
+    if pretrained is not None and pretrained not in (False, ""):
+        _load_pretrained(backbone, arch, pretrained)
     dropout = (spec.dropout if spec else 0.0) if dropout is None else float(dropout)
     config = {
         "arch": arch,

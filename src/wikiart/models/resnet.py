@@ -3,6 +3,8 @@ ResNets (``resnet18``/``34``/``50``), both with the ``pool`` or ``stats`` embedd
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torchvision
 from torch import nn
@@ -110,8 +112,8 @@ class SmallResNet(Backbone):
 
 def _block_channels(layer: nn.Sequential) -> int:
     last = layer[-1]
-    bn = getattr(last, "bn3", None) or last.bn2  # Bottleneck or BasicBlock
-    return bn.num_features
+    bn: Any = getattr(last, "bn3", None) or last.bn2  # Bottleneck or BasicBlock
+    return int(bn.num_features)
 
 
 class TorchvisionResNet(Backbone):

@@ -31,7 +31,8 @@ statistics, AdaIN, colour-statistics matching) are plain functions, tested direc
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal, cast
 
 import torch
 from torch import nn
@@ -71,8 +72,9 @@ class StyleModulation(nn.Module):
         super().__init__()
         self.channels = list(channels)
         self.trunk = nn.Sequential(nn.Linear(style_dim, hidden), nn.ReLU(inplace=True))
-        self.heads = nn.ModuleList(nn.Linear(hidden, 2 * c) for c in self.channels)
-        for head in self.heads:  # small start: modulation grows as training asks for it
+        heads = [nn.Linear(hidden, 2 * c) for c in self.channels]
+        self.heads = nn.ModuleList(heads)
+        for head in heads:  # small start: modulation grows as training asks for it
             nn.init.normal_(head.weight, std=0.02)
             nn.init.zeros_(head.bias)
 
@@ -103,7 +105,7 @@ def _style_table(
     return style_table
 
 
-def _encoder(widths: list[int], code_channels: int) -> tuple[nn.Sequential, list[int]]:
+def _encoder(widths: Sequence[int], code_channels: int) -> tuple[nn.Sequential, list[int]]:
     """Stride-2 conv stages ending in a 1x1 conv to the content code, and the index of the
     layer ending each stage (where the U-Net skips tap the encoder)."""
     enc: list[nn.Module] = []
@@ -120,6 +122,8 @@ def _encoder(widths: list[int], code_channels: int) -> tuple[nn.Sequential, list
 class StyleGenerator(nn.Module):
     """uint8 (or normalised float) images ``N x 3 x S x S`` and style indices (or embeddings)
     -> images in ``[0, 1]`` rendered in that style."""
+
+    style_table: torch.Tensor
 
     def __init__(
         self,
@@ -171,7 +175,7 @@ class StyleGenerator(nn.Module):
         # only textures, which are the style (README, measured on the built-in data).
         for m in self.modules():
             if isinstance(m, nn.Conv2d) and m.padding != (0, 0):
-                m.padding_mode = padding
+                m.padding_mode = cast(Literal["reflect", "zeros"], padding)  # check_padding
 
     def _build_decoder(self, widths: list[int], code_channels: int, hidden: int) -> None:
         """A conv at code resolution, then one upsampling stage per encoder stage; each stage's
@@ -229,10 +233,11 @@ class StyleGenerator(nn.Module):
         params = self.modulation(self.style_vectors(style).to(code.dtype))
         h = self._modulate(self.entry(code), 0, *params[0])
         for i, (stage, (gamma, beta)) in enumerate(zip(self.stages, params[1:], strict=True)):
-            h = stage[0](h)
+            layers = cast(nn.Sequential, stage)
+            h = layers[0](h)
             if i < len(skips):
                 h = torch.cat([h, skips[i]], dim=1)
-            h = self._modulate(stage[1](h), i + 1, gamma, beta)
+            h = self._modulate(layers[1](h), i + 1, gamma, beta)
         return self.out(h)
 
     def _modulate(

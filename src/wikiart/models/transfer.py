@@ -71,6 +71,9 @@ class StyleTransfer(nn.Module):
     ``H, W`` multiples of `stride`. ``encode``/``decode``: the style generator's interface
     (uint8 in, [0, 1] out, styles by bank index), so one evaluation serves both."""
 
+    style_mean: torch.Tensor
+    style_std: torch.Tensor
+
     def __init__(
         self,
         style_names: Sequence[str],

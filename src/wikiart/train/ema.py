@@ -24,12 +24,12 @@ from wikiart.errors import WikiartError
 
 def ema_multi_avg_fn(
     decay: float,
-) -> Callable[[Sequence[torch.Tensor], Sequence[torch.Tensor], torch.Tensor], None]:
+) -> Callable[[Sequence[torch.Tensor], Sequence[torch.Tensor], torch.Tensor | int], None]:
     """``AveragedModel``'s ``multi_avg_fn`` for a warmed-up EMA. Integer buffers (BatchNorm's
     ``num_batches_tracked``) are copied, not averaged."""
 
     def update(
-        averaged: Sequence[torch.Tensor], current: Sequence[torch.Tensor], n: torch.Tensor
+        averaged: Sequence[torch.Tensor], current: Sequence[torch.Tensor], n: torch.Tensor | int
     ) -> None:
         steps = float(n)
         d = min(decay, (1.0 + steps) / (10.0 + steps))

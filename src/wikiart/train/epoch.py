@@ -102,7 +102,9 @@ class _EpochSums:
         self.seen += n
         self.pending_loss = self.pending_loss + out.loss.detach().float() * n
         for key, value in out.metrics.items():
-            v = value.detach().float() if isinstance(value, torch.Tensor) else float(value)
+            v: torch.Tensor | float = (
+                value.detach().float() if isinstance(value, torch.Tensor) else float(value)
+            )
             self.pending_extra[key] = self.pending_extra.get(key, 0.0) + v * n
 
     def flush(self, step: int) -> None:

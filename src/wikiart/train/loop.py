@@ -182,7 +182,7 @@ def _run_epoch(run: _Run, epoch: int) -> tuple[dict[str, Any], int, bool]:
     cfg, state = run.cfg, run.state
     epoch_start = time.perf_counter()
     reseed_epoch(cfg.seed, epoch, run.train_loader)
-    sampler = getattr(run.train_loader, "sampler", None)
+    sampler: Any = getattr(run.train_loader, "sampler", None)
     if hasattr(sampler, "set_epoch"):  # DistributedSampler: a new shuffle per epoch
         sampler.set_epoch(epoch)
     train_stats, lr, seen = _train_epoch(run, epoch)

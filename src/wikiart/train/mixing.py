@@ -28,7 +28,8 @@ def _beta(alpha: float) -> float:
     """One draw of Beta(alpha, alpha) from torch's CPU generator."""
     gamma = torch.distributions.Gamma(torch.tensor([alpha, alpha]), torch.tensor([1.0, 1.0]))
     a, b = gamma.sample().tolist()
-    return a / (a + b) if a + b > 0 else 0.5
+    share: float = a / (a + b) if a + b > 0 else 0.5
+    return share
 
 
 def _box(height: int, width: int, lam: float) -> tuple[int, int, int, int]:
