@@ -61,9 +61,11 @@ TOY = jobs.Job(
     train=f"{__name__}:toy_train",
     summary=lambda res, out: f"toy {res['flavour']} at {res['strength']}; run: {out}",
     kinds={"toy": f"{__name__}:toy_from_checkpoint"},
-    evaluate=f"{__name__}:toy_evaluate",
-    eval_outputs=("toy_eval.json",),
-    eval_summary=lambda res, out: f"toy weight sum {res['weight_sum']:.2f}; wrote {out}",
+    evaluation=jobs.Evaluation(
+        f"{__name__}:toy_evaluate",
+        ("toy_eval.json",),
+        lambda res, out: f"toy weight sum {res['weight_sum']:.2f}; wrote {out}",
+    ),
 )
 
 
@@ -145,7 +147,7 @@ def test_every_built_in_job_is_registered_with_what_the_cli_needs():
     ]  # fmt: skip
     assert sorted(k for j in built_in.values() for k in j.kinds) == sorted(built_in)
     for job in built_in.values():
-        assert callable(job.function("train"))
+        assert callable(job.trainer())
         assert job.outputs and all(isinstance(f, str) for f in job.outputs)
         for target in job.kinds.values():
             assert callable(jobs.load(target))
@@ -156,6 +158,6 @@ def test_every_built_in_job_is_registered_with_what_the_cli_needs():
     for job in built_in.values():
         if job.demo:
             assert callable(jobs.load(job.demo[1]))
-    assert {j.name for j in built_in.values() if j.evaluate} == {
+    assert {j.name for j in built_in.values() if j.evaluation} == {
         "classifier", "stylegen", "transfer", "diffusion", "lora"
     }  # fmt: skip

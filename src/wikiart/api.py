@@ -50,7 +50,7 @@ def train_job(
     preset."""
     spec = get_job(job)
     cfg = spec.resolve_settings(*_settings(config, settings))
-    return spec.function("train")(cfg, out, progress=progress)
+    return spec.trainer()(cfg, out, progress=progress)
 
 
 def trainer(job: str) -> Callable[..., dict[str, Any]]:
@@ -148,7 +148,7 @@ def evaluate(
 
 def evaluate_with(cfg: EvaluateConfig, *, progress: bool = False) -> dict[str, Any]:
     """`evaluate` with its settings already built."""
-    return evaluation_job(cfg).function("evaluate")(cfg, progress)
+    return evaluation_job(cfg).evaluator()(cfg, progress)
 
 
 def evaluation_job(cfg: EvaluateConfig) -> Job:
@@ -156,13 +156,13 @@ def evaluation_job(cfg: EvaluateConfig) -> Job:
     there is none or when its evaluation needs a judge and ``cfg`` names none."""
     kind = checkpoint_kind(cfg.checkpoint)
     job = job_for_kind(kind)
-    if job is None or job.evaluate is None:
-        can = [k for j in all_jobs().values() if j.evaluate for k in j.kinds]
+    if job is None or job.evaluation is None:
+        can = [k for j in all_jobs().values() if j.evaluation for k in j.kinds]
         raise WikiartError(
             f"{cfg.checkpoint} is a {kind!r} checkpoint: evaluate takes a "
             f"{', '.join(can[:-1])} or {can[-1]} checkpoint"
         )
-    if job.judged and cfg.judge is None:
+    if job.evaluation.judged and cfg.judge is None:
         raise WikiartError(
             f"a {kind} checkpoint is evaluated by an independent classifier: pass "
             "--judge CLASSIFIER/model.pt"

@@ -210,7 +210,7 @@ def load_model(
     if wanted is not None and found not in wanted:
         raise WikiartError(f"{path} is a {found!r} checkpoint, not a {' or '.join(wanted)}")
     build = jobs.builder(found) if isinstance(found, str) else None
-    if build is None:
+    if build is None or not isinstance(found, str):
         raise WikiartError(
             f"{path} holds a model of kind {found!r}, which this version of wikiart cannot "
             f"rebuild (known kinds: {', '.join(jobs.known_kinds())})"

@@ -40,7 +40,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 #: Commands whose --out is guarded: the files that show earlier outputs are there, and what
 #: they are (a training run's own guard is in `wikiart.train.run.start_run`; an evaluation's
-#: files are its jobs' ``eval_outputs``).
+#: files are its jobs' ``evaluation.outputs``).
 OUT_MARKERS: dict[str, tuple[tuple[str, ...], str]] = {
     "cluster": (("clusters.json",), "an earlier clustering"),
     "render": (("grid.png",), "earlier renders"),
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 # -- commands --------------------------------------------------------------------------------
 def _cmd_train(args: argparse.Namespace, progress: bool) -> int:
     job = get_job(args.model)
-    train = job.function("train")
+    train = job.trainer()
     cfg = job.resolve_settings(args.config, config_overrides(args))
     if args.print_config:
         print(to_toml(cfg), end="")
@@ -209,11 +209,13 @@ def _cmd_evaluate(args: argparse.Namespace, progress: bool) -> int:
     from wikiart.files import guard_out
 
     cfg = _settings(args)
-    markers = tuple(f for job in all_jobs().values() for f in job.eval_outputs)
+    evaluations = [job.evaluation for job in all_jobs().values() if job.evaluation]
+    markers = tuple(f for evaluation in evaluations for f in evaluation.outputs)
     guard_out(cfg.out, markers, "an earlier evaluation", overwrite=cfg.overwrite)
     job = evaluation_job(cfg)
-    res = job.function("evaluate")(cfg, progress)
-    print(job.eval_summary(res, cfg.out))
+    res = job.evaluator()(cfg, progress)
+    assert job.evaluation is not None  # evaluation_job checked
+    print(job.evaluation.summary(res, cfg.out))
     return 0
 
 

@@ -248,15 +248,13 @@ class EvaluateConfig:
     checkpoint's kind picks the job that evaluates it (`wikiart.jobs`); the generators' settings
     are ignored for a classifier and the classifier's for a generator."""
 
-    checkpoint: str | None = setting(
-        None,
+    checkpoint: str = setting(
+        "",
         "a classifier, stylegen, transfer, diffusion or LoRA RUN/model.pt (its kind is read)",
         required=True,
     )
-    data: str | None = setting(
-        None, "split folder (<Style>/<image>) or dataset root", required=True
-    )
-    out: str | None = setting(None, "output folder", required=True)
+    data: str = setting("", "split folder (<Style>/<image>) or dataset root", required=True)
+    out: str = setting("", "output folder", required=True)
     overwrite: bool = setting(False, "replace earlier outputs in --out (else refused)")
     judge: str | None = setting(
         None, "generators: an independently trained classifier RUN/model.pt"

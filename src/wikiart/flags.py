@@ -9,7 +9,7 @@ import argparse
 import dataclasses
 import types
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 ADVANCED = "advanced options"
@@ -24,8 +24,8 @@ def _base_type(tp: Any) -> Any:
     return tp
 
 
-def _list_of(item: type):
-    def parse(value: str) -> list:
+def _list_of(item: type) -> Callable[[str], list[Any]]:
+    def parse(value: str) -> list[Any]:
         try:
             return [item(v) for v in value.split(",") if v]
         except ValueError:
@@ -37,7 +37,9 @@ def _list_of(item: type):
     return parse
 
 
-def number(kind: type, lo: float | None = None, hi: float | None = None, **open_ends: bool):
+def number(
+    kind: type, lo: float | None = None, hi: float | None = None, **open_ends: bool
+) -> Callable[[str], int | float]:
     """An argparse ``type`` for a flag outside the configurations: an ``int`` or ``float`` in
     ``lo``..``hi`` (`wikiart.config.Limit`; ``lo_open``/``hi_open``), never NaN or infinity.
     A bad value is argparse's one-line error naming the flag, exit 2."""
@@ -48,7 +50,7 @@ def number(kind: type, lo: float | None = None, hi: float | None = None, **open_
 
     def parse(text: str) -> int | float:
         try:
-            value = kind(text)
+            value: int | float = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"expected {'an integer' if integer else 'a number'}, got {text!r}"
@@ -66,7 +68,7 @@ class ConfigHelpFormatter(argparse.HelpFormatter):
     parser is built): "the preset's" for the settings ``preset_keys()`` names, which may import
     heavy modules, so that parsing any command stays fast."""
 
-    preset_keys: Callable[[], Iterable[str]] = staticmethod(frozenset)  # type: ignore[assignment]
+    preset_keys: Callable[[], Iterable[str]] = staticmethod(frozenset)
     preset_note: str = "the preset's"
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
@@ -77,12 +79,12 @@ class ConfigHelpFormatter(argparse.HelpFormatter):
         default = getattr(action, "config_default", None)
         if field_name in type(self).preset_keys():
             return f"{text} (default: {self.preset_note})"
-        if default is not None and not isinstance(default, bool):
+        if default not in (None, "") and not isinstance(default, bool):
             return f"{text} (default: {default})"
         return text
 
 
-def _flag_kwargs(f: dataclasses.Field, tp: Any, flag: str) -> dict[str, Any]:
+def _flag_kwargs(f: dataclasses.Field[Any], tp: Any, flag: str) -> dict[str, Any]:
     meta = f.metadata
     kw: dict[str, Any] = {
         "help": meta.get("help") or None,
@@ -121,11 +123,12 @@ def add_config_flags(
     """One flag per field of ``cls`` (and of its nested sections), everyday ones in the parser's
     main group, advanced ones in an "advanced options" group. Help shows each field's default,
     or ``preset_note`` for the settings ``preset_keys()`` (called only to print help) names."""
-    parser.formatter_class = type(
+    formatter: type[ConfigHelpFormatter] = type(
         "ConfigHelp",
         (ConfigHelpFormatter,),
         {"preset_keys": staticmethod(preset_keys), "preset_note": preset_note},
     )
+    parser.formatter_class = formatter
     advanced = parser.add_argument_group(ADVANCED)
     for path, f, tp in _walk(cls):
         meta = f.metadata
@@ -144,13 +147,15 @@ def add_config_flags(
         action.config_default = None if f.default is dataclasses.MISSING else f.default  # type: ignore[attr-defined]
 
 
-def _walk(cls: type, prefix: tuple[str, ...] = ()):
+def _walk(
+    cls: type, prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], dataclasses.Field[Any], Any]]:
     """``(path, field, type)`` of every setting, a nested section's (the data) first."""
     hints = typing.get_type_hints(cls)
     fields = dataclasses.fields(cls)
     for f in sorted(fields, key=lambda f: not dataclasses.is_dataclass(hints[f.name])):
         tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             yield from _walk(tp, (*prefix, f.name))
         else:
             yield (*prefix, f.name), f, tp

@@ -14,7 +14,7 @@ torch and no job code beyond the torch-free settings dataclasses:
         summary=summary,                        # the line `wikiart train` prints
         outputs=("model.pt", "metrics.json"),   # what a finished run holds
         kinds={"classifier": "wikiart.models.registry:classifier_from_checkpoint"},
-        evaluate="wikiart.classify.infer:evaluate_checkpoint",  # (EvaluateConfig, progress)
+        evaluation=Evaluation("wikiart.classify.infer:evaluate_checkpoint", ("metrics.json",)),
     ))
 
 `docs/architecture.md` walks through adding one.
@@ -47,10 +47,25 @@ def _plain_summary(result: dict[str, Any], out: str) -> str:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """What ``wikiart evaluate`` runs on a job's checkpoints: ``run`` (``"module:function"``,
+    ``(EvaluateConfig, progress) -> dict`` of what it wrote), whether it needs an independent
+    classifier (``judged``: ``--judge``), the files it writes (``outputs``: an earlier
+    evaluation in ``--out`` is never overwritten silently) and the lines it prints
+    (``summary``). Jobs whose models do the same thing share one (the style generator and
+    style transfer: `wikiart.eval.repaint_table.REPAINT_EVALUATION`)."""
+
+    run: str
+    outputs: tuple[str, ...]
+    summary: Summary = _plain_summary
+    judged: bool = False
+
+
+@dataclass(frozen=True)
 class Job:
     """What the rest of wikiart knows about one training job.
 
-    ``train``, ``resolve``, ``evaluate`` and the checkpoint builders in ``kinds`` are
+    ``train``, ``resolve`` and the checkpoint builders in ``kinds`` are
     ``"module:attr"`` names, imported when first used. ``resolve`` takes ``(config_file,
     overrides)`` and returns the checked ``settings`` (default: the dataclass defaults <- TOML <-
     overrides, `wikiart.config_io.build_config`); ``train`` takes ``(cfg, out, *, progress)``
@@ -68,10 +83,7 @@ class Job:
     summary: Summary = _plain_summary
     outputs: tuple[str, ...] = ("model.pt",)
     kinds: Mapping[str, str] = field(default_factory=dict)
-    evaluate: str | None = None
-    judged: bool = False
-    eval_outputs: tuple[str, ...] = ()
-    eval_summary: Summary = _plain_summary
+    evaluation: Evaluation | None = None
     #: Words between ``wikiart train NAME`` and ``--data`` in the usage line (required flags).
     usage: str = ""
     #: The settings whose default a preset decides (their ``--help`` says so), computed lazily.
@@ -86,15 +98,21 @@ class Job:
     #: `wikiart.models.repaint.Painter`; a `wikiart.eval.generator.Generator`).
     app: Mapping[str, str] = field(default_factory=dict)
 
-    def function(self, role: str) -> Callable[..., Any]:
-        """The function a ``"module:attr"`` field names (``"train"``, ``"resolve"``,
-        ``"evaluate"``), imported now."""
-        target = getattr(self, role)
-        if target is None:
-            raise WikiartError(f"the {self.name} job has no {role} function")
-        return load(target)
+    def trainer(self) -> Callable[..., dict[str, Any]]:
+        """The training function (imported now)."""
+        train: Callable[..., dict[str, Any]] = load(self.train)
+        return train
 
-    def resolve_settings(self, config_file: Any = None, overrides: dict[str, Any] | None = None):
+    def evaluator(self) -> Callable[..., dict[str, Any]]:
+        """The evaluation function (imported now); a job without one is an error."""
+        if self.evaluation is None:
+            raise WikiartError(f"the {self.name} job has no evaluation")
+        evaluate: Callable[..., dict[str, Any]] = load(self.evaluation.run)
+        return evaluate
+
+    def resolve_settings(
+        self, config_file: Any = None, overrides: dict[str, Any] | None = None
+    ) -> Any:
         """The checked settings: defaults <- preset <- TOML file <- ``overrides``."""
         overrides = overrides or {}
         if self.resolve is not None:
@@ -104,7 +122,7 @@ class Job:
         return build_config(self.settings, config_file, overrides)
 
 
-def load(target: str) -> Callable[..., Any]:
+def load(target: str) -> Any:
     """The object a ``"package.module:attr"`` string names."""
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)

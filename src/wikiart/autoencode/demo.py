@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from wikiart.autoencode.train import resolve_config, train_autoencoder
 from wikiart.clustering.embed import embed_split
@@ -34,7 +35,7 @@ def autoencoder_stage(st: DemoStage) -> None:
     t0 = time.perf_counter()
     summary = train_autoencoder(cfg, run, progress=st.progress)
     train_s = time.perf_counter() - t0
-    sources = [
+    sources: list[tuple[str, dict[str, Any]]] = [
         ("pixels", {"source": "pixels"}),
         ("autoencoder", {"checkpoint": run / "model.pt"}),
         ("classifier", {"checkpoint": st.out / "classifier" / "model.pt"}),

@@ -8,7 +8,7 @@ import functools
 from typing import Any
 
 from wikiart.classify.settings import KIND, ClassifierConfig
-from wikiart.jobs import Job, register
+from wikiart.jobs import Evaluation, Job, register
 
 
 def summary(res: dict[str, Any], out: str) -> str:
@@ -53,9 +53,9 @@ JOB = register(
         summary=summary,
         outputs=("model.pt", "config.json", "history.csv", "metrics.json", "report.md"),
         kinds={KIND: "wikiart.models.registry:classifier_from_checkpoint"},
-        evaluate="wikiart.classify.infer:evaluate_checkpoint",
-        eval_outputs=("metrics.json",),
-        eval_summary=eval_summary,
+        evaluation=Evaluation(
+            "wikiart.classify.infer:evaluate_checkpoint", ("metrics.json",), eval_summary
+        ),
         preset_keys=preset_keys,
         preset_note="the --arch preset's",
         demo=("classifier", "wikiart.classify.demo:classifier_stage"),

@@ -116,7 +116,7 @@ def default_arch() -> str:
 class PredictConfig:
     """`wikiart predict`: the top-k styles of image files."""
 
-    checkpoint: str | None = setting(None, "a classifier RUN/model.pt", required=True)
+    checkpoint: str = setting("", "a classifier RUN/model.pt", required=True)
     images: list[str] = setting(
         factory=list, help="image files", many=True, positional=True, required=True
     )

@@ -18,6 +18,7 @@ import numpy as np
 
 from wikiart.clustering.embed import Embeddings, embed_split
 from wikiart.clustering.settings import ClusterConfig
+from wikiart.config import NORMALIZATIONS
 from wikiart.data.refs import display
 from wikiart.errors import WikiartError
 from wikiart.eval import clustering as C
@@ -29,8 +30,8 @@ def check_cluster_options(methods: Sequence[str], normalize: str) -> None:
     for m in methods:
         if m not in C.METHODS:
             raise WikiartError(f"unknown clustering method {m!r}; expected some of {C.METHODS}")
-    if normalize not in C.NORMALIZATIONS:
-        raise WikiartError(f"unknown normalization {normalize!r}; expected {C.NORMALIZATIONS}")
+    if normalize not in NORMALIZATIONS:
+        raise WikiartError(f"unknown normalization {normalize!r}; expected {NORMALIZATIONS}")
 
 
 def cluster_embeddings(

@@ -14,10 +14,8 @@ class ClusterConfig:
     """Embed one split (a checkpoint's encoder, raw pixels or the pretrained Lite0), cluster it
     and score the clusters against the styles."""
 
-    data: str | None = setting(
-        None, "split folder (<Style>/<image>) or dataset root", required=True
-    )
-    out: str | None = setting(None, "output folder", required=True)
+    data: str = setting("", "split folder (<Style>/<image>) or dataset root", required=True)
+    out: str = setting("", "output folder", required=True)
     overwrite: bool = setting(False, "replace earlier outputs in --out (else refused)")
     checkpoint: str | None = setting(
         None, "an autoencoder or classifier RUN/model.pt (its kind is read)"

@@ -10,7 +10,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -77,7 +77,7 @@ class AdapterOnly(nn.Module):
         sd = get_peft_model_state_dict(self.inner, adapter_name=self.adapter_name)
         return {k: v.detach().clone() for k, v in sd.items()}
 
-    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:  # type: ignore[override]
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:
         from peft import set_peft_model_state_dict
 
         expected = set(self.state_dict())
@@ -148,8 +148,9 @@ def load_adapted(
             f"{base_path} is not the base this adapter was trained on (its content differs)"
         )
     _, net, payload = load_model(base_path, device, kind=KIND)
-    inject_lora(net.unet, int(info["rank"]), float(info["alpha"]), targets_name(info))
-    model = AdapterOnly(net, net.unet)
+    unet = cast(nn.Module, net.unet)
+    inject_lora(unet, int(info["rank"]), float(info["alpha"]), targets_name(info))
+    model = AdapterOnly(net, unet)
     weights = folder / LORA_WEIGHTS
     try:
         tensors = load_file(str(weights), device=str(device))
@@ -175,5 +176,6 @@ def build_lora_model(payload: dict[str, Any]) -> nn.Module:
     if info.get("base_type") != "wikiart":
         raise ValueError("a pipeline's adapter: use `wikiart sample --base BASE --lora RUN`")
     _, net, _ = load_model(info["base"], "cpu", kind=KIND)
-    inject_lora(net.unet, int(info["rank"]), float(info["alpha"]), targets_name(info))
-    return AdapterOnly(net, net.unet)
+    unet = cast(nn.Module, net.unet)
+    inject_lora(unet, int(info["rank"]), float(info["alpha"]), targets_name(info))
+    return AdapterOnly(net, unet)

@@ -4,7 +4,7 @@ batches (class-balanced by default), and the step that splits a batch into micro
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -55,6 +55,7 @@ def train_batches(
     if n < 1:
         raise WikiartError(f"steps_per_epoch must be >= 1, got {cfg.steps_per_epoch}")
     items = data.subset(np.arange(len(data)), _Flip() if cfg.flip else None)
+    sampler: torch.utils.data.Sampler[int]
     if cfg.balance == "sampler":
         sampler = make_weighted_sampler(data.labels, num_classes, num_samples=n, seed=cfg.seed)
     else:
@@ -96,7 +97,7 @@ def accumulating_step(
                     acc.add_(g)
             done = done + part.detach().float()
         last = loss_fn(model, xs[-1], ys[-1]) * (len(xs[-1]) / len(x))
-        carried = sum((p * g).sum() for p, g in zip(params, grads, strict=True))
+        carried = cast(torch.Tensor, sum((p * g).sum() for p, g in zip(params, grads, strict=True)))
         return StepOutput(last + (carried - carried.detach()) + done, len(x))
 
     return step

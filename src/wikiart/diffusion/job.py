@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from wikiart.diffusion.settings import KIND, LORA_KIND, DiffusionConfig, LoraConfig
-from wikiart.jobs import Job, register
+from wikiart.jobs import Evaluation, Job, register
 
 
 def _summary(files: str, res: dict[str, Any], out: str) -> str:
@@ -38,13 +38,12 @@ def eval_summary(res: dict[str, Any], out: str) -> str:
     return f"{format_table(res)}\nwrote {out}/diffusion_eval.json, grid.png and nearest.png"
 
 
-_EVAL = {
-    "evaluate": "wikiart.diffusion.evaluate:evaluate_diffusion",
-    "judged": True,
-    "eval_outputs": ("diffusion_eval.json",),
-    "eval_summary": eval_summary,
-    "app": {"generate": "wikiart.diffusion.generate:open_generator"},
-}
+#: Both jobs' runs are evaluated alike, and fill the app's Generate tab alike.
+EVALUATION = Evaluation(
+    "wikiart.diffusion.evaluate:evaluate_diffusion", ("diffusion_eval.json",), eval_summary,
+    judged=True,
+)  # fmt: skip
+APP = {"generate": "wikiart.diffusion.generate:open_generator"}
 
 JOB = register(
     Job(
@@ -56,7 +55,8 @@ JOB = register(
         summary=summary,
         outputs=("model.pt", "config.json", "history.csv", "grid.png"),
         kinds={KIND: "wikiart.models.diffusion:from_checkpoint"},
-        **_EVAL,
+        evaluation=EVALUATION,
+        app=APP,
         demo=("diffusion (judge, training, evaluation)", "wikiart.diffusion.demo:diffusion_stage"),
     )
 )
@@ -73,6 +73,7 @@ LORA_JOB = register(
         outputs=("pytorch_lora_weights.safetensors", "lora.json", "config.json", "grid.png"),
         kinds={LORA_KIND: "wikiart.diffusion.adapters:build_lora_model"},
         usage="--base BASE",
-        **_EVAL,
+        evaluation=EVALUATION,
+        app=APP,
     )
 )

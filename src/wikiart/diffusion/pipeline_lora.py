@@ -195,7 +195,7 @@ LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _latent_loss(
-    vae: nn.Module, noise_scheduler: Any, table: torch.Tensor, label_dropout: float
+    vae: Any, noise_scheduler: Any, table: torch.Tensor, label_dropout: float
 ) -> LossFn:
     """``loss(unet, images, labels)``: the recipe's MSE between the UNet's prediction and the
     noise (or velocity) at random timesteps, given each style's caption embedding (the empty

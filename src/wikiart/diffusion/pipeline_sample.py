@@ -25,7 +25,7 @@ def _style_seed(seed: int, style: str) -> int:
 
 def run_defaults(info: dict[str, Any]) -> dict[str, Any]:
     """The sampling knobs a LoRA run's ``lora.json`` records (none without a run)."""
-    out = {k: info[k] for k in ("guidance", "sampler") if k in info}
+    out: dict[str, Any] = {k: info[k] for k in ("guidance", "sampler") if k in info}
     if "sample_steps" in info:
         out["steps"] = info["sample_steps"]
     return out

@@ -197,7 +197,7 @@ class SampleConfig:
     lora: str | None = setting(None, "a `train lora` run folder (its adapter on --base)")
     style: list[str] | None = setting(None, "style names (as in training)", many=True)
     n: int = setting(8, "images per style", limit=Limit(1, 10_000))
-    out: str | None = setting(None, "output folder", required=True)
+    out: str = setting("", "output folder", required=True)
     overwrite: bool = setting(False, "replace earlier outputs in --out (else refused)")
     seed: int = setting(0, "the same seed gives the same images")
     guidance: float | None = setting(None, "classifier-free guidance scale (default: the run's)")

@@ -5,13 +5,15 @@ checkpoint (``color_stats``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch.utils.data import Dataset
 
 from wikiart.data.loader import make_loader
 
 
-def color_stats(data: Dataset, k: int, batch_size: int = 128) -> dict[str, list]:
+def color_stats(data: Dataset[Any], k: int, batch_size: int = 128) -> dict[str, list[Any]]:
     """Per-style average of each image's per-channel colour mean and spread (in [0, 1]): what
     the colour-statistics baseline moves an image to."""
     loader = make_loader(data, batch_size=batch_size)

@@ -51,7 +51,8 @@ class Judge:
         if self.size != self.image_size:
             size = (self.size, self.size)
             u8 = unit_to_uint8(F.interpolate(u8.float() / 255, size=size, mode="bilinear"))
-        return self.model(u8).float().argmax(1)
+        labels: torch.Tensor = self.model(u8).float().argmax(1)
+        return labels
 
 
 def load_judge(

@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -47,7 +47,10 @@ def evaluate_repainter(cfg: EvaluateConfig, progress: bool = False) -> dict[str,
     ``grid.png`` into ``cfg.out`` (a stylegen or a transfer checkpoint, judged by ``cfg.judge``;
     at most ``cfg.max_per_style`` test images of each style, chosen with ``cfg.seed``)."""
     dev = resolve_device(cfg.device)
-    _, model, payload = load_model(cfg.checkpoint, dev, kind=RENDERERS)
+    _, loaded, payload = load_model(cfg.checkpoint, dev, kind=RENDERERS)
+    model = cast(Repainter, loaded)
+    if not cfg.judge:
+        raise WikiartError("a re-painting model is evaluated by an independent classifier: judge")
     referee, judge_payload = load_judge(cfg.judge, payload, model, dev)
     classes = ClassMap(tuple(model.style_names))
     cache = {"cache_root": cfg.cache_dir, "workers": None, "progress": progress}
@@ -68,7 +71,7 @@ def evaluate_repainter(cfg: EvaluateConfig, progress: bool = False) -> dict[str,
     pick = pick_per_style(test.labels, 6, seed)
     xs = torch.stack([test.raw(i) for i in pick])
     labels = [classes.classes[test.labels[i]] for i in pick]
-    write_render_grid(model.to(dev), xs, labels, None, out / "grid.png")
+    write_render_grid(cast(Repainter, loaded.to(dev)), xs, labels, None, out / "grid.png")
     return result
 
 
@@ -99,7 +102,7 @@ class _Scorer:
     model: Repainter
     judge: Judge
     features: nn.Module | None
-    colors: dict[str, list]
+    colors: dict[str, list[Any]]
     device: torch.device
     sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_SUMS, 0.0))
     own_ssim: float = 0.0

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from wikiart.jobs import Evaluation
+
 EVAL_HEADER = (
     "pairs",
     "swap success",
@@ -50,12 +52,8 @@ def summary(res: dict[str, Any], out: str) -> str:
     return f"{format_table(res)}\nwrote {out}/stylegen_eval.json and grid.png"
 
 
-#: The `wikiart.jobs.Job` fields of the jobs whose models re-paint pictures (the style generator,
-#: style transfer): `wikiart.eval.repaint.evaluate_repainter`, judged by an independent
-#: classifier.
-REPAINT_EVALUATION: dict[str, Any] = {
-    "evaluate": "wikiart.eval.repaint:evaluate_repainter",
-    "judged": True,
-    "eval_outputs": ("stylegen_eval.json",),
-    "eval_summary": summary,
-}
+#: The evaluation of the jobs whose models re-paint pictures (the style generator, style
+#: transfer): `wikiart.eval.repaint.evaluate_repainter`, judged by an independent classifier.
+REPAINT_EVALUATION = Evaluation(
+    "wikiart.eval.repaint:evaluate_repainter", ("stylegen_eval.json",), summary, judged=True
+)

@@ -40,4 +40,4 @@ def train_judge(
     job = get_job("classifier")
     settings = {"arch": "baseline-cnn", "epochs": epochs, "batch_size": 32, "seed": seed}
     cfg = job.resolve_settings(None, {**settings, "overwrite": True, "data": data})
-    return cfg, job.function("train")(cfg, run, progress=stage.progress)
+    return cfg, job.trainer()(cfg, run, progress=stage.progress)

@@ -29,7 +29,7 @@ JOB = register(
         summary=summary,
         outputs=("model.pt", "config.json", "style_embeddings.pt", "history.csv", "grid.png"),
         kinds={KIND: "wikiart.models.stylegen:from_checkpoint"},
-        **REPAINT_EVALUATION,
+        evaluation=REPAINT_EVALUATION,
         demo=(
             "style generator (judge, training, evaluation)",
             "wikiart.stylegen.demo:stylegen_stage",

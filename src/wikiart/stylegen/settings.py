@@ -99,11 +99,11 @@ def require_inputs(cfg: StylegenConfig) -> None:
 class RenderConfig:
     """`wikiart render`: images re-rendered in other styles by a trained generator."""
 
-    checkpoint: str | None = setting(None, "a stylegen RUN/model.pt", required=True)
+    checkpoint: str = setting("", "a stylegen RUN/model.pt", required=True)
     image: list[str] = setting(factory=list, help="image files", many=True, required=True)
     style: list[str] = setting(
         factory=list, help="style names (as in training)", many=True, required=True
     )
-    out: str | None = setting(None, "output folder", required=True)
+    out: str = setting("", "output folder", required=True)
     overwrite: bool = setting(False, "replace earlier outputs in --out (else refused)")
     device: str = setting("auto", "where to run", choices=DEVICES)

@@ -176,14 +176,22 @@ def _optimizer_step(
 class TrainingRun(Protocol):
     """What `train_epoch` trains with (`wikiart.train.loop`'s record of one `fit` call)."""
 
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    train_loader: Iterable[Any]
-    step_fn: StepFn
-    cfg: LoopConfig
-    scaler: torch.amp.GradScaler | None
-    scheduler: Any
-    ema: AveragedModel | None
+    @property
+    def model(self) -> nn.Module: ...
+    @property
+    def optimizer(self) -> torch.optim.Optimizer: ...
+    @property
+    def train_loader(self) -> Iterable[Any]: ...
+    @property
+    def step_fn(self) -> StepFn: ...
+    @property
+    def cfg(self) -> LoopConfig: ...
+    @property
+    def scaler(self) -> torch.amp.GradScaler | None: ...
+    @property
+    def scheduler(self) -> Any: ...
+    @property
+    def ema(self) -> AveragedModel | None: ...
 
 
 def train_epoch(run: TrainingRun, epoch: int) -> tuple[dict[str, float], float, int]:

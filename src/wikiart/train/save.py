@@ -13,7 +13,6 @@ from torch.optim.swa_utils import AveragedModel
 
 from wikiart.checkpoints import make_payload, save_checkpoint
 from wikiart.train.history import write_history_csv
-from wikiart.train.loop_config import LoopConfig
 from wikiart.train.seeding import capture_rng
 from wikiart.train.state import LoopState
 
@@ -28,15 +27,20 @@ PAYLOAD_EXTRA_DEFAULTS: dict[str, Any] = {
 class EpochRun(Protocol):
     """What `save_epoch` reads of a training run (`wikiart.train.loop`'s record of one `fit`)."""
 
-    cfg: LoopConfig
-    state: LoopState
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
-    scaler: torch.amp.GradScaler | None
-    ema: AveragedModel | None
-    make_payload_extra: Callable[[], dict[str, Any]] | None
-
+    @property
+    def state(self) -> LoopState: ...
+    @property
+    def model(self) -> nn.Module: ...
+    @property
+    def optimizer(self) -> torch.optim.Optimizer: ...
+    @property
+    def scheduler(self) -> Any: ...
+    @property
+    def scaler(self) -> torch.amp.GradScaler | None: ...
+    @property
+    def ema(self) -> AveragedModel | None: ...
+    @property
+    def make_payload_extra(self) -> Callable[[], dict[str, Any]] | None: ...
     @property
     def history_path(self) -> Path: ...
     @property

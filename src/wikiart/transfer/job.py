@@ -37,7 +37,7 @@ JOB = register(
         summary=summary,
         outputs=("model.pt", "config.json", "grid.png"),
         kinds={KIND: "wikiart.models.transfer:from_checkpoint"},
-        **REPAINT_EVALUATION,
+        evaluation=REPAINT_EVALUATION,
         demo=(
             "style transfer (style statistics, evaluation)",
             "wikiart.transfer.demo:transfer_stage",

@@ -155,7 +155,7 @@ class PaintConfig:
         factory=list, help="style names of the checkpoint, or image files", many=True,
         required=True,
     )  # fmt: skip
-    out: str | None = setting(None, "output folder", required=True)
+    out: str = setting("", "output folder", required=True)
     overwrite: bool = setting(False, "replace earlier outputs in --out (else refused)")
     alpha: float = setting(1.0, "0: the content, 1: fully stylised", limit=Limit(0, 1))
     preserve_color: bool = setting(False, "keep the content's colours (luminance only)")
