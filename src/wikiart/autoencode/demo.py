@@ -29,7 +29,7 @@ def autoencoder_stage(st: DemoStage) -> None:
             "epochs": 5,
             "seed": st.seed,
             "overwrite": True,
-            "data": {"data": str(st.data_dir), "image_size": 32, "cache_dir": cache},
+            "data": st.data(32),
         },
     )
     t0 = time.perf_counter()

@@ -24,11 +24,7 @@ def classifier_stage(st: DemoStage) -> None:
         "seed": st.seed,
         "overwrite": True,
         "imbalance": "logit-adjust",
-        "data": {
-            "data": str(st.data_dir),
-            "image_size": min(st.image_size, 64),
-            "cache_dir": st.cache,
-        },
+        "data": st.data(min(st.image_size, 64)),
     }
     cfg = resolve_config(None, overrides)
     metrics = train_classifier(cfg, run, progress=st.progress)

@@ -26,15 +26,14 @@ def diffusion_stage(st: DemoStage) -> None:
     try:
         require_diffusers()
     except WikiartError as exc:
-        st.report.section("Diffusion")
-        st.report.text(f"skipped: {exc}", muted=True)
+        st.skipped("Diffusion", exc)
         return
     from wikiart.diffusion.evaluate import evaluate_diffusion
     from wikiart.diffusion.settings import resolve_config
     from wikiart.diffusion.train import train_diffusion
 
     cache = st.cache
-    data = {"data": str(st.data_dir), "image_size": DIFFUSION_SIZE, "cache_dir": cache}
+    data = st.data(DIFFUSION_SIZE)
     judge_cfg, judge = train_judge(st, st.out / "diffusion-judge", data, st.seed + 2, 15)
     cfg = resolve_config(
         None,

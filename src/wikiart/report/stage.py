@@ -27,6 +27,11 @@ class DemoStage:
         """The cache root as a setting (None: the user's default cache)."""
         return str(self.cache_root) if self.cache_root else None
 
+    def skipped(self, section: str, why: object) -> None:
+        """A report section that says why the stage could not run here."""
+        self.report.section(section)
+        self.report.text(f"skipped: {why}", muted=True)
+
     def data(self, image_size: int) -> dict[str, Any]:
         """The ``[data]`` table of a training job's settings: the demo's data at ``image_size``."""
         return {"data": str(self.data_dir), "image_size": image_size, "cache_dir": self.cache}

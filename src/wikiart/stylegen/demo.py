@@ -20,7 +20,7 @@ def stylegen_stage(st: DemoStage) -> None:
         return
     cache = st.cache
     size = min(st.image_size, 64)
-    data = {"data": str(st.data_dir), "image_size": size, "cache_dir": cache}
+    data = st.data(size)
     judge_cfg, judge = train_judge(st, st.out / "judge", data, st.seed + 1, 8)
     cfg = sg_config(
         None,

@@ -20,13 +20,12 @@ def transfer_stage(st: DemoStage) -> None:
     try:
         builtin_path()
     except WikiartError as exc:
-        st.report.section("Style transfer")
-        st.report.text(f"skipped: {exc}", muted=True)
+        st.skipped("Style transfer", exc)
         return
     if not judge.exists():
         return
     cache = st.cache
-    data = {"data": str(st.data_dir), "image_size": st.image_size, "cache_dir": cache}
+    data = st.data(st.image_size)
     cfg = resolve_config(
         None, {"epochs": 0, "init": "builtin", "seed": st.seed, "overwrite": True, "data": data}
     )
