@@ -27,6 +27,8 @@ from wikiart.files import atomic_open, write_json
 
 def check_cluster_options(methods: Sequence[str], normalize: str) -> None:
     """Clear errors for unknown clustering methods or normalisations, before any work."""
+    if not methods:
+        raise WikiartError(f"no clustering method given; expected some of {C.METHODS}")
     for m in methods:
         if m not in C.METHODS:
             raise WikiartError(f"unknown clustering method {m!r}; expected some of {C.METHODS}")
