@@ -135,7 +135,7 @@ def test_autoencoder_resume_is_bit_exact(learnable_root, tmp_path, monkeypatch):
     original = loop._train_epoch
 
     def killed_in_epoch_2(*args, **kwargs):
-        if args[5] == 2:  # (model, optimizer, loader, step_fn, cfg, epoch, ...)
+        if args[1] == 2:  # (run, epoch)
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
