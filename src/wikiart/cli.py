@@ -1,8 +1,9 @@
 """Command line: parse flags, build a config, call one library function. Nothing else lives here.
 
-The ``train`` commands' flags are generated from the config dataclasses (`wikiart.flags`); the
-other commands call the public API (`wikiart.api`). Exit codes: 0 success; 1 the job ran and
-found problems; 2 bad usage or bad input (one clear line on stderr, no traceback).
+Flags are generated from settings dataclasses (`wikiart.flags`): each ``train`` command's from
+its registered job's (`wikiart.jobs`), the commands that use trained models from theirs
+(`USE_COMMANDS`); ``wikiart data`` lives in `wikiart.data_cli`. Exit codes: 0 success; 1 the
+job ran and found problems; 2 bad usage or bad input (one clear line on stderr, no traceback).
 """
 
 from __future__ import annotations
