@@ -134,7 +134,7 @@ _loaded = False
 
 def register(job: Job) -> Job:
     """Add ``job`` to the registry (its package's ``job.py`` calls this once); returns it. A
-    second job of the same name, or a checkpoint kind another job already writes, is refused."""
+    second job of the same name, or a checkpoint kind a different job already writes, is refused."""
     old = _JOBS.get(job.name)
     if old is not None and old != job:
         raise ValueError(f"a job named {job.name!r} is already registered")
