@@ -233,3 +233,18 @@ def test_default_arch_is_the_pretrained_lite0_where_installed(monkeypatch, caplo
 def test_stylegen_defaults_are_the_current_design():
     cfg = StylegenConfig()
     assert cfg.skips and cfg.padding == "reflect" and cfg.data.image_size == 64
+
+
+def test_every_package_s_lazy_exports_resolve():
+    """The job packages export their names lazily (so the command line imports no torch): each
+    listed name must still exist where the table says."""
+    import importlib
+
+    for package in ("classify", "autoencode", "stylegen", "transfer", "diffusion", "clustering",
+                    "serve"):  # fmt: skip
+        module = importlib.import_module(f"wikiart.{package}")
+        assert module.__all__, package
+        for name in module.__all__:
+            assert getattr(module, name) is not None, (package, name)
+        with pytest.raises(AttributeError):
+            module.no_such_name  # noqa: B018

@@ -36,6 +36,7 @@ class ServeSpec:
     """The checkpoints (and the gallery's data) the app will load; ``None``: that tab is off."""
 
     classifier: Path | None = None
+    classifier_kind: str | None = None
     gallery: Path | None = None
     repaint: str | None = None  # a transfer or stylegen model.pt, or "builtin"
     repaint_kind: str | None = None
@@ -51,10 +52,6 @@ class ServeSpec:
             "Generate": self.generator,
         }
         return [name for name, v in on.items() if v]
-
-
-def _checked(path: str | os.PathLike[str], kinds: tuple[str, ...], flag: str) -> Path:
-    return _checked_kind(path, kinds, flag)[0]
 
 
 def _checked_kind(
@@ -120,9 +117,10 @@ def find_models(
         return None
 
     if classifier is not None:
-        spec.classifier = _checked(classifier, role_kinds("classify"), "--classifier")
+        found = _checked_kind(classifier, role_kinds("classify"), "--classifier")
+        spec.classifier, spec.classifier_kind = found
     elif (p := in_run("classify")) is not None:
-        spec.classifier = _checked(p, role_kinds("classify"), "--run")
+        spec.classifier, spec.classifier_kind = _checked_kind(p, role_kinds("classify"), "--run")
     if transfer is not None:
         if transfer == "builtin":
             spec.repaint, spec.repaint_kind = "builtin", "transfer"

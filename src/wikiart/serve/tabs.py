@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from wikiart.checkpoints import checkpoint_kind
 from wikiart.data.images import fit_image, open_image
 from wikiart.data.refs import display
 from wikiart.errors import BadImageError, WikiartError
@@ -112,7 +111,7 @@ class Server:
 
     # -- loading -------------------------------------------------------------------------
     def _load_classifier(self, spec, cache_dir, per_style, progress) -> None:
-        load_classifier = _opener("classify", checkpoint_kind(spec.classifier))
+        load_classifier = _opener("classify", spec.classifier_kind)
         self.classifier, self.payload = load_classifier(spec.classifier, device=self.device)
         self.classes = list(self.payload["classes"])
         pre = self.payload["preprocess"]
