@@ -1,6 +1,6 @@
-"""The job registry: everything the command line, the Python API, `load_model`, the evaluation
-and the demo need to know about a training job, in one `Job` record that the job's own package
-declares (``wikiart/<package>/job.py``) and registers with `register`.
+"""The job registry: everything the command line, the Python API, `load_model`, the evaluation,
+the demo and the web app need to know about a training job, in one `Job` record that the job's
+own package declares (``wikiart/<package>/job.py``) and registers with `register`.
 
 A job is one package and one registration. The record names its functions as ``"module:attr"``
 strings, imported only when used, so building the command line (``wikiart --help``) imports no
