@@ -156,14 +156,22 @@ def grid_px(rows: int, cols: int, *, cell: float, col_labels: bool = False) -> t
     return round((cell * cols + 1.6) * 100), round((cell * rows + (0.5 if col_labels else 0)) * 100)
 
 
-def dark_bright_rare(tmp: Path) -> Path:
-    """``tmp/ds``: Dark (grey noise), Bright (colour noise) and Rare styles, 8 training and 3
-    test images each."""
-    root = tmp / "ds"
-    for split, n in (("train", 8), ("test", 3)):
+def dark_bright(root: Path, counts: dict[str, int]) -> Path:
+    """Two styles any model tells apart: Dark (grey noise) and Bright (colour noise), with
+    ``counts[split]`` images of each in each split."""
+    for split, n in counts.items():
         for i in range(n):
             write_image(root / split / "Dark" / f"d{i}.png", seed=i, mode="L", fmt="PNG")
             write_image(root / split / "Bright" / f"b{i}.png", seed=100 + i, fmt="PNG")
+    return root
+
+
+def dark_bright_rare(tmp: Path) -> Path:
+    """``tmp/ds``: Dark (grey noise), Bright (colour noise) and Rare styles, 8 training and 3
+    test images each."""
+    root = dark_bright(tmp / "ds", {"train": 8, "test": 3})
+    for split, n in (("train", 8), ("test", 3)):
+        for i in range(n):
             write_image(root / split / "Rare" / f"r{i}.png", seed=200 + i, fmt="PNG")
     return root
 
@@ -184,11 +192,8 @@ def tiny_root(tmp_path: Path) -> Path:
 @pytest.fixture
 def learnable_root(tmp_path):
     """Two styles a tiny CNN separates at once (dark vs bright noise), a third rare one."""
-    root = tmp_path / "ds"
+    root = dark_bright(tmp_path / "ds", {"train": 12, "test": 3})
     for split, n in (("train", 12), ("test", 3)):
-        for i in range(n):
-            write_image(root / split / "Dark" / f"d{i}.png", seed=i, mode="L", fmt="PNG")
-            write_image(root / split / "Bright" / f"b{i}.png", seed=100 + i, fmt="PNG")
         for i in range(max(2, n // 4)):
             write_image(root / split / "Rare" / f"r{i}.png", seed=200 + i, size=(30, 40), fmt="PNG")
     return root

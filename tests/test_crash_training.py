@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import child_pids, process_alive, write_image
+from conftest import child_pids, dark_bright, process_alive
 from wikiart.checkpoints import load_checkpoint
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux processes")
@@ -76,12 +76,7 @@ KILLER = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("crash-data")
-    for split, n in (("train", 12), ("test", 4)):
-        for i in range(n):
-            write_image(root / split / "Dark" / f"d{i}.png", seed=i, mode="L", fmt="PNG")
-            write_image(root / split / "Bright" / f"b{i}.png", seed=100 + i, fmt="PNG")
-    return root
+    return dark_bright(tmp_path_factory.mktemp("crash-data"), {"train": 12, "test": 4})
 
 
 def _argv(data: Path, run: Path, *extra: str, epochs: int = 3) -> list[str]:

@@ -19,7 +19,7 @@ from PIL import Image
 from torch import nn
 
 import wikiart
-from conftest import requires, write_image
+from conftest import dark_bright, requires
 from wikiart.cli import main
 from wikiart.functional import channel_mean_std
 from wikiart.train.mixing import mix_batch, mixed_loss
@@ -31,11 +31,7 @@ TESTS = Path(__file__).resolve().parent
 def test_a_classifier_learns_two_styles_it_can_tell_apart(tmp_path):
     """Grey noise against colour noise: six epochs of the small ResNet get >= 90% of the
     held-out test images right (chance is 50%)."""
-    root = tmp_path / "ds"
-    for split, n in (("train", 24), ("test", 6)):
-        for i in range(n):
-            write_image(root / split / "Grey" / f"g{i}.png", seed=i, mode="L", fmt="PNG")
-            write_image(root / split / "Colour" / f"c{i}.png", seed=100 + i, fmt="PNG")
+    root = dark_bright(tmp_path / "ds", {"train": 24, "test": 6})
     run = tmp_path / "run"
     argv = [
         "--no-progress", "train", "classifier", "--data", str(root), "--out", str(run),
@@ -45,7 +41,7 @@ def test_a_classifier_learns_two_styles_it_can_tell_apart(tmp_path):
     ]  # fmt: skip
     assert main(argv) == 0
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["n"] == 12 and metrics["classes"] == ["Colour", "Grey"]
+    assert metrics["n"] == 12 and metrics["classes"] == ["Bright", "Dark"]
     assert metrics["accuracy"] >= 0.9, metrics
 
 
@@ -160,12 +156,10 @@ def test_a_lora_moves_the_samples_toward_its_style(tmp_path):
     requires("peft", "diffusion")
     from wikiart.diffusion.generate import open_generator
 
-    root = tmp_path / "ds"
+    root = dark_bright(tmp_path / "ds", {"train": 8, "test": 2})
     rng = np.random.default_rng(0)
     for split, n in (("train", 8), ("test", 2)):
         for i in range(n):
-            write_image(root / split / "Dark" / f"d{i}.png", seed=i, mode="L", fmt="PNG")
-            write_image(root / split / "Bright" / f"b{i}.png", seed=100 + i, fmt="PNG")
             red = (np.array(RED) + rng.integers(-20, 21, (30, 40, 3))).clip(0, 255)
             (root / split / "Red").mkdir(parents=True, exist_ok=True)
             Image.fromarray(red.astype(np.uint8)).save(root / split / "Red" / f"{i}.png")

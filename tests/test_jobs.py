@@ -148,7 +148,10 @@ def test_every_built_in_job_is_registered_with_what_the_cli_needs():
     assert sorted(k for j in built_in.values() for k in j.kinds) == sorted(built_in)
     for job in built_in.values():
         assert callable(job.trainer())
-        assert job.outputs and all(isinstance(f, str) for f in job.outputs)
+        if job.evaluation is not None:  # its files guard an evaluation's --out
+            files = job.evaluation.outputs
+            assert files and all(isinstance(f, str) for f in files)
+            assert callable(jobs.load(job.evaluation.run))
         for target in job.kinds.values():
             assert callable(jobs.load(target))
     assert [j.demo[0] for j in built_in.values() if j.demo] == [

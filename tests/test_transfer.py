@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from conftest import assert_png, png_size, requires, write_image
+from conftest import assert_png, dark_bright, png_size, requires, write_image
 from wikiart.checkpoints import load_checkpoint, load_model, make_payload, save_checkpoint
 from wikiart.cli import main
 from wikiart.errors import WikiartError
@@ -239,11 +239,7 @@ def test_unknown_style_names_and_bad_style_images_are_clear_errors(tmp_path):
 def trained(tmp_path_factory):
     """A transfer run on two tiny styles (1 epoch of 4 steps, 16 px crops, layer 1)."""
     tmp = tmp_path_factory.mktemp("transfer")
-    root = tmp / "ds"
-    for split, n in (("train", 6), ("test", 2)):
-        for i in range(n):
-            write_image(root / split / "Dark" / f"d{i}.png", seed=i, mode="L", fmt="PNG")
-            write_image(root / split / "Bright" / f"b{i}.png", seed=100 + i, fmt="PNG")
+    root = dark_bright(tmp / "ds", {"train": 6, "test": 2})
     run = tmp / "run"
     argv = [
         "--no-progress", "train", "transfer", "--data", str(root), "--out", str(run),

@@ -10,54 +10,43 @@ The public API (`wikiart.api`), loaded on first use so ``import wikiart`` stays 
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from wikiart.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-#: Public name -> (module, attribute).
-_API: dict[str, tuple[str, str]] = {
-    **{
-        name: ("wikiart.api", name)
-        for name in (
-            "train_job",
-            "transfer",
-            "sample",
-            "evaluate",
-            "predict",
-            "render",
-            "load_model",
-        )
-    },
-    "embed": ("wikiart.clustering", "embed_split"),
-    "cluster": ("wikiart.clustering", "cluster_embeddings"),
-    "ClassifierConfig": ("wikiart.classify.settings", "ClassifierConfig"),
-    "AutoencoderConfig": ("wikiart.autoencode.settings", "AutoencoderConfig"),
-    "StylegenConfig": ("wikiart.stylegen.settings", "StylegenConfig"),
-    "DiffusionConfig": ("wikiart.diffusion.settings", "DiffusionConfig"),
-    "LoraConfig": ("wikiart.diffusion.settings", "LoraConfig"),
-    "TransferConfig": ("wikiart.transfer.settings", "TransferConfig"),
-    "EvaluateConfig": ("wikiart.config", "EvaluateConfig"),
+#: Public name -> the module that defines it (``"module:attr"`` where the name differs).
+_API: dict[str, str] = {
+    **dict.fromkeys(
+        ("train_job", "transfer", "sample", "evaluate", "predict", "render", "load_model"),
+        "wikiart.api",
+    ),
+    "embed": "wikiart.clustering:embed_split",
+    "cluster": "wikiart.clustering:cluster_embeddings",
+    "ClassifierConfig": "wikiart.classify.settings",
+    "AutoencoderConfig": "wikiart.autoencode.settings",
+    "StylegenConfig": "wikiart.stylegen.settings",
+    "DiffusionConfig": "wikiart.diffusion.settings",
+    "LoraConfig": "wikiart.diffusion.settings",
+    "TransferConfig": "wikiart.transfer.settings",
+    "EvaluateConfig": "wikiart.config",
 }
 
 __all__ = ["__version__", *_API]
+_api_getattr, _ = lazy_exports(__name__, _API)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API:
-        module, attr = _API[name]
-        value = getattr(importlib.import_module(module), attr)
-        globals()[name] = value
-        return value
     job = name.removeprefix("train_")
-    if job != name:
+    if name not in _API and job != name:
         from wikiart.jobs import all_jobs
 
         if job in all_jobs():  # train_<job> of every registered job
             from wikiart.api import trainer
 
             return trainer(job)
-    raise AttributeError(f"module 'wikiart' has no attribute {name!r}")
+    return _api_getattr(name)
 
 
 def __dir__() -> list[str]:

@@ -23,7 +23,7 @@ from wikiart.checkpoints import checkpoint_kind, load_model
 from wikiart.config import EvaluateConfig
 from wikiart.config_io import build_config, to_dict
 from wikiart.errors import WikiartError
-from wikiart.jobs import Job, all_jobs, get_job, job_for_kind
+from wikiart.jobs import Evaluation, all_jobs, get_job, job_for_kind
 
 PathLike = str | os.PathLike[str]
 C = TypeVar("C")
@@ -118,13 +118,9 @@ def sample_with(cfg: Any) -> list[Path]:
     from wikiart.diffusion.sample import sample_command
     from wikiart.eval.generator import SampleOptions
 
-    options = SampleOptions(
-        n=cfg.n, seed=cfg.seed, guidance=cfg.guidance, steps=cfg.steps, sampler=cfg.sampler,
-        batch_size=cfg.batch_size,
-    )  # fmt: skip
     return sample_command(
         cfg.out, cfg.style, checkpoint=cfg.checkpoint, base=cfg.base, lora=cfg.lora,
-        options=options, device=cfg.device,
+        options=SampleOptions.of(cfg, cfg.n), device=cfg.device,
     )  # fmt: skip
 
 
@@ -148,12 +144,12 @@ def evaluate(
 
 def evaluate_with(cfg: EvaluateConfig, *, progress: bool = False) -> dict[str, Any]:
     """`evaluate` with its settings already built."""
-    return evaluation_job(cfg).evaluator()(cfg, progress)
+    return evaluation_for(cfg).evaluate(cfg, progress)
 
 
-def evaluation_job(cfg: EvaluateConfig) -> Job:
-    """The job that evaluates ``cfg.checkpoint`` (by its kind), refused with a clear error when
-    there is none or when its evaluation needs a judge and ``cfg`` names none."""
+def evaluation_for(cfg: EvaluateConfig) -> Evaluation:
+    """The evaluation of ``cfg.checkpoint``'s job (by the checkpoint's kind), refused with a
+    clear error when there is none, or when it needs a judge and ``cfg`` names none."""
     kind = checkpoint_kind(cfg.checkpoint)
     job = job_for_kind(kind)
     if job is None or job.evaluation is None:
@@ -162,12 +158,9 @@ def evaluation_job(cfg: EvaluateConfig) -> Job:
             f"{cfg.checkpoint} is a {kind!r} checkpoint: evaluate takes a "
             f"{', '.join(can[:-1])} or {can[-1]} checkpoint"
         )
-    if job.evaluation.judged and cfg.judge is None:
-        raise WikiartError(
-            f"a {kind} checkpoint is evaluated by an independent classifier: pass "
-            "--judge CLASSIFIER/model.pt"
-        )
-    return job
+    if job.evaluation.judged:
+        cfg.require_judge(f"a {kind} checkpoint")
+    return job.evaluation
 
 
 def predict(
@@ -189,20 +182,22 @@ def render(
     images: Sequence[PathLike],
     styles: Sequence[str],
     out: PathLike,
-    *,
-    device: str = "auto",
+    **settings: Any,
 ) -> list[Path]:
     """Re-render image files in each named style with a trained generator; writes one image per
-    (image, style) and ``grid.png`` into ``out`` and returns the images' paths."""
-    from wikiart.stylegen import render_command
+    (image, style) and ``grid.png`` into ``out`` and returns the images' paths. ``settings``:
+    `wikiart.stylegen.settings.RenderConfig` fields (``device``)."""
+    from wikiart.stylegen.render import render_command
+    from wikiart.stylegen.settings import RenderConfig
 
-    return render_command(checkpoint, images, styles, out, device=device)
+    paths = {"checkpoint": checkpoint, "image": images, "style": styles, "out": out}
+    return render_command(_built(RenderConfig, {**settings, **paths}))
 
 
 __all__ = [
     "evaluate",
     "evaluate_with",
-    "evaluation_job",
+    "evaluation_for",
     "load_model",
     "predict",
     "render",

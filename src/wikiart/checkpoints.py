@@ -209,8 +209,7 @@ def load_model(
     wanted = (kind,) if isinstance(kind, str) else kind
     if wanted is not None and found not in wanted:
         raise WikiartError(f"{path} is a {found!r} checkpoint, not a {' or '.join(wanted)}")
-    build = jobs.builder(found) if isinstance(found, str) else None
-    if build is None or not isinstance(found, str):
+    if not isinstance(found, str) or (build := jobs.builder(found)) is None:
         raise WikiartError(
             f"{path} holds a model of kind {found!r}, which this version of wikiart cannot "
             f"rebuild (known kinds: {', '.join(jobs.known_kinds())})"

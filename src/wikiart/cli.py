@@ -40,14 +40,22 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 #: Commands whose --out is guarded: the files that show earlier outputs are there, and what
-#: they are (a training run's own guard is in `wikiart.train.run.start_run`; an evaluation's
-#: files are its jobs' ``evaluation.outputs``).
+#: they are (a training run's own guard is in `wikiart.train.run.start_run`).
 OUT_MARKERS: dict[str, tuple[tuple[str, ...], str]] = {
     "cluster": (("clusters.json",), "an earlier clustering"),
     "render": (("grid.png",), "earlier renders"),
     "transfer": (("grid.png",), "earlier paintings"),
     "sample": (("grid.png",), "earlier samples"),
 }
+
+
+def _out_markers(command: str) -> tuple[tuple[str, ...], str] | None:
+    """What shows earlier outputs of ``command`` in its --out (an evaluation's: the files of
+    every registered job's evaluation)."""
+    if command == "evaluate":
+        evaluations = [job.evaluation for job in all_jobs().values() if job.evaluation]
+        return tuple(f for e in evaluations for f in e.outputs), "an earlier evaluation"
+    return OUT_MARKERS.get(command)
 
 
 def _train_parsers(sub: Any) -> None:
@@ -184,11 +192,11 @@ def _settings(args: argparse.Namespace) -> Any:
     """The command's settings dataclass from its flags (ranges and choices checked); an
     earlier output in its ``--out`` is refused unless ``--overwrite``."""
     cfg = build_config(load(USE_COMMANDS[args.command][0]), None, config_overrides(args))
-    if args.command in OUT_MARKERS:
+    guarded = _out_markers(args.command)
+    if guarded is not None:
         from wikiart.files import guard_out
 
-        markers, what = OUT_MARKERS[args.command]
-        guard_out(cfg.out, markers, what, overwrite=cfg.overwrite)
+        guard_out(cfg.out, *guarded, overwrite=cfg.overwrite)
     return cfg
 
 
@@ -206,17 +214,11 @@ def _cmd_cluster(args: argparse.Namespace, progress: bool) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace, progress: bool) -> int:
-    from wikiart.api import evaluation_job
-    from wikiart.files import guard_out
+    from wikiart.api import evaluation_for
 
     cfg = _settings(args)
-    evaluations = [job.evaluation for job in all_jobs().values() if job.evaluation]
-    markers = tuple(f for evaluation in evaluations for f in evaluation.outputs)
-    guard_out(cfg.out, markers, "an earlier evaluation", overwrite=cfg.overwrite)
-    job = evaluation_job(cfg)
-    res = job.evaluator()(cfg, progress)
-    assert job.evaluation is not None  # evaluation_job checked
-    print(job.evaluation.summary(res, cfg.out))
+    evaluation = evaluation_for(cfg)
+    print(evaluation.summary(evaluation.evaluate(cfg, progress), cfg.out))
     return 0
 
 
@@ -239,7 +241,7 @@ def _cmd_render(args: argparse.Namespace, progress: bool) -> int:
     from wikiart.stylegen.render import render_command
 
     cfg = _settings(args)
-    paths = render_command(cfg.checkpoint, cfg.image, cfg.style, cfg.out, device=cfg.device)
+    paths = render_command(cfg)
     print(f"wrote {len(paths)} render(s) and grid.png to {cfg.out}")
     return 0
 

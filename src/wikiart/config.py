@@ -19,10 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wikiart.errors import WikiartError
+
 IMBALANCE = ("none", "resample", "sampler", "weighted-loss", "logit-adjust")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 FITS = ("crop", "pad")
+SAMPLERS = ("ddim", "dpm")  # every diffusion model here is sampled with DDIM or DPM-Solver++
 CLUSTER_METHODS = ("kmeans", "agglomerative", "gmm", "spectral")
 NORMALIZATIONS = ("none", "standard", "pca-whiten")
 SCHEDULES = ("onecycle", "cosine", "constant")
@@ -165,7 +168,7 @@ def setting(
     ``limit`` where this field's range is not the one `LIMITS` gives its name. ``flag`` options
     (`FLAG_OPTIONS`): ``flag`` when the flag is not ``--field-name``, ``cli=False`` for settings
     only a file sets, ``required`` for a flag the command cannot do without (its default is then
-    None), ``many`` for a list given as several words (``--style A B``) rather than ``A,B``,
+    empty), ``many`` for a list given as several words (``--style A B``) rather than ``A,B``,
     ``positional`` for an argument without a flag, ``metavar`` for its name in ``--help``."""
     unknown = set(flag) - FLAG_OPTIONS
     if unknown:
@@ -270,8 +273,18 @@ class EvaluateConfig:
     steps: int | None = setting(
         None, "denoising steps (default: the run's)", limit=Limit(1, 10_000)
     )
-    sampler: str | None = setting(None, "DDIM or DPM-Solver++", choices=("ddim", "dpm"))
+    sampler: str | None = setting(None, "DDIM or DPM-Solver++", choices=SAMPLERS)
     device: str = setting("auto", "where to run (auto: CUDA, then MPS, then CPU)", choices=DEVICES)
     batch_size: int = setting(64, "images per batch")
     cache_dir: str | None = setting(None, "preprocessing cache root")
     tta: bool = setting(True, "classifiers: average each image and its mirror")
+
+    def require_judge(self, what: str) -> str:
+        """The judge's checkpoint, which the evaluation of ``what`` (a generator) cannot do
+        without."""
+        if not self.judge:
+            raise WikiartError(
+                f"{what} is evaluated by an independent classifier: pass --judge "
+                "CLASSIFIER/model.pt"
+            )
+        return self.judge

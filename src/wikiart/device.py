@@ -10,10 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from wikiart.config import PRECISIONS  # the choices, declared with the settings
+from wikiart.config import DEVICES, PRECISIONS  # the choices, declared with the settings
 from wikiart.errors import WikiartError
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def resolve_device(name: str = "auto") -> torch.device:

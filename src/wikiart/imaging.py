@@ -1,4 +1,5 @@
-"""Image tensors to what a PNG, a plot or a judge takes, named by the value range they read.
+"""Image tensors to what a PNG, a plot or a judge takes, named by the value range they read, and
+a decoded picture to the tensor a model takes.
 
 Models output float images in one of two ranges: ``[0, 1]`` ("unit": the style generator and the
 AdaIN transfer model) or ``[-1, 1]`` ("signed": diffusion). Both round to uint8 the same way,
@@ -9,6 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from PIL import Image
+
+
+def image_to_chw(image: Image.Image) -> torch.Tensor:
+    """An RGB picture -> a ``3 x H x W`` uint8 tensor (its own memory, not the picture's)."""
+    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
 
 
 def unit_to_uint8(x: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,6 @@ torch and no job code beyond the torch-free settings dataclasses:
         settings=ClassifierConfig,              # flags, TOML, API keywords, --print-config
         train="wikiart.classify.train:train_classifier",   # (cfg, out, *, progress) -> dict
         summary=summary,                        # the line `wikiart train` prints
-        outputs=("model.pt", "metrics.json"),   # what a finished run holds
         kinds={"classifier": "wikiart.models.registry:classifier_from_checkpoint"},
         evaluation=Evaluation("wikiart.classify.infer:evaluate_checkpoint", ("metrics.json",)),
     ))
@@ -25,9 +24,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wikiart.errors import WikiartError
+
+if TYPE_CHECKING:
+    from wikiart.config import EvaluateConfig
 
 #: The modules whose import registers the built-in jobs (one line per job package).
 BUILTIN: tuple[str, ...] = (
@@ -60,6 +62,11 @@ class Evaluation:
     summary: Summary = _plain_summary
     judged: bool = False
 
+    def evaluate(self, cfg: EvaluateConfig, progress: bool = False) -> dict[str, Any]:
+        """Run it on ``cfg.checkpoint`` (the function imported now)."""
+        run: Callable[..., dict[str, Any]] = load(self.run)
+        return run(cfg, progress)
+
 
 @dataclass(frozen=True)
 class Job:
@@ -71,9 +78,9 @@ class Job:
     overrides, `wikiart.config_io.build_config`); ``train`` takes ``(cfg, out, *, progress)``
     and returns the figures ``summary`` prints. ``kinds`` maps each checkpoint kind the job
     writes to the function that rebuilds its model from a checkpoint payload (weights not loaded
-    yet). ``evaluate`` takes ``(EvaluateConfig, progress)`` and returns what it wrote;
-    ``judged``: it needs an independent classifier (``--judge``); ``eval_outputs``: the files
-    it writes (an earlier evaluation in ``--out`` is never overwritten silently)."""
+    yet). ``evaluation``: what ``wikiart evaluate`` runs on its checkpoints (`Evaluation`). A
+    finished run holds ``model.pt`` and ``last.pt`` (`wikiart.files.RUN_FILES`) whatever the job,
+    since every job trains through the shared loop: the run guard needs nothing per job."""
 
     name: str
     help: str
@@ -81,7 +88,6 @@ class Job:
     train: str
     resolve: str | None = None
     summary: Summary = _plain_summary
-    outputs: tuple[str, ...] = ("model.pt",)
     kinds: Mapping[str, str] = field(default_factory=dict)
     evaluation: Evaluation | None = None
     #: Words between ``wikiart train NAME`` and ``--data`` in the usage line (required flags).
@@ -102,13 +108,6 @@ class Job:
         """The training function (imported now)."""
         train: Callable[..., dict[str, Any]] = load(self.train)
         return train
-
-    def evaluator(self) -> Callable[..., dict[str, Any]]:
-        """The evaluation function (imported now); a job without one is an error."""
-        if self.evaluation is None:
-            raise WikiartError(f"the {self.name} job has no evaluation")
-        evaluate: Callable[..., dict[str, Any]] = load(self.evaluation.run)
-        return evaluate
 
     def resolve_settings(
         self, config_file: Any = None, overrides: dict[str, Any] | None = None

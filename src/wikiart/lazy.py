@@ -25,6 +25,6 @@ def lazy_exports(
         return value
 
     def __dir__() -> list[str]:
-        return sorted(set(namespace) | set(exports))
+        return sorted({n for n in namespace if not n.startswith("_")} | set(exports))
 
     return __getattr__, __dir__

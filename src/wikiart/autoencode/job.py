@@ -25,7 +25,6 @@ JOB = register(
         train="wikiart.autoencode.train:train_autoencoder",
         resolve="wikiart.autoencode.train:resolve_config",
         summary=summary,
-        outputs=("model.pt", "config.json", "history.csv", "reconstructions.png"),
         kinds={KIND: "wikiart.models.autoencoder:from_checkpoint"},
         demo=("autoencoder + clustering", "wikiart.autoencode.demo:autoencoder_stage"),
     )

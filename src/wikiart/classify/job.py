@@ -51,7 +51,6 @@ JOB = register(
         train="wikiart.classify.train:train_classifier",
         resolve="wikiart.classify.presets:resolve_config",
         summary=summary,
-        outputs=("model.pt", "config.json", "history.csv", "metrics.json", "report.md"),
         kinds={KIND: "wikiart.models.registry:classifier_from_checkpoint"},
         evaluation=Evaluation(
             "wikiart.classify.infer:evaluate_checkpoint", ("metrics.json",), eval_summary

@@ -21,6 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from wikiart.config import FITS  # the choices, declared with the settings
 from wikiart.data.refs import display
 from wikiart.errors import BadImageError, WikiartError
+from wikiart.imaging import image_to_chw
 
 Fit = Literal["crop", "pad"]
 #: Pillow's own decompression-bomb threshold (about 89 megapixels).
@@ -196,4 +197,4 @@ def read_image_at_most(path: str | os.PathLike[str], max_side: int) -> torch.Ten
         im = im.resize(
             (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS
         )
-    return torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1)
+    return image_to_chw(im)

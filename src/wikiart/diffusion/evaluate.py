@@ -60,11 +60,8 @@ def evaluate_diffusion(
     images; writes ``diffusion_eval.json``, ``grid.png`` and ``nearest.png`` into ``cfg.out`` and
     returns what the JSON holds. ``cfg.batch_size`` also batches the judge and the feature
     network."""
-    options = SampleOptions(
-        n=cfg.n_per_style, seed=cfg.seed, guidance=cfg.guidance, steps=cfg.steps,
-        sampler=cfg.sampler, batch_size=cfg.batch_size,
-    )  # fmt: skip
-    judge, out = cfg.judge, Path(cfg.out)
+    options = SampleOptions.of(cfg, cfg.n_per_style)
+    judge, out = cfg.require_judge("a diffusion or LoRA run"), Path(cfg.out)
     dev = resolve_device(cfg.device)
     t0 = time.perf_counter()
     gen = _styled_generator(cfg.checkpoint, dev)

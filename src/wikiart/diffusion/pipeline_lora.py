@@ -41,7 +41,6 @@ from wikiart.diffusion.batches import accumulating_step, select_styles, train_ba
 from wikiart.diffusion.captions import encode_captions, style_captions
 from wikiart.diffusion.noise import make_noise_schedule, to_signed
 from wikiart.diffusion.pipeline import (
-    TARGET_MODULES,
     base_reference,
     inject_pipeline_lora,
     load_pipeline,
@@ -50,8 +49,7 @@ from wikiart.diffusion.pipeline import (
     save_diffusers_lora,
 )
 from wikiart.diffusion.pipeline_sample import generate
-from wikiart.diffusion.sampling import SAMPLERS
-from wikiart.diffusion.settings import LoraConfig
+from wikiart.diffusion.settings import LoraConfig, check_lora
 from wikiart.errors import WikiartError
 from wikiart.eval.generator import SampleOptions
 from wikiart.report.classifier_plots import plot_history
@@ -79,7 +77,7 @@ def train_pipeline_lora(
     Returns the last epoch's history row with ``seconds``, ``adapter_bytes`` and ``base_bytes``
     (parameter bytes of the adapter and of the UNet it adapts)."""
     require_pipelines()
-    _check_config(cfg)
+    check_lora(cfg)
     out = Path(out)
     started = time.perf_counter()
     device = resolve_device(cfg.device)
@@ -137,30 +135,6 @@ def train_pipeline_lora(
 
 def _nbytes(p: torch.Tensor) -> int:
     return p.numel() * p.element_size()
-
-
-def _check_config(cfg: LoraConfig) -> None:
-    if not cfg.base:
-        raise WikiartError("train lora needs --base (a diffusers pipeline or a RUN/model.pt)")
-    if cfg.rank < 1:
-        raise WikiartError(f"rank must be >= 1, got {cfg.rank}")
-    if cfg.alpha is not None and not cfg.alpha > 0:
-        raise WikiartError(f"alpha must be > 0, got {cfg.alpha}")
-    if cfg.targets not in TARGET_MODULES:
-        raise WikiartError(
-            f"unknown targets {cfg.targets!r}; expected one of {', '.join(TARGET_MODULES)}"
-        )
-    if not 0.0 <= cfg.label_dropout <= 1.0:
-        raise WikiartError(f"label_dropout must be in [0, 1], got {cfg.label_dropout}")
-    if cfg.batch_size < 1:
-        raise WikiartError(f"batch_size must be >= 1, got {cfg.batch_size}")
-    if cfg.accumulate < 1 or cfg.batch_size % cfg.accumulate:
-        raise WikiartError(
-            f"accumulate ({cfg.accumulate}) must divide the batch size ({cfg.batch_size}): "
-            "each batch is split into that many micro-batches"
-        )
-    if cfg.sampler not in SAMPLERS:
-        raise WikiartError(f"unknown sampler {cfg.sampler!r}; expected one of {SAMPLERS}")
 
 
 def _fit(

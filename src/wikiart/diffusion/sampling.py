@@ -25,8 +25,6 @@ from wikiart.errors import WikiartError
 from wikiart.eval.generator import SampleOptions
 
 Predict = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-#: The samplers every diffusion model here is drawn with.
-SAMPLERS = ("ddim", "dpm")
 
 
 def make_sampler(name: str, scheduler_config: Any):

@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from wikiart.config import DEVICES, GRID_ROW, DataConfig, Limit, TrainConfig, setting
+from wikiart.config import DEVICES, GRID_ROW, SAMPLERS, DataConfig, Limit, TrainConfig, setting
 from wikiart.config_io import build_config
 from wikiart.data.dataset import require_data
 from wikiart.errors import WikiartError
@@ -17,7 +17,6 @@ KIND = "diffusion"
 LORA_KIND = "lora"
 NOISE_SCHEDULES = ("cosine", "linear")
 PREDICTIONS = ("epsilon", "v_prediction")
-SAMPLERS = ("ddim", "dpm")
 DIFFUSION_BALANCE = ("sampler", "none")
 LORA_TARGETS = ("auto", "attention", "attention+conv")
 
@@ -164,12 +163,17 @@ def resolve_lora_config(
 ) -> LoraConfig:
     """Defaults <- TOML <- flags, checked."""
     cfg = build_config(LoraConfig, config_file, overrides)
+    check_lora(cfg)
+    return cfg
+
+
+def check_lora(cfg: LoraConfig) -> None:
+    """What the ranges cannot say: the gradient accumulation divides each batch."""
     if cfg.batch_size % cfg.accumulate:
         raise WikiartError(
-            f"batch_size {cfg.batch_size} must be a multiple of accumulate {cfg.accumulate} "
-            "(each batch is split into that many micro-batches)"
+            f"accumulate ({cfg.accumulate}) must divide the batch size ({cfg.batch_size}): "
+            "each batch is split into that many micro-batches"
         )
-    return cfg
 
 
 def require_inputs(cfg: DiffusionConfig | LoraConfig) -> None:

@@ -29,6 +29,13 @@ class SampleOptions:
     sampler: str | None = None
     batch_size: int = 64
 
+    @classmethod
+    def of(cls, settings: Any, n: int) -> SampleOptions:
+        """``n`` per style with the knobs of a command's settings (`wikiart sample`'s,
+        `wikiart evaluate`'s: ``seed``, ``guidance``, ``steps``, ``sampler``, ``batch_size``)."""
+        knobs = ("seed", "guidance", "steps", "sampler", "batch_size")
+        return cls(n=n, **{k: getattr(settings, k) for k in knobs})
+
     def settings(self, defaults: Mapping[str, Any]) -> dict[str, Any]:
         """``guidance``, ``steps`` and ``sampler`` as asked, each ``None`` replaced by
         ``defaults``' (else `FALLBACK`'s) value, as given (what a report records)."""

@@ -29,15 +29,15 @@ from wikiart.data.splits import cap_per_style, pick_per_style
 from wikiart.device import resolve_device
 from wikiart.errors import WikiartError
 from wikiart.eval.judge import Judge, load_judge
+from wikiart.eval.repaint_table import REPAINT_EVALUATION
 from wikiart.files import write_json
 from wikiart.functional import match_channel_stats, ssim
+from wikiart.jobs import all_jobs
 from wikiart.models.perceptual import optional_perceptual_features, relative_distance
 from wikiart.models.repaint import Repainter
 from wikiart.report.grids import write_render_grid
 
 EVAL_FILE = "stylegen_eval.json"
-#: The checkpoint kinds scored here: each model is a `Repainter`.
-RENDERERS = ("stylegen", "transfer")
 _SUMS = ("swap", "floor", "base", "ssim", "fd", "base_ssim", "base_fd")
 
 
@@ -47,11 +47,10 @@ def evaluate_repainter(cfg: EvaluateConfig, progress: bool = False) -> dict[str,
     ``grid.png`` into ``cfg.out`` (a stylegen or a transfer checkpoint, judged by ``cfg.judge``;
     at most ``cfg.max_per_style`` test images of each style, chosen with ``cfg.seed``)."""
     dev = resolve_device(cfg.device)
-    _, loaded, payload = load_model(cfg.checkpoint, dev, kind=RENDERERS)
+    kind, loaded, payload = load_model(cfg.checkpoint, dev, kind=repainting_kinds())
     model = cast(Repainter, loaded)
-    if not cfg.judge:
-        raise WikiartError("a re-painting model is evaluated by an independent classifier: judge")
-    referee, judge_payload = load_judge(cfg.judge, payload, model, dev)
+    judge = cfg.require_judge(f"a {kind} checkpoint")
+    referee, judge_payload = load_judge(judge, payload, model, dev)
     classes = ClassMap(tuple(model.style_names))
     cache = {"cache_root": cfg.cache_dir, "workers": None, "progress": progress}
     seed = cfg.seed
@@ -63,7 +62,7 @@ def evaluate_repainter(cfg: EvaluateConfig, progress: bool = False) -> dict[str,
             scorer.add_batch(x.to(dev), y.to(dev))
     result = scorer.result(len(test))
     arch = judge_payload["model_config"].get("arch")
-    result["judge"] = {"path": str(cfg.judge), "arch": arch, "size": referee.size}
+    result["judge"] = {"path": judge, "arch": arch, "size": referee.size}
     result["seconds"] = round(time.perf_counter() - t0, 1)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,8 +70,19 @@ def evaluate_repainter(cfg: EvaluateConfig, progress: bool = False) -> dict[str,
     pick = pick_per_style(test.labels, 6, seed)
     xs = torch.stack([test.raw(i) for i in pick])
     labels = [classes.classes[test.labels[i]] for i in pick]
-    write_render_grid(cast(Repainter, loaded.to(dev)), xs, labels, None, out / "grid.png")
+    write_render_grid(model, xs, labels, None, out / "grid.png")
     return result
+
+
+def repainting_kinds() -> tuple[str, ...]:
+    """The checkpoint kinds scored here: those of the jobs registered with this evaluation
+    (`wikiart.eval.repaint_table.REPAINT_EVALUATION`); each model is a `Repainter`."""
+    return tuple(
+        kind
+        for job in all_jobs().values()
+        if job.evaluation is REPAINT_EVALUATION
+        for kind in job.kinds
+    )
 
 
 def _test_images(

@@ -23,7 +23,7 @@ from PIL import Image
 from wikiart.data.images import fit_image, open_image
 from wikiart.data.refs import display
 from wikiart.errors import BadImageError, WikiartError
-from wikiart.imaging import to_hwc
+from wikiart.imaging import image_to_chw, to_hwc
 from wikiart.jobs import job_for_kind, load
 from wikiart.models.repaint import Painter
 from wikiart.serve.models import ServeSpec
@@ -155,7 +155,7 @@ class Server:
                 self._embed_cache.move_to_end(key)
                 return self._embed_cache[key]
         im = fit_image(read_upload(path, "image"), self.image_size, self.fit)
-        x = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1)[None]
+        x = image_to_chw(im)[None]
         from wikiart.classify.infer import predict_logits
         from wikiart.device import inference_precision
 

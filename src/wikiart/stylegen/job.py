@@ -27,7 +27,6 @@ JOB = register(
         train="wikiart.stylegen.train:train_stylegen",
         resolve="wikiart.stylegen.settings:resolve_config",
         summary=summary,
-        outputs=("model.pt", "config.json", "style_embeddings.pt", "history.csv", "grid.png"),
         kinds={KIND: "wikiart.models.stylegen:from_checkpoint"},
         evaluation=REPAINT_EVALUATION,
         demo=(

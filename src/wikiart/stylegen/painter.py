@@ -13,7 +13,7 @@ from PIL import Image
 
 from wikiart.data.images import fit_image
 from wikiart.errors import WikiartError
-from wikiart.imaging import unit_to_hwc
+from wikiart.imaging import image_to_chw, unit_to_hwc
 from wikiart.models.repaint import render_styles
 from wikiart.models.stylegen import StyleGenerator
 from wikiart.stylegen.render import load_stylegen
@@ -39,9 +39,9 @@ class GeneratorPainter:
         if style not in self.styles:
             raise WikiartError(f"unknown style {style!r}: choose one of {', '.join(self.styles)}")
         size = self.model.image_size
-        x = torch.from_numpy(np.asarray(fit_image(image, size, "crop"), dtype=np.uint8).copy())
+        x = image_to_chw(fit_image(image, size, "crop"))[None]
         index = self.styles.index(style)
-        return unit_to_hwc(render_styles(self.model, x.permute(2, 0, 1)[None], [index])[0, 0])
+        return unit_to_hwc(render_styles(self.model, x, [index])[0, 0])
 
 
 def open_painter(

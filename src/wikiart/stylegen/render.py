@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from wikiart.imaging import to_hwc, unit_to_hwc
 from wikiart.models.repaint import render_styles
 from wikiart.models.stylegen import StyleGenerator
 from wikiart.report.grids import plot_render_grid
-from wikiart.stylegen.settings import KIND
+from wikiart.stylegen.settings import KIND, RenderConfig
 
 
 def load_stylegen(
@@ -30,25 +29,18 @@ def load_stylegen(
     return model, payload  # type: ignore[return-value]
 
 
-def render_command(
-    checkpoint: str | os.PathLike[str],
-    images: Sequence[str | os.PathLike[str]],
-    styles: Sequence[str],
-    out: str | os.PathLike[str],
-    *,
-    device: str = "auto",
-) -> list[Path]:
+def render_command(cfg: RenderConfig) -> list[Path]:
     """`wikiart render`: one PNG per (image, style) and ``grid.png``; returns the PNGs."""
     from PIL import Image
 
-    dev = resolve_device(device)
-    model, payload = load_stylegen(checkpoint, dev)
+    images, styles = cfg.image, cfg.style
+    model, payload = load_stylegen(cfg.checkpoint, resolve_device(cfg.device))
     if not styles:
         raise WikiartError(f"no --style given; this model knows {model.style_names}")
     idx = [model.style_index(s) for s in styles]  # unknown names fail before any work
     fit = payload["preprocess"].get("fit", "crop")
     x = torch.stack([read_image_file(p, model.image_size, fit) for p in images])
-    out = Path(out)
+    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     r = render_styles(model, x, idx)
     written = []

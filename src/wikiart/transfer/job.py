@@ -35,7 +35,6 @@ JOB = register(
         train="wikiart.transfer.train:train_transfer",
         resolve="wikiart.transfer.settings:resolve_config",
         summary=summary,
-        outputs=("model.pt", "config.json", "grid.png"),
         kinds={KIND: "wikiart.models.transfer:from_checkpoint"},
         evaluation=REPAINT_EVALUATION,
         demo=(

@@ -11,14 +11,10 @@ import torch
 from PIL import Image
 
 from wikiart.errors import WikiartError
-from wikiart.imaging import unit_to_hwc
+from wikiart.imaging import image_to_chw, unit_to_hwc
 from wikiart.models.transfer import StyleTransfer
 from wikiart.transfer.settings import STYLE_SIZE
 from wikiart.transfer.stylize import Style, load_transfer, paint, resolve_style, style_statistics
-
-
-def _chw(image: Image.Image) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1)
 
 
 @dataclass
@@ -39,7 +35,7 @@ class TransferPainter:
         model's), or like ``exemplar`` when one is given."""
         if exemplar is not None:
             exemplar.thumbnail((STYLE_SIZE, STYLE_SIZE), Image.Resampling.LANCZOS)
-            target = Style("upload", *style_statistics(self.model, _chw(exemplar)))
+            target = Style("upload", *style_statistics(self.model, image_to_chw(exemplar)))
         elif style in self.styles:  # a name only: resolve_style would also open a file of that name
             target = resolve_style(self.model, style)
         else:
@@ -48,7 +44,7 @@ class TransferPainter:
                 "painting"
             )
         image.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
-        out = paint(self.model, _chw(image), target, alpha=alpha, keep_colors=keep_colors)
+        out = paint(self.model, image_to_chw(image), target, alpha=alpha, keep_colors=keep_colors)
         return unit_to_hwc(out)
 
 
