@@ -182,11 +182,11 @@ def _held_out_share_of_base(base: Path, judge: Path, args: argparse.Namespace, d
         Guided(model_predict(net), net.null_class),
         [net.null_class] * args.n,
         SampleOptions(seed=args.seed, guidance=1.0, steps=payload["sampling"]["steps"]),
-        image_size=net.image_size,
+        shape=net.sample_shape,
         scheduler_config=net.scheduler_config,
         device=dev,
     )
-    verdicts = ref.predict(signed_to_uint8(x), 64)
+    verdicts = ref.predict(signed_to_uint8(net.decode(x.to(dev)).cpu()), 64)
     return round(sum(v == args.held_out for v in verdicts) / len(verdicts), 4)
 
 

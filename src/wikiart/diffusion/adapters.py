@@ -15,6 +15,7 @@ from typing import Any, cast
 import torch
 from torch import nn
 
+from wikiart.builtins import checkpoint_path, is_builtin
 from wikiart.checkpoints import load_checkpoint, load_model
 from wikiart.diffusion.settings import KIND
 from wikiart.errors import WikiartError
@@ -30,8 +31,14 @@ CONVS = ["conv1", "conv2"]
 
 
 def is_wikiart_checkpoint(base: str | os.PathLike[str]) -> bool:
-    """A file (a `train diffusion` ``model.pt``) rather than a pipeline folder or hub id."""
-    return Path(base).is_file()
+    """``builtin`` or a file (a `train diffusion` ``model.pt``) rather than a pipeline folder or
+    hub id."""
+    return is_builtin(base) or Path(base).is_file()
+
+
+def base_checkpoint(base: str | os.PathLike[str]) -> Path:
+    """A `train diffusion` base by path, or ``builtin`` (the packaged base)."""
+    return checkpoint_path(base, KIND, "the base checkpoint")
 
 
 def target_modules(targets: str) -> list[str]:
@@ -140,9 +147,7 @@ def load_adapted(
     style -> class)``. A base whose digest differs from the one trained on is refused."""
     from safetensors.torch import load_file
 
-    base_path = Path(base or info["base"])
-    if not base_path.is_file():
-        raise WikiartError(f"the LoRA run's base checkpoint is missing: {base_path}")
+    base_path = base_checkpoint(base or info["base"])
     if info.get("base_sha256") and file_digest(base_path) != info["base_sha256"]:
         raise WikiartError(
             f"{base_path} is not the base this adapter was trained on (its content differs)"
@@ -175,7 +180,7 @@ def build_lora_model(payload: dict[str, Any]) -> nn.Module:
     info = payload["model_config"]
     if info.get("base_type") != "wikiart":
         raise ValueError("a pipeline's adapter: use `wikiart sample --base BASE --lora RUN`")
-    _, net, _ = load_model(info["base"], "cpu", kind=KIND)
+    _, net, _ = load_model(base_checkpoint(info["base"]), "cpu", kind=KIND)
     unet = cast(nn.Module, net.unet)
     inject_lora(unet, int(info["rank"]), float(info["alpha"]), targets_name(info))
     return AdapterOnly(net, unet)

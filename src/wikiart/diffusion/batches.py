@@ -13,6 +13,7 @@ from torch import nn
 from wikiart.data.balance import make_weighted_sampler
 from wikiart.data.loader import CachedImageDataset, make_loader
 from wikiart.device import loader_workers
+from wikiart.diffusion.noise import to_signed
 from wikiart.errors import UnknownStyleError, WikiartError
 from wikiart.train.epoch import StepOutput
 
@@ -41,20 +42,61 @@ class _Flip:
         return x.flip(-1) if torch.rand(()) < 0.5 else x
 
 
+class LatentItems(torch.utils.data.Dataset):
+    """Training images already encoded by a latent autoencoder (and their mirror images, for
+    random flips): ``(latent, label)`` items, encoded once instead of every step."""
+
+    def __init__(self, latents: torch.Tensor, mirrored: torch.Tensor | None, labels: Any) -> None:
+        self.latents, self.mirrored = latents, mirrored
+        self.labels = np.asarray(labels, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.latents)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        if self.mirrored is not None and torch.rand(()) < 0.5:
+            return self.mirrored[i], int(self.labels[i])
+        return self.latents[i], int(self.labels[i])
+
+
+@torch.inference_mode()
+def encode_items(
+    data: CachedImageDataset, encode: Callable[[torch.Tensor], torch.Tensor], flip: bool,
+    device: torch.device, batch_size: int = 64,
+) -> LatentItems:  # fmt: skip
+    """Every image of ``data`` (and its mirror image when ``flip``) through ``encode``
+    (`StyleDiffusion.encode`), kept on the CPU."""
+    plain, mirrored = [], []
+    for start in range(0, len(data), batch_size):
+        u8 = torch.stack([data[i][0] for i in range(start, min(start + batch_size, len(data)))])
+        x = to_signed(u8.to(device))
+        plain.append(encode(x).float().cpu())
+        if flip:
+            mirrored.append(encode(x.flip(-1)).float().cpu())
+    return LatentItems(torch.cat(plain), torch.cat(mirrored) if flip else None, data.labels)
+
+
 def train_batches(
     data: CachedImageDataset,
     cfg: Any,
     num_classes: int,
+    encode: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    device: torch.device | str = "cpu",
 ) -> torch.utils.data.DataLoader:
-    """Batches of uint8 images and labels: with ``cfg.balance == "sampler"`` every style is drawn
-    equally often (rare styles are learnt too); an epoch is ``cfg.steps_per_epoch`` batches
-    (default: as many images as the split has)."""
+    """Batches of uint8 images and labels (or, with ``encode``, of the images' latents, encoded
+    once): with ``cfg.balance == "sampler"`` every style is drawn equally often (rare styles are
+    learnt too); an epoch is ``cfg.steps_per_epoch`` batches (default: as many images as the
+    split has)."""
     if len(data) == 0:
         raise WikiartError("no usable training images")
     n = len(data) if cfg.steps_per_epoch is None else int(cfg.steps_per_epoch) * cfg.batch_size
     if n < 1:
         raise WikiartError(f"steps_per_epoch must be >= 1, got {cfg.steps_per_epoch}")
-    items = data.subset(np.arange(len(data)), _Flip() if cfg.flip else None)
+    items: torch.utils.data.Dataset
+    if encode is not None:
+        items = encode_items(data, encode, bool(cfg.flip), torch.device(device))
+    else:
+        items = data.subset(np.arange(len(data)), _Flip() if cfg.flip else None)
     sampler: torch.utils.data.Sampler[int]
     if cfg.balance == "sampler":
         sampler = make_weighted_sampler(data.labels, num_classes, num_samples=n, seed=cfg.seed)
@@ -66,9 +108,14 @@ def train_batches(
         batch_size=cfg.batch_size,
         sampler=sampler,
         seed=cfg.seed,
-        num_workers=loader_workers(cfg.loader_workers),
+        num_workers=0 if encode is not None else loader_workers(cfg.loader_workers),
         drop_last=n > cfg.batch_size,
     )
+
+
+def diffusable(x: torch.Tensor) -> torch.Tensor:
+    """A batch as the UNet diffuses it: uint8 images -> ``[-1, 1]``; latents as they are."""
+    return to_signed(x) if x.dtype == torch.uint8 else x.float()
 
 
 def accumulating_step(

@@ -12,9 +12,11 @@ from typing import Any
 
 import torch
 
+from wikiart.builtins import BUILTIN, checkpoint_path, is_builtin
 from wikiart.checkpoints import checkpoint_kind, load_model
 from wikiart.device import resolve_device
 from wikiart.diffusion.adapters import (
+    base_checkpoint,
     is_wikiart_checkpoint,
     load_adapted,
     read_lora_info,
@@ -64,12 +66,12 @@ def _own_generator(
             guided,
             [label] * options.n,
             options,
-            image_size=net.image_size,
+            shape=net.sample_shape,
             scheduler_config=net.scheduler_config,
             device=device,
             offset=sorted(style_classes).index(style) * 100_000,
         )
-        return signed_to_uint8(x)
+        return signed_to_uint8(net.decode(x.to(device)).cpu())
 
     sampling = payload.get("sampling") or {}
     return Generator(
@@ -95,7 +97,9 @@ def open_generator(
     if checkpoint is not None and base is not None:
         raise WikiartError("pass either --checkpoint or --base, not both")
     if checkpoint is None and base is None:
-        raise WikiartError("nothing to sample: pass --checkpoint RUN/model.pt or --base BASE")
+        checkpoint = BUILTIN  # the packaged base
+    if checkpoint is not None and not Path(checkpoint).is_dir():
+        checkpoint = checkpoint_path(checkpoint, KIND, "diffusion checkpoint")
     if checkpoint is not None:
         if Path(checkpoint).is_dir():
             return _from_lora_run(checkpoint, dev)
@@ -111,7 +115,7 @@ def open_generator(
         folder, _ = read_lora_info(lora)
         return _from_lora_run(folder, dev, base=base)
     if is_wikiart_checkpoint(base):
-        return open_generator(base, device=dev)
+        return open_generator(base_checkpoint(base), device=dev)
     return _pipeline_generator(base, None, dev)
 
 
@@ -134,7 +138,8 @@ def _from_lora_run(
             set_adapters_enabled(model.inner, True)
 
     gen = _own_generator(model, payload, device, style_classes, base_off=base_off)
-    gen.describe = f"LoRA r={info.get('rank')} on {Path(str(base)).name}"
+    name = BUILTIN if is_builtin(base) else Path(str(base)).name
+    gen.describe = f"LoRA r={info.get('rank')} on {name}"
     gen.info = info
     return gen
 

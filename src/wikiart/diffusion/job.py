@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from wikiart.diffusion.settings import KIND, LORA_KIND, DiffusionConfig, LoraConfig
+from wikiart.diffusion.settings import (
+    KIND,
+    LORA_KIND,
+    VAE_KIND,
+    DiffusionConfig,
+    LoraConfig,
+    VaeConfig,
+)
 from wikiart.jobs import Evaluation, Job, register
 
 
@@ -30,6 +37,14 @@ def summary(res: dict[str, Any], out: str) -> str:
 
 def lora_summary(res: dict[str, Any], out: str) -> str:
     return _summary("pytorch_lora_weights.safetensors, lora.json, grid.png", res, out)
+
+
+def vae_summary(res: dict[str, Any], out: str) -> str:
+    return (
+        f"epoch {int(res.get('epoch', 0))}: loss={res.get('train_loss', float('nan')):.4f} "
+        f"validation PSNR={res.get('val_psnr', float('nan')):.2f} dB in "
+        f"{res.get('seconds', 0):.0f}s; run: {out} (model.pt, recon.png)"
+    )
 
 
 def eval_summary(res: dict[str, Any], out: str) -> str:
@@ -73,5 +88,17 @@ LORA_JOB = register(
         usage="--base BASE",
         evaluation=EVALUATION,
         app=APP,
+    )
+)
+
+VAE_JOB = register(
+    Job(
+        name="vae",
+        help="the latent autoencoder of latent diffusion (`train diffusion --vae RUN/model.pt`)",
+        settings=VaeConfig,
+        train="wikiart.diffusion.vae:train_vae",
+        resolve="wikiart.diffusion.settings:resolve_vae_config",
+        summary=vae_summary,
+        kinds={VAE_KIND: "wikiart.models.vae:from_checkpoint"},
     )
 )

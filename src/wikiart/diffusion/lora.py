@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from wikiart.builtins import BUILTIN, is_builtin
 from wikiart.checkpoints import load_model
 from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
@@ -29,14 +30,20 @@ from wikiart.data.loader import cache_options, prepare_split
 from wikiart.device import resolve_device
 from wikiart.diffusion.adapters import (
     AdapterOnly,
+    base_checkpoint,
     inject_lora,
     is_wikiart_checkpoint,
     target_modules,
     write_adapter,
 )
-from wikiart.diffusion.batches import accumulating_step, select_styles, train_batches
+from wikiart.diffusion.batches import (
+    accumulating_step,
+    diffusable,
+    select_styles,
+    train_batches,
+)
 from wikiart.diffusion.generate import open_generator
-from wikiart.diffusion.noise import diffusion_loss, drop_labels, make_noise_schedule, to_signed
+from wikiart.diffusion.noise import diffusion_loss, drop_labels, make_noise_schedule
 from wikiart.diffusion.sample import write_sample_grid
 from wikiart.diffusion.settings import KIND, LORA_KIND, LoraConfig, require_inputs
 from wikiart.errors import WikiartError
@@ -72,7 +79,8 @@ def _style_classes(base: StyleDiffusion, styles: Sequence[str]) -> dict[str, int
 def _train_on_checkpoint(cfg: LoraConfig, out: Path, progress: bool) -> dict[str, Any]:
     t_start = time.perf_counter()
     device = resolve_device(cfg.device)
-    _, base, _ = load_model(cfg.base, device, kind=KIND)  # type: ignore[arg-type]
+    base_file = base_checkpoint(cfg.base)  # type: ignore[arg-type]
+    _, base, _ = load_model(base_file, device, kind=KIND)
     assert isinstance(base, StyleDiffusion)
     size = cfg.data.image_size or base.image_size
     if size != base.image_size:
@@ -93,20 +101,21 @@ def _train_on_checkpoint(cfg: LoraConfig, out: Path, progress: bool) -> dict[str
     save_config(cfg, out)
     cache = cache_options(cfg.data, ds.cache_source, progress) | {"image_size": size}
     data = prepare_split(refs, ClassMap(tuple(styles)), split="train", **cache)
-    loader = train_batches(data, cfg, len(styles))
+    encode = base.encode if base.codec is not None else None
+    loader = train_batches(data, cfg, len(styles), encode, device)
     inject_lora(base.unet, cfg.rank, cfg.alpha, cfg.targets)
     model = AdapterOnly(base, base.unet)
     adapter_n = sum(p.numel() for p in model.trainable())
-    base_n = sum(p.numel() for p in base.parameters()) - adapter_n
+    base_n = sum(p.numel() for p in base.unet.parameters()) - adapter_n  # what it adapts
     log.info(
         "LoRA r=%d on %s: %d adapter parameters (%.1f%% of the base's %d); style(s) new to the "
         "base, trained under 'no style': %s",
         cfg.rank, cfg.base, adapter_n, 100 * adapter_n / base_n, base_n, ", ".join(new) or "none",
     )  # fmt: skip
     info = {
-        "base": str(Path(cfg.base).resolve()),
+        "base": BUILTIN if is_builtin(cfg.base) else str(base_file.resolve()),
         "base_type": "wikiart",
-        "base_sha256": file_digest(cfg.base),
+        "base_sha256": file_digest(base_file),
         "styles": styles,
         "style_classes": classes,
         "rank": cfg.rank,
@@ -149,7 +158,7 @@ def _fit(
 
     def loss(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         y = drop_labels(to_base[y], null, cfg.label_dropout, False)
-        return diffusion_loss(m, noise_schedule, to_signed(x), y, cfg.snr_gamma)
+        return diffusion_loss(m, noise_schedule, diffusable(x), y, cfg.snr_gamma)
 
     step = accumulating_step(loss, model.trainable(), cfg.accumulate)
 

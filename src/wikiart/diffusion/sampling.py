@@ -39,13 +39,14 @@ def make_sampler(name: str, scheduler_config: Any):
     raise WikiartError(f"unknown sampler {name!r}; expected ddim or dpm")
 
 
-def start_noise(n: int, image_size: int, seed: int, offset: int = 0) -> torch.Tensor:
-    """``n`` starting images of noise, the ``j``-th from generator seed ``seed`` at draw
-    ``offset + j``: images never depend on how requests are batched."""
-    out = torch.empty(n, 3, image_size, image_size)
+def start_noise(n: int, shape: tuple[int, int, int], seed: int, offset: int = 0) -> torch.Tensor:
+    """``n`` starting samples of noise of ``shape`` (pixels or latents), the ``j``-th from
+    generator seed ``seed`` at draw ``offset + j``: images never depend on how requests are
+    batched."""
+    out = torch.empty(n, *shape)
     for j in range(n):
         gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + offset + j)
-        out[j] = torch.randn(3, image_size, image_size, generator=gen)
+        out[j] = torch.randn(*shape, generator=gen)
     return out
 
 
@@ -77,7 +78,7 @@ def denoise(
     labels: Sequence[int],
     options: SampleOptions,
     *,
-    image_size: int,
+    shape: tuple[int, int, int],
     scheduler_config: dict,
     device: torch.device | str = "cpu",
     precision: str = "auto",
@@ -85,7 +86,8 @@ def denoise(
 ) -> torch.Tensor:
     """Sample one image per label with ``options``' seed, knobs and batch size (a knob left
     ``None``: guidance 3, 25 steps, DDIM; ``options.n`` is not read: the labels say how many);
-    returns float images in ``[-1, 1]`` on the CPU."""
+    ``shape`` is that of one sample (pixels or latents). Returns the float samples on the CPU,
+    as diffused: `StyleDiffusion.decode` makes them images."""
     opts = options.settled()
     steps, guidance, batch_size = opts.steps, opts.guidance, opts.batch_size
     assert steps is not None and guidance is not None and opts.sampler is not None
@@ -97,7 +99,7 @@ def denoise(
     out = []
     for start in range(0, len(labels), batch_size):
         chunk = list(labels[start : start + batch_size])
-        x = start_noise(len(chunk), image_size, opts.seed, offset + start).to(device)
+        x = start_noise(len(chunk), shape, opts.seed, offset + start).to(device)
         y = torch.tensor(chunk, device=device, dtype=torch.long)
         sched = make_sampler(opts.sampler, scheduler_config)
         sched.set_timesteps(steps, device=device)
@@ -108,9 +110,9 @@ def denoise(
             with autocast(device, precision):
                 pred = guided(inp, tt, y, guidance)
             x = sched.step(pred.float(), t, x).prev_sample
-        out.append(x.clamp(-1, 1).float().cpu())
+        out.append(x.float().cpu())
     if not out:
-        return torch.zeros(0, 3, image_size, image_size)
+        return torch.zeros(0, *shape)
     return torch.cat(out)
 
 

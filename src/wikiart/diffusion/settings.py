@@ -15,6 +15,7 @@ from wikiart.errors import WikiartError
 
 KIND = "diffusion"
 LORA_KIND = "lora"
+VAE_KIND = "vae"
 NOISE_SCHEDULES = ("cosine", "linear")
 PREDICTIONS = ("epsilon", "v_prediction")
 DIFFUSION_BALANCE = ("sampler", "none")
@@ -35,6 +36,11 @@ class DiffusionConfig(TrainConfig):
     styles: list[str] | None = setting(None, "train on these styles only (comma-separated)")
     exclude_styles: list[str] | None = setting(
         None, "leave these styles out (e.g. to adapt to one later with train lora)"
+    )
+    vae: str | None = setting(
+        None,
+        "a `train vae` RUN/model.pt: diffuse in its latent space (latent diffusion; --image-size "
+        "is then the images' side, the latents' is smaller by the autoencoder's factor)",
     )
     unconditional: bool = setting(False, "one style-agnostic model: every image is 'no style'")
     balance: str = setting(
@@ -88,6 +94,44 @@ class DiffusionConfig(TrainConfig):
 
 
 @dataclass
+class VaeConfig(TrainConfig):
+    """`wikiart train vae`: the latent autoencoder of latent diffusion (diffusers
+    `AutoencoderKL`, from scratch), trained on random crops to reconstruct paintings; `train
+    diffusion --vae RUN/model.pt` then diffuses in its latent space."""
+
+    epochs: int = setting(20, "training epochs")
+    batch_size: int = setting(32, "crops per batch")
+    lr: float = setting(1e-3, "peak learning rate (one-cycle schedule)")
+    data: DataConfig = setting(factory=lambda: DataConfig(image_size=64))
+    crop: int = setting(
+        32, "train on random crops of this side (0: whole images; it is fully convolutional)"
+    )
+    steps_per_epoch: int | None = setting(
+        None, "optimizer steps per epoch (default: one pass over the training images)"
+    )
+    widths: list[int] = setting(
+        factory=lambda: [32, 64, 128],
+        help="channels per resolution; the latent is 2^(levels-1) times smaller per side",
+        advanced=True,
+    )
+    latent_channels: int = setting(4, "latent channels", advanced=True)
+    kl_weight: float = setting(
+        1e-6,
+        "weight of the posterior's KL divergence (keeps the latent space smooth)",
+        advanced=True,
+    )
+    mse_weight: float = setting(1.0, "weight of the squared error beside the L1", advanced=True)
+    flip: bool = setting(True, "random horizontal flips", advanced=True)
+    balance: str = setting(
+        "none",
+        "class-balanced sampling, or the data's own frequencies",
+        choices=DIFFUSION_BALANCE,
+        advanced=True,
+    )
+    samples: int = setting(8, "images in recon.png", advanced=True, limit=GRID_ROW)
+
+
+@dataclass
 class LoraConfig(TrainConfig):
     """`wikiart train lora`: LoRA adapters (peft) trained onto a base diffusion model, a
     Hugging Face text-to-image pipeline or a `train diffusion` checkpoint; only the adapter is
@@ -95,8 +139,8 @@ class LoraConfig(TrainConfig):
 
     base: str | None = setting(
         None,
-        "a Hugging Face pipeline (hub id or local save_pretrained folder) or a "
-        "`train diffusion` RUN/model.pt",
+        "builtin (the packaged pretrained base), a Hugging Face pipeline (hub id or local "
+        "save_pretrained folder) or a `train diffusion` RUN/model.pt",
     )
     epochs: int = setting(10, "training epochs")
     batch_size: int = setting(16, "images per batch")
@@ -158,6 +202,19 @@ def resolve_config(
     return build_config(DiffusionConfig, config_file, overrides)
 
 
+def resolve_vae_config(
+    config_file: str | os.PathLike[str] | None, overrides: dict[str, Any]
+) -> VaeConfig:
+    """Defaults <- TOML <- flags, checked."""
+    cfg = build_config(VaeConfig, config_file, overrides)
+    if cfg.crop and (cfg.crop > cfg.data.image_size or cfg.crop % 2 ** (len(cfg.widths) - 1)):
+        raise WikiartError(
+            f"--crop {cfg.crop} must be at most the image size ({cfg.data.image_size}) and a "
+            f"multiple of {2 ** (len(cfg.widths) - 1)} (the autoencoder's downsampling)"
+        )
+    return cfg
+
+
 def resolve_lora_config(
     config_file: str | os.PathLike[str] | None, overrides: dict[str, Any]
 ) -> LoraConfig:
@@ -176,7 +233,7 @@ def check_lora(cfg: LoraConfig) -> None:
         )
 
 
-def require_inputs(cfg: DiffusionConfig | LoraConfig) -> None:
+def require_inputs(cfg: DiffusionConfig | LoraConfig | VaeConfig) -> None:
     """The diffusion extra installed and training data named and present (and for LoRA a
     base)."""
     from wikiart.models.diffusion import require_diffusers  # torch: only once training starts
@@ -185,7 +242,7 @@ def require_inputs(cfg: DiffusionConfig | LoraConfig) -> None:
     require_data(cfg.data.data)
     if isinstance(cfg, LoraConfig) and not cfg.base:
         raise WikiartError(
-            "no base: pass --base (a Hugging Face pipeline id or folder, or a "
+            "no base: pass --base (builtin, a Hugging Face pipeline id or folder, or a "
             "`train diffusion` RUN/model.pt)"
         )
 
@@ -194,9 +251,13 @@ def require_inputs(cfg: DiffusionConfig | LoraConfig) -> None:
 class SampleConfig:
     """`wikiart sample`: images of styles from a diffusion model, a LoRA run or a pipeline."""
 
-    checkpoint: str | None = setting(None, "a `train diffusion` or `train lora` RUN/model.pt")
+    checkpoint: str | None = setting(
+        None,
+        "a `train diffusion` or `train lora` RUN/model.pt, or builtin (the packaged base: the "
+        "default when neither --checkpoint nor --base is given)",
+    )
     base: str | None = setting(
-        None, "a Hugging Face pipeline (hub id or folder) or a diffusion RUN/model.pt"
+        None, "a Hugging Face pipeline (hub id or folder), a diffusion RUN/model.pt, or builtin"
     )
     lora: str | None = setting(None, "a `train lora` run folder (its adapter on --base)")
     style: list[str] | None = setting(None, "style names (as in training)", many=True)

@@ -15,17 +15,20 @@ from typing import Any
 import torch
 from torch import nn
 
+from wikiart.checkpoints import load_model
 from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.loader import cache_options, prepare_split
 from wikiart.device import resolve_device
-from wikiart.diffusion.batches import select_styles, train_batches
+from wikiart.diffusion.batches import diffusable, select_styles, train_batches
 from wikiart.diffusion.generate import open_generator
-from wikiart.diffusion.noise import diffusion_loss, drop_labels, make_noise_schedule, to_signed
+from wikiart.diffusion.noise import diffusion_loss, drop_labels, make_noise_schedule
 from wikiart.diffusion.sample import write_sample_grid
-from wikiart.diffusion.settings import KIND, DiffusionConfig, require_inputs
+from wikiart.diffusion.settings import KIND, VAE_KIND, DiffusionConfig, require_inputs
+from wikiart.errors import WikiartError
 from wikiart.eval.generator import SampleOptions
 from wikiart.models.diffusion import StyleDiffusion, scheduler_config, unet_config
+from wikiart.models.vae import LatentCodec
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 from wikiart.train.optim import make_optimizer, make_scheduler
 from wikiart.train.run import start_run
@@ -55,27 +58,18 @@ def train_diffusion(
         split="train",
         **cache_options(cfg.data, ds.cache_source, progress),
     )
-    loader = train_batches(data, cfg, len(styles))
-    model_styles = [] if cfg.unconditional else styles
-    model = StyleDiffusion(
-        unet_config(
-            cfg.data.image_size,
-            len(model_styles),
-            cfg.widths,
-            cfg.layers_per_block,
-            cfg.attention_levels,
-        ),
-        model_styles,
-        scheduler_config(cfg.noise_schedule, cfg.prediction, cfg.train_timesteps),
-        unconditional=cfg.unconditional,
-    ).to(device)
+    model = build_model(cfg, [] if cfg.unconditional else styles, device)
+    encode = model.encode if model.codec is not None else None
+    loader = train_batches(data, cfg, len(styles), encode, device)
     log.info(
-        "diffusion: %s, %d parameters; %d training images of %d style(s) at %d px, %d steps/epoch",
+        "diffusion: %s, %d UNet parameters; %d training images of %d style(s) at %d px, "
+        "diffused as %s, %d steps/epoch",
         "unconditional" if cfg.unconditional else "class-conditional",
-        sum(p.numel() for p in model.parameters()),
+        sum(p.numel() for p in model.trainable()),
         len(data),
         len(styles),
         cfg.data.image_size,
+        "x".join(map(str, model.sample_shape)) + (" latents" if encode else " pixels"),
         len(loader),
     )
     result = _fit(model, loader, cfg, device, out, progress, styles)
@@ -83,6 +77,34 @@ def train_diffusion(
     row = dict(result.history[-1]) if result.history else {}
     row["seconds"] = time.perf_counter() - t_start
     return row
+
+
+def build_model(
+    cfg: DiffusionConfig, styles: Sequence[str], device: torch.device
+) -> StyleDiffusion:
+    """The untrained model: a UNet on pixels, or on the latents of ``cfg.vae`` (whose trained
+    weights it then holds, frozen)."""
+    size, channels, vae = cfg.data.image_size, 3, None
+    if cfg.vae:
+        _, codec, _ = load_model(cfg.vae, "cpu", kind=VAE_KIND)
+        assert isinstance(codec, LatentCodec)
+        if size % codec.factor:
+            raise WikiartError(
+                f"--image-size {size} is not divisible by the autoencoder's factor {codec.factor}"
+            )
+        size, channels, vae = size // codec.factor, codec.latent_channels, codec
+    model = StyleDiffusion(
+        unet_config(
+            size, len(styles), cfg.widths, cfg.layers_per_block, cfg.attention_levels, channels
+        ),
+        styles,
+        scheduler_config(cfg.noise_schedule, cfg.prediction, cfg.train_timesteps, vae is not None),
+        unconditional=cfg.unconditional,
+        vae=vae.config["vae"] if vae is not None else None,
+    )
+    if vae is not None and model.codec is not None:
+        model.codec.load_state_dict(vae.state_dict())
+    return model.to(device)
 
 
 def _fit(
@@ -95,13 +117,13 @@ def _fit(
     styles: Sequence[str],
 ) -> Any:
     """AdamW with a one-cycle schedule through the shared loop; every epoch's EMA is saved."""
-    opt = make_optimizer(model.parameters(), "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(model.trainable(), "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = make_scheduler(opt, "onecycle", len(loader) * cfg.epochs, pct_start=0.1)
     noise_schedule = make_noise_schedule(model.scheduler_config)
     null = model.null_class
 
     def step(m: nn.Module, batch: Any, dev: torch.device) -> StepOutput:
-        x0 = to_signed(batch[0].to(dev, non_blocking=True))
+        x0 = diffusable(batch[0].to(dev, non_blocking=True))
         y = drop_labels(batch[1].to(dev), null, cfg.label_dropout, cfg.unconditional)
         return StepOutput(diffusion_loss(m, noise_schedule, x0, y, cfg.snr_gamma), len(x0))
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wikiart import builtins
 from wikiart.config import DEVICES, DataConfig, Limit, TrainConfig, setting
 from wikiart.config_io import build_config
 from wikiart.data.dataset import require_data
@@ -16,7 +17,7 @@ from wikiart.errors import WikiartError
 
 KIND = "transfer"
 #: ``--init builtin`` / ``--checkpoint builtin``: the decoder shipped with the package.
-BUILTIN = "builtin"
+BUILTIN = builtins.BUILTIN
 TRANSFER_BANKS = ("medoid", "mean")
 #: The longest side of a picture painted or of a style image read.
 PAINT_SIDE = Limit(32, 16_384)
@@ -84,23 +85,12 @@ class TransferConfig(TrainConfig):
 
 def builtin_path() -> Path:
     """The packaged transfer checkpoint (a `WikiartError` where this installation lacks it)."""
-    path = Path(__file__).with_name("builtin.pt")
-    if not path.is_file():
-        raise WikiartError(
-            "this installation has no built-in transfer decoder; train one with "
-            "`wikiart train transfer --data DATA --out RUN` and pass RUN/model.pt"
-        )
-    return path
+    return builtins.builtin_path("transfer")
 
 
 def checkpoint_path(checkpoint: str | os.PathLike[str]) -> Path:
     """A transfer checkpoint by path, or ``builtin``; a missing file is a clear error."""
-    if os.fspath(checkpoint) == BUILTIN:
-        return builtin_path()
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise WikiartError(f"transfer checkpoint not found: {display(path)}")
-    return path
+    return builtins.checkpoint_path(checkpoint, "transfer", "transfer checkpoint")
 
 
 def resolve_config(

@@ -1,0 +1,101 @@
+"""Latent diffusion on tiny data: the autoencoder (`train vae`), a base diffusing its latents,
+LoRA onto that base, and the checkpoints that rebuild all of it."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+
+import wikiart
+from conftest import assert_png, dark_bright_rare, requires
+from wikiart.checkpoints import load_checkpoint, load_model
+from wikiart.diffusion.generate import open_generator
+from wikiart.errors import WikiartError
+from wikiart.eval.generator import SampleOptions
+from wikiart.models.diffusion import StyleDiffusion
+from wikiart.models.vae import LatentCodec
+
+requires("diffusers", "diffusion")
+requires("peft", "diffusion")
+
+COMMON = {"device": "cpu", "loader_workers": 0, "batch_size": 4, "steps_per_epoch": 2}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """An autoencoder, a latent base on it without Rare, and a LoRA adapter onto Rare."""
+    tmp = tmp_path_factory.mktemp("latent")
+    root, cache = dark_bright_rare(tmp), str(tmp / "cache")
+    vae, base, lora = tmp / "vae", tmp / "base", tmp / "lora"
+    wikiart.train_vae(
+        vae, data=str(root), image_size=16, crop=8, widths=[8, 16], epochs=2, samples=2,
+        cache_dir=cache, **COMMON,
+    )  # fmt: skip
+    wikiart.train_diffusion(
+        base, data=str(root), vae=str(vae / "model.pt"), image_size=16, widths=[8, 16],
+        exclude_styles=["Rare"], epochs=1, samples=2, sample_steps=2, ema_decay=0.9,
+        cache_dir=cache, **COMMON,
+    )  # fmt: skip
+    wikiart.train_lora(
+        lora, base=str(base / "model.pt"), data=str(root), styles=["Rare"], rank=2, epochs=1,
+        samples=2, sample_steps=2, cache_dir=cache, **COMMON,
+    )  # fmt: skip
+    return {"root": root, "vae": vae, "base": base, "lora": lora, "cache": cache}
+
+
+def test_the_autoencoder_run_measures_and_rebuilds_itself(runs):
+    vae = runs["vae"]
+    assert_png(vae / "recon.png", min_side=30)
+    assert_png(vae / "loss.png")
+    rows = list(csv.DictReader((vae / "history.csv").open()))
+    assert len(rows) == 2
+    assert all(float(r["val_psnr"]) > 0 and float(r["latent_scale"]) > 0 for r in rows)
+    kind, codec, payload = load_model(vae / "model.pt")
+    assert kind == "vae" and isinstance(codec, LatentCodec)
+    assert codec.factor == 2 and codec.latent_channels == 4
+    # the scale saved is the one measured in the last epoch: unit-variance latents
+    assert float(codec.scale) == pytest.approx(float(rows[-1]["latent_scale"]), rel=1e-4)
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    z = codec.encode(x)
+    assert z.shape == (2, 4, 8, 8)
+    y = codec.decode(z)
+    assert y.shape == x.shape and y.min() >= -1 and y.max() <= 1
+
+
+def test_a_latent_base_holds_its_frozen_autoencoder_and_makes_images(runs):
+    kind, model, payload = load_model(runs["base"] / "model.pt")
+    assert kind == "diffusion" and isinstance(model, StyleDiffusion)
+    assert model.codec is not None
+    assert model.image_size == 16 and model.sample_shape == (4, 8, 8)
+    assert model.scheduler_config["thresholding"] is False  # latents have no fixed range
+    vae = load_checkpoint(runs["vae"] / "model.pt")["state_dict"]
+    held = {k.removeprefix("codec."): v for k, v in model.state_dict().items() if "codec." in k}
+    assert held.keys() == vae.keys()
+    assert all(torch.equal(held[k], vae[k]) for k in vae)  # trained on, never changed
+    assert not any(p.requires_grad for p in model.codec.parameters())
+    gen = open_generator(runs["base"] / "model.pt", device="cpu")
+    images = gen.sample("Dark", SampleOptions(n=3, seed=1, steps=2))
+    assert images.shape == (3, 3, 16, 16) and images.dtype == torch.uint8
+    again = gen.sample("Dark", SampleOptions(n=3, seed=1, steps=2, batch_size=2))
+    assert torch.equal(images, again)
+
+
+def test_lora_on_a_latent_base_adapts_the_unet_alone(runs):
+    gen = open_generator(runs["lora"], device="cpu")
+    assert gen.styles == ["Rare"]
+    images = gen.sample("Rare", SampleOptions(n=2, seed=0, steps=2))
+    assert images.shape == (2, 3, 16, 16)
+    adapter = load_checkpoint(runs["lora"] / "model.pt")["state_dict"]
+    assert adapter and all("lora_" in k for k in adapter)
+    assert not any("codec" in k for k in adapter)
+    assert_png(runs["lora"] / "grid.png", min_side=30)
+
+
+def test_a_vae_that_does_not_divide_the_image_size_is_refused(runs, tmp_path):
+    with pytest.raises(WikiartError, match="not divisible by the autoencoder"):
+        wikiart.train_diffusion(
+            tmp_path / "odd", data=str(runs["root"]), vae=str(runs["vae"] / "model.pt"),
+            image_size=17, widths=[8, 16], epochs=1, cache_dir=runs["cache"], **COMMON,
+        )  # fmt: skip
