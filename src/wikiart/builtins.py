@@ -31,13 +31,19 @@ PACKAGED: dict[str, tuple[str, str, str]] = {
 
 def builtin_path(job: str) -> Path:
     """The packaged checkpoint of ``job`` (a `WikiartError` where this installation lacks it)."""
-    relative, what, how = PACKAGED[job]
-    path = Path(__file__).parent / relative
-    if not path.is_file():
+    _, what, how = PACKAGED[job]
+    path = packaged(job)
+    if path is None:
         raise WikiartError(
             f"this installation has no {what}; train one with {how} and pass RUN/model.pt"
         )
     return path
+
+
+def packaged(job: str) -> Path | None:
+    """``job``'s packaged checkpoint, or None where this installation lacks it."""
+    path = Path(__file__).parent / PACKAGED[job][0]
+    return path if path.is_file() else None
 
 
 def is_builtin(value: str | os.PathLike[str] | None) -> bool:

@@ -8,8 +8,10 @@ process writes files. Batch size is per process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -91,6 +93,24 @@ def parameters_agree(model: nn.Module, ctx: DistContext) -> bool:
     gathered = [torch.zeros_like(local) for _ in range(ctx.world_size)]
     dist.all_gather(gathered, local)
     return all(torch.equal(g, gathered[0]) for g in gathered)
+
+
+def check_agree(model: nn.Module, ctx: DistContext) -> None:
+    """After training under torchrun: every process must hold the same weights."""
+    if not parameters_agree(model, ctx):
+        raise WikiartError("distributed processes ended with different weights")
+    if ctx.enabled and ctx.is_main:
+        log.info("all %d processes hold identical weights", ctx.world_size)
+
+
+@contextlib.contextmanager
+def distributed(device_name: str) -> Iterator[tuple[DistContext, torch.device]]:
+    """``init_distributed`` for the length of a training job, then the process group closed."""
+    ctx, device = init_distributed(device_name)
+    try:
+        yield ctx, device
+    finally:
+        shutdown(ctx)
 
 
 def shutdown(ctx: DistContext) -> None:

@@ -32,7 +32,7 @@ from wikiart.data.loader import cache_options, make_loader, prepare_split
 from wikiart.data.splits import check_classifier_styles, stratified_split
 from wikiart.data.transforms import eval_transform, train_transform
 from wikiart.device import loader_workers
-from wikiart.distributed import barrier, init_distributed, parameters_agree, shutdown, wrap
+from wikiart.distributed import barrier, check_agree, init_distributed, shutdown, wrap
 from wikiart.errors import WikiartError
 from wikiart.models.registry import build_classifier, unfreeze_last
 from wikiart.train.loop import FitResult, LoopConfig, StepOutput, fit, write_history_csv
@@ -80,10 +80,7 @@ def fit_all(model: nn.Module, st: Stage) -> FitResult:
         scheduler=make_scheduler(opt, cfg.schedule, len(loader) * cfg.epochs),
         make_payload_extra=lambda: payload_extra(plain, st),
     )  # fmt: skip
-    if not parameters_agree(plain, ctx):
-        raise WikiartError("distributed processes ended with different weights")
-    if ctx.enabled and ctx.is_main:
-        log.info("all %d processes hold identical weights", ctx.world_size)
+    check_agree(plain, ctx)
     return result
 
 

@@ -10,10 +10,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from wikiart.data.balance import make_weighted_sampler
+from wikiart.data.balance import DistributedWeightedSampler, make_weighted_sampler
 from wikiart.data.loader import CachedImageDataset, make_loader
 from wikiart.device import loader_workers
 from wikiart.diffusion.noise import to_signed
+from wikiart.distributed import DistContext
 from wikiart.errors import UnknownStyleError, WikiartError
 from wikiart.train.epoch import StepOutput
 
@@ -82,11 +83,13 @@ def train_batches(
     num_classes: int,
     encode: Callable[[torch.Tensor], torch.Tensor] | None = None,
     device: torch.device | str = "cpu",
+    ctx: DistContext | None = None,
 ) -> torch.utils.data.DataLoader:
     """Batches of uint8 images and labels (or, with ``encode``, of the images' latents, encoded
     once): with ``cfg.balance == "sampler"`` every style is drawn equally often (rare styles are
     learnt too); an epoch is ``cfg.steps_per_epoch`` batches (default: as many images as the
-    split has)."""
+    split has). Under torchrun (``ctx``) each process draws its share of the epoch's batches
+    (with replacement, whatever the balance)."""
     if len(data) == 0:
         raise WikiartError("no usable training images")
     n = len(data) if cfg.steps_per_epoch is None else int(cfg.steps_per_epoch) * cfg.batch_size
@@ -98,7 +101,14 @@ def train_batches(
     else:
         items = data.subset(np.arange(len(data)), _Flip() if cfg.flip else None)
     sampler: torch.utils.data.Sampler[int]
-    if cfg.balance == "sampler":
+    if ctx is not None and ctx.enabled:  # torchrun: one draw per epoch, split over processes
+        power = 1.0 if cfg.balance == "sampler" else 0.0  # 0: every image equally likely
+        sampler = DistributedWeightedSampler(
+            data.labels, num_classes, ctx.world_size, ctx.rank, seed=cfg.seed, num_samples=n,
+            power=power,
+        )  # fmt: skip
+        n = len(sampler)
+    elif cfg.balance == "sampler":
         sampler = make_weighted_sampler(data.labels, num_classes, num_samples=n, seed=cfg.seed)
     else:
         gen = torch.Generator().manual_seed(cfg.seed)

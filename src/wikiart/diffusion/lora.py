@@ -27,7 +27,6 @@ from wikiart.checkpoints import load_model
 from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.loader import cache_options, prepare_split
-from wikiart.device import resolve_device
 from wikiart.diffusion.adapters import (
     AdapterOnly,
     base_checkpoint,
@@ -46,6 +45,14 @@ from wikiart.diffusion.generate import open_generator
 from wikiart.diffusion.noise import diffusion_loss, drop_labels, make_noise_schedule
 from wikiart.diffusion.sample import write_sample_grid
 from wikiart.diffusion.settings import KIND, LORA_KIND, LoraConfig, require_inputs
+from wikiart.distributed import (
+    DistContext,
+    barrier,
+    check_agree,
+    distributed,
+    launched_by_torchrun,
+    wrap,
+)
 from wikiart.errors import WikiartError
 from wikiart.eval.generator import SampleOptions
 from wikiart.files import file_digest
@@ -64,10 +71,20 @@ def train_lora(cfg: LoraConfig, out: str | os.PathLike[str], *, progress: bool =
     require_inputs(cfg)
     assert cfg.base is not None
     if not is_wikiart_checkpoint(cfg.base):
+        if launched_by_torchrun():
+            raise WikiartError(
+                "under torchrun, LoRA trains on builtin or a `train diffusion` base; a "
+                "pipeline's LoRA runs as one process"
+            )
         from wikiart.diffusion.pipeline_lora import train_pipeline_lora
 
         return train_pipeline_lora(cfg, Path(out), progress=progress)
-    return _train_on_checkpoint(cfg, Path(out), progress)
+    if launched_by_torchrun() and cfg.accumulate > 1:
+        raise WikiartError(
+            "under torchrun, --accumulate must be 1: each process trains its share of a batch"
+        )
+    with distributed(cfg.device) as (ctx, device):
+        return _train_on_checkpoint(cfg, Path(out), ctx, device, progress and ctx.is_main)
 
 
 def _style_classes(base: StyleDiffusion, styles: Sequence[str]) -> dict[str, int]:
@@ -76,9 +93,10 @@ def _style_classes(base: StyleDiffusion, styles: Sequence[str]) -> dict[str, int
             for s in styles}  # fmt: skip
 
 
-def _train_on_checkpoint(cfg: LoraConfig, out: Path, progress: bool) -> dict[str, Any]:
+def _train_on_checkpoint(
+    cfg: LoraConfig, out: Path, ctx: DistContext, device: torch.device, progress: bool
+) -> dict[str, Any]:
     t_start = time.perf_counter()
-    device = resolve_device(cfg.device)
     base_file = base_checkpoint(cfg.base)  # type: ignore[arg-type]
     _, base, _ = load_model(base_file, device, kind=KIND)
     assert isinstance(base, StyleDiffusion)
@@ -98,11 +116,13 @@ def _train_on_checkpoint(cfg: LoraConfig, out: Path, progress: bool) -> dict[str
             "class: train one adapter per new style (--styles NAME)"
         )
     refs = [r for r in train_refs if r.style in set(styles)]
-    save_config(cfg, out)
+    barrier(ctx)  # everyone has compared against the old config.json before it is replaced
+    if ctx.is_main:
+        save_config(cfg, out)
     cache = cache_options(cfg.data, ds.cache_source, progress) | {"image_size": size}
     data = prepare_split(refs, ClassMap(tuple(styles)), split="train", **cache)
     encode = base.encode if base.codec is not None else None
-    loader = train_batches(data, cfg, len(styles), encode, device)
+    loader = train_batches(data, cfg, len(styles), encode, device, ctx)
     inject_lora(base.unet, cfg.rank, cfg.alpha, cfg.targets)
     model = AdapterOnly(base, base.unet)
     adapter_n = sum(p.numel() for p in model.trainable())
@@ -128,10 +148,12 @@ def _train_on_checkpoint(cfg: LoraConfig, out: Path, progress: bool) -> dict[str
         "adapter_parameters": adapter_n,
         "base_parameters": base_n,
     }
-    loop = LoopConfig.for_job(cfg, device, out, progress)
-    result = _fit(model, base, loader, cfg, loop, info)
-    write_adapter(out, info)
-    _write_figures(result.history, cfg, out, device)
+    loop = LoopConfig.for_job(cfg, device, out, progress, is_main=ctx.is_main)
+    result = _fit(model, base, loader, cfg, loop, info, ctx)
+    check_agree(model, ctx)
+    if ctx.is_main:
+        write_adapter(out, info)
+        _write_figures(result.history, cfg, out, device)
     row = dict(result.history[-1]) if result.history else {}
     row |= {"seconds": time.perf_counter() - t_start, "adapter_parameters": adapter_n}
     row["base_parameters"] = base_n
@@ -145,6 +167,7 @@ def _fit(
     cfg: LoraConfig,
     loop: LoopConfig,
     info: dict[str, Any],
+    ctx: DistContext,
 ) -> Any:
     """AdamW with a one-cycle schedule on the adapter alone, through the shared loop; each
     style's images train under its class on the base (``info["style_classes"]``)."""
@@ -172,7 +195,8 @@ def _fit(
                          "guidance": cfg.guidance},
         }  # fmt: skip
 
-    return fit(model, opt, loader, step, loop, scheduler=sched, make_payload_extra=extra)
+    trained = wrap(model, ctx, loop.device)
+    return fit(trained, opt, loader, step, loop, scheduler=sched, make_payload_extra=extra)
 
 
 def _write_figures(

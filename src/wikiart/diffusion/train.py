@@ -19,12 +19,12 @@ from wikiart.checkpoints import load_model
 from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.loader import cache_options, prepare_split
-from wikiart.device import resolve_device
 from wikiart.diffusion.batches import diffusable, select_styles, train_batches
 from wikiart.diffusion.generate import open_generator
 from wikiart.diffusion.noise import diffusion_loss, drop_labels, make_noise_schedule
 from wikiart.diffusion.sample import write_sample_grid
 from wikiart.diffusion.settings import KIND, VAE_KIND, DiffusionConfig, require_inputs
+from wikiart.distributed import DistContext, barrier, check_agree, distributed, wrap
 from wikiart.errors import WikiartError
 from wikiart.eval.generator import SampleOptions
 from wikiart.models.diffusion import StyleDiffusion, scheduler_config, unet_config
@@ -40,18 +40,26 @@ def train_diffusion(
     cfg: DiffusionConfig, out: str | os.PathLike[str], *, progress: bool = False
 ) -> dict[str, Any]:
     """Train the model with the shared loop (class-balanced batches, labels dropped to "no
-    style" for guidance, an EMA of the weights), then draw the sample grids. Returns the last
-    epoch's row with ``seconds``."""
+    style" for guidance, an EMA of the weights), then draw the sample grids. Under torchrun
+    every process trains its share of each epoch (DistributedDataParallel) and the main one
+    writes the run. Returns the last epoch's row with ``seconds``."""
     require_inputs(cfg)
-    out = Path(out)
+    with distributed(cfg.device) as (ctx, device):
+        return _train(cfg, Path(out), ctx, device, progress and ctx.is_main)
+
+
+def _train(
+    cfg: DiffusionConfig, out: Path, ctx: DistContext, device: torch.device, progress: bool
+) -> dict[str, Any]:
     t_start = time.perf_counter()
-    device = resolve_device(cfg.device)
     ds = start_run(cfg, out)
     train_refs = ds.split("train")
     styles = select_styles((r.style for r in train_refs), cfg.styles, cfg.exclude_styles)
     keep = set(styles)
     refs = [r for r in train_refs if r.style in keep]
-    save_config(cfg, out)
+    barrier(ctx)  # everyone has compared against the old config.json before it is replaced
+    if ctx.is_main:
+        save_config(cfg, out)
     data = prepare_split(
         refs,
         ClassMap(tuple(styles)),
@@ -60,7 +68,7 @@ def train_diffusion(
     )
     model = build_model(cfg, [] if cfg.unconditional else styles, device)
     encode = model.encode if model.codec is not None else None
-    loader = train_batches(data, cfg, len(styles), encode, device)
+    loader = train_batches(data, cfg, len(styles), encode, device, ctx)
     log.info(
         "diffusion: %s, %d UNet parameters; %d training images of %d style(s) at %d px, "
         "diffused as %s, %d steps/epoch",
@@ -72,8 +80,10 @@ def train_diffusion(
         "x".join(map(str, model.sample_shape)) + (" latents" if encode else " pixels"),
         len(loader),
     )
-    result = _fit(model, loader, cfg, device, out, progress, styles)
-    _write_figures(result.history, cfg, out, device)
+    result = _fit(model, loader, cfg, (ctx, device), out, progress, styles)
+    check_agree(model, ctx)
+    if ctx.is_main:
+        _write_figures(result.history, cfg, out, device)
     row = dict(result.history[-1]) if result.history else {}
     row["seconds"] = time.perf_counter() - t_start
     return row
@@ -111,12 +121,14 @@ def _fit(
     model: StyleDiffusion,
     loader: torch.utils.data.DataLoader,
     cfg: DiffusionConfig,
-    device: torch.device,
+    where: tuple[DistContext, torch.device],
     out: Path,
     progress: bool,
     styles: Sequence[str],
 ) -> Any:
-    """AdamW with a one-cycle schedule through the shared loop; every epoch's EMA is saved."""
+    """AdamW with a one-cycle schedule through the shared loop (DistributedDataParallel under
+    torchrun); every epoch's EMA is saved."""
+    ctx, device = where
     opt = make_optimizer(model.trainable(), "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = make_scheduler(opt, "onecycle", len(loader) * cfg.epochs, pct_start=0.1)
     noise_schedule = make_noise_schedule(model.scheduler_config)
@@ -131,12 +143,16 @@ def _fit(
         return _payload_extra(model, cfg, styles)
 
     def on_epoch_end(epoch: int, row: dict[str, Any]) -> None:
+        if not ctx.is_main:
+            return
         if cfg.sample_every and epoch % cfg.sample_every == 0 and epoch < cfg.epochs:
             _sample_grid(out / "model.pt", cfg, device, out / f"samples_epoch{epoch:03d}.png")
 
-    loop = LoopConfig.for_job(cfg, device, out, progress, ema_decay=cfg.ema_decay)
+    loop = LoopConfig.for_job(
+        cfg, device, out, progress, ema_decay=cfg.ema_decay, is_main=ctx.is_main
+    )
     return fit(
-        model,
+        wrap(model, ctx, device),
         opt,
         loader,
         step,

@@ -1,5 +1,7 @@
 """What the app serves: the checkpoints named by flags, or found in a run folder such as the
-demo's, each checked (it exists, it is of a kind the tab can use) before anything loads."""
+demo's, each checked (it exists, it is of a kind the tab can use) before anything loads. The
+Generate tab serves the packaged diffusion base when no diffusion model is named or found, and
+with no model named and no demo run the packaged transfer decoder fills the Re-paint tab too."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from wikiart.builtins import BUILTIN, builtin_path, is_builtin, packaged
 from wikiart.checkpoints import checkpoint_kind
 from wikiart.data.refs import display
 from wikiart.errors import WikiartError
@@ -99,9 +102,10 @@ def find_models(
     gallery defaults to the data the classifier was trained on (its ``test/`` split)."""
     named = any(v is not None for v in (classifier, gallery, transfer, diffusion))
     if run is None and not named:
-        if not DEMO_RUN.is_dir():
-            raise WikiartError(NOTHING_TO_SERVE.format(run=DEMO_RUN))
-        run = DEMO_RUN
+        if DEMO_RUN.is_dir():
+            run = DEMO_RUN
+        elif packaged("transfer") is not None:  # no models of one's own: the packaged ones
+            transfer = BUILTIN
     spec = ServeSpec(run=Path(run) if run is not None else None)
     if spec.run is not None and not spec.run.is_dir():
         raise WikiartError(f"--run: folder not found: {display(spec.run)}")
@@ -122,8 +126,8 @@ def find_models(
     elif (p := in_run("classify")) is not None:
         spec.classifier, spec.classifier_kind = _checked_kind(p, role_kinds("classify"), "--run")
     if transfer is not None:
-        if transfer == "builtin":
-            spec.repaint, spec.repaint_kind = "builtin", "transfer"
+        if is_builtin(transfer):
+            spec.repaint, spec.repaint_kind = BUILTIN, "transfer"
         else:
             p, spec.repaint_kind = _checked_kind(transfer, role_kinds("repaint"), "--transfer")
             spec.repaint = str(p)
@@ -131,10 +135,14 @@ def find_models(
         p, spec.repaint_kind = _checked_kind(p, role_kinds("repaint"), "--run")
         spec.repaint = str(p)
     if diffusion is not None:
+        if is_builtin(diffusion):
+            diffusion = builtin_path("diffusion")
         found = _checked_kind(diffusion, role_kinds("generate"), "--diffusion")
         spec.generator, spec.generator_kind = found
     elif (p := in_run("generate")) is not None:
         spec.generator, spec.generator_kind = _checked_kind(p, role_kinds("generate"), "--run")
+    elif (p := packaged("diffusion")) is not None:  # the packaged base
+        spec.generator, spec.generator_kind = p, "diffusion"
 
     if gallery is not None:
         if not Path(gallery).is_dir():

@@ -24,7 +24,8 @@ from wikiart.data.loader import CachedImageDataset, cache_options, make_loader, 
 from wikiart.data.scan import scan_folder
 from wikiart.data.splits import cap_per_style, pick_per_style
 from wikiart.data.transforms import train_transform
-from wikiart.device import loader_workers, resolve_device
+from wikiart.device import loader_workers
+from wikiart.distributed import DistContext, barrier, check_agree, distributed, wrap
 from wikiart.errors import WikiartError
 from wikiart.eval.color_baseline import color_stats
 from wikiart.functional import (
@@ -60,12 +61,19 @@ def train_transfer(
     ``epochs = 0``: the ``init`` decoder is kept), then write ``loss.png`` and ``grid.png``.
     Returns the last epoch's row with ``seconds``."""
     require_inputs(cfg)
-    out = Path(out)
+    with distributed(cfg.device) as (ctx, device):
+        return _train(cfg, Path(out), ctx, device, progress and ctx.is_main)
+
+
+def _train(
+    cfg: TransferConfig, out: Path, ctx: DistContext, device: torch.device, progress: bool
+) -> dict[str, Any]:
     t_start = time.perf_counter()
-    device = resolve_device(cfg.device)
     ds = start_run(cfg, out)
     classes = ds.class_map()
-    save_config(cfg, out)
+    barrier(ctx)  # everyone has compared against the old config.json before it is replaced
+    if ctx.is_main:
+        save_config(cfg, out)
     cache = cache_options(cfg.data, ds.cache_source, progress)
     styles = prepare_split(ds.split("train"), classes, split="train", **cache)
     model = _build(cfg, classes, device)
@@ -76,11 +84,12 @@ def train_transfer(
     colors = color_stats(styles, len(classes))
     extra = _payload_extra(model, cfg, colors)
     if cfg.epochs == 0:
-        _save_untrained(model, extra, out)
+        if ctx.is_main:
+            _save_untrained(model, extra, out)
         history: list[dict[str, Any]] = []
     else:
         content = _content_data(cfg, ds.root, styles, progress)
-        loader = _pair_loader(cfg, content, styles)
+        loader = _pair_loader(cfg, content, styles, ctx)
         log.info(
             "transfer: AdaIN at Lite0 tap %d (stride %d, %d channels), decoder %d parameters; "
             "%d content and %d style images, %d px crops, %d steps/epoch",
@@ -93,8 +102,10 @@ def train_transfer(
             cfg.crop,
             len(loader),
         )
-        history = _fit(model, loader, cfg, device, out, progress, extra).history
-    _write_figures(history, ds, classes, device, out, cache, cfg)
+        history = _fit(model, loader, cfg, (ctx, device), out, progress, extra).history
+        check_agree(model, ctx)
+    if ctx.is_main:
+        _write_figures(history, ds, classes, device, out, cache, cfg)
     row = dict(history[-1]) if history else {}
     row["styles"] = len(classes)
     row["seconds"] = time.perf_counter() - t_start
@@ -110,25 +121,33 @@ def transfer_loss(
     content_weight: float = 1.0,
     identity_weight: float = 0.0,
     smoothing: float = 0.0,
+    decoder: nn.Module | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The AdaIN objective on one batch of ``[0, 1]`` content and style images:
     ``content_weight * ||f(g) - t||^2 + style_weight * sum_l (mean/std distance at tap l)``,
     where ``t`` is the AdaIN target and ``g = decoder(t)``; with ``identity_weight``, plus that
     times the L1 distance between the content and the decoder's reconstruction of its own
-    features (``alpha = 0``). Returns the loss and its parts."""
+    features (``alpha = 0``), both decoded in one call of ``decoder`` (the model's own, or it
+    wrapped in DistributedDataParallel). Returns the loss and its parts."""
     with torch.no_grad():
         want = model.features(style01)
         fc = model.content(content01)
         sm, ss = channel_mean_std(want[-1])
         target = adain(fc, ss, sm)
-    got = model.features(model.decoder(target))
+    dec = decoder if decoder is not None else model.decoder
+    own = None
+    if identity_weight > 0:  # one forward pass: DistributedDataParallel allows no second
+        decoded, own = dec(torch.cat([target, fc])).split(len(target))
+    else:
+        decoded = dec(target)
+    got = model.features(decoded)
     lc = content_loss(got[-1], target)
     want_stats = [channel_mean_std(smooth_activations(w, smoothing)) for w in want]
     ls = mean_std_loss([smooth_activations(g, smoothing) for g in got], want_stats)
     loss = content_weight * lc + style_weight * ls
     parts = {"content": float(lc.detach()), "style": float(ls.detach())}
-    if identity_weight > 0:
-        li = (model.decoder(fc).float() - content01.float()).abs().mean()
+    if own is not None:
+        li = (own.float() - content01.float()).abs().mean()
         loss = loss + identity_weight * li
         parts["identity"] = float(li.detach())
     return loss, parts
@@ -210,13 +229,24 @@ def _content_data(
 
 
 def _pair_loader(
-    cfg: TransferConfig, content: CachedImageDataset, styles: CachedImageDataset
+    cfg: TransferConfig,
+    content: CachedImageDataset,
+    styles: CachedImageDataset,
+    ctx: DistContext,
 ) -> torch.utils.data.DataLoader:
+    """Batches of (content, style) crops; under torchrun each process takes its share."""
     length = cfg.steps_per_epoch * cfg.batch_size if cfg.steps_per_epoch else len(content)
+    pairs = _Pairs(content, styles, cfg.crop, max(length, cfg.batch_size * ctx.world_size))
+    sampler = None
+    if ctx.enabled:
+        sampler = torch.utils.data.DistributedSampler(
+            pairs, ctx.world_size, ctx.rank, shuffle=True, seed=cfg.seed, drop_last=True
+        )
     return make_loader(
-        _Pairs(content, styles, cfg.crop, max(length, cfg.batch_size)),
+        pairs,
         batch_size=cfg.batch_size,
         shuffle=True,
+        sampler=sampler,
         seed=cfg.seed,
         num_workers=loader_workers(cfg.loader_workers),
         drop_last=True,
@@ -284,12 +314,15 @@ def _fit(
     model: StyleTransfer,
     loader: torch.utils.data.DataLoader,
     cfg: TransferConfig,
-    device: torch.device,
+    where: tuple[DistContext, torch.device],
     out: Path,
     progress: bool,
     extra: dict[str, Any],
 ) -> Any:
-    """Adam on the decoder alone, one-cycle schedule, through the shared loop."""
+    """Adam on the decoder alone, one-cycle schedule, through the shared loop (under torchrun
+    the decoder is wrapped in DistributedDataParallel)."""
+    ctx, device = where
+    decoder = wrap(model.decoder, ctx, device)
     params = list(model.decoder.parameters())
     opt = make_optimizer(params, "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = make_scheduler(opt, "onecycle", len(loader) * cfg.epochs, pct_start=0.1)
@@ -305,10 +338,11 @@ def _fit(
             content_weight=cfg.content_weight,
             identity_weight=cfg.identity_weight,
             smoothing=cfg.smoothing,
+            decoder=decoder,
         )
         return StepOutput(loss, len(c), parts)
 
-    loop = LoopConfig.for_job(cfg, device, out, progress, patience=None)
+    loop = LoopConfig.for_job(cfg, device, out, progress, patience=None, is_main=ctx.is_main)
     return fit(model, opt, loader, step, loop, scheduler=sched, make_payload_extra=lambda: extra)
 
 
