@@ -170,24 +170,13 @@ def _unless(reuse: bool, train):
 def _held_out_share_of_base(base: Path, judge: Path, args: argparse.Namespace, dev) -> float:
     """The judge's share of the held-out style among the base's "no style" samples: what the
     base gives that style before any adapter."""
-    from wikiart.checkpoints import load_model
-    from wikiart.diffusion.evaluate import _Judge
-    from wikiart.diffusion.sampling import Guided, denoise, model_predict
+    from wikiart.checkpoints import load_checkpoint
+    from wikiart.diffusion.evaluate import null_share
     from wikiart.eval.generator import SampleOptions
-    from wikiart.imaging import signed_to_uint8
 
-    _, net, payload = load_model(base / "model.pt", dev, kind="diffusion")
-    ref = _Judge.load(judge / "model.pt", [args.held_out], dev)
-    x = denoise(
-        Guided(model_predict(net), net.null_class),
-        [net.null_class] * args.n,
-        SampleOptions(seed=args.seed, guidance=1.0, steps=payload["sampling"]["steps"]),
-        shape=net.sample_shape,
-        scheduler_config=net.scheduler_config,
-        device=dev,
-    )
-    verdicts = ref.predict(signed_to_uint8(net.decode(x.to(dev)).cpu()), 64)
-    return round(sum(v == args.held_out for v in verdicts) / len(verdicts), 4)
+    steps = load_checkpoint(base / "model.pt")["sampling"]["steps"]
+    options = SampleOptions(n=args.n, seed=args.seed, steps=steps, batch_size=64)
+    return null_share(base / "model.pt", judge / "model.pt", args.held_out, options, dev)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from PIL import Image
 
 import wikiart
 from conftest import dark_bright_rare, requires, unavailable, write_image
+from wikiart.builtins import builtin_path
 from wikiart.cli import main
 from wikiart.errors import WikiartError
 from wikiart.serve import Server, UploadError, find_models
@@ -299,7 +300,7 @@ def test_read_upload_names_what_is_wrong(tmp_path):
     assert read_upload(ok).size == (20, 10)
 
 
-def test_find_models_reads_a_run_folder_and_checks_kinds(served, tmp_path):
+def test_find_models_reads_a_run_folder_and_checks_kinds(served, tmp_path, monkeypatch):
     run = tmp_path / "run"
     for name, src in (("classifier", served["classifier"]), ("diffusion", served["diffusion"])):
         (run / name).mkdir(parents=True)
@@ -312,12 +313,20 @@ def test_find_models_reads_a_run_folder_and_checks_kinds(served, tmp_path):
         find_models(classifier=served["diffusion"])
     with pytest.raises(WikiartError, match="checkpoint not found"):
         find_models(transfer=tmp_path / "nope.pt")
+    spec = find_models(run=tmp_path / "run" / "classifier")  # no models of its own
+    assert spec.tabs() == ["Generate"] and spec.generator == builtin_path("diffusion")
+    import wikiart.serve.models as models
+
+    monkeypatch.setattr(models, "packaged", lambda job: None)  # an installation without it
     with pytest.raises(WikiartError, match="nothing to serve"):
         find_models(run=tmp_path / "run" / "classifier")
 
 
 def test_cli_without_models_says_which_command_makes_one(tmp_path, monkeypatch, capsys):
+    import wikiart.serve.models as models
+
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(models, "packaged", lambda job: None)  # an installation without them
     assert main(["serve"]) == 2
     err = capsys.readouterr().err
     assert "nothing to serve" in err and "make demo" in err and "Traceback" not in err

@@ -1,6 +1,8 @@
-"""The diffusion job's stage of `wikiart demo`: a judge, the class-conditional model and its
-samples judged (registered as its `wikiart.jobs.Job.demo`). Skipped, with a note, without the
-``diffusion`` extra."""
+"""The diffusion job's stage of `wikiart demo`: the packaged base (``builtin``, trained once on
+real WikiArt paintings) draws its styles, then a short LoRA adapts it to one of the demo's own
+synthetic styles, judged before and after by the demo's independent 64 px judge (registered as
+its `wikiart.jobs.Job.demo`). Skipped, with a note, without the ``diffusion`` extra or the
+packaged base."""
 
 from __future__ import annotations
 
@@ -10,97 +12,112 @@ from typing import Any
 from wikiart.config import EvaluateConfig
 from wikiart.report.stage import DemoStage, train_judge
 
-#: The demo's diffusion budget: ``EPOCHS x STEPS`` optimizer steps of ``BATCH`` images at
-#: ``SIZE`` px (16 px: what a 2-core CPU trains far enough in two minutes), and ``SAMPLES``
-#: samples per style judged.
-DIFFUSION_EPOCHS, DIFFUSION_STEPS, DIFFUSION_BATCH, DIFFUSION_SAMPLES = 16, 20, 64, 16
-DIFFUSION_SIZE = 16
+#: The synthetic style the base never saw that the demo adapts it to, and the adapter's budget:
+#: ``LORA_EPOCHS x LORA_STEPS`` optimizer steps of ``LORA_BATCH`` images at rank ``LORA_RANK``;
+#: ``SAMPLES`` samples judged before and after, ``BASE_SAMPLES`` per style in the base's grid.
+LORA_STYLE = "Color_Field_Painting"
+LORA_EPOCHS, LORA_STEPS, LORA_BATCH, LORA_RANK = 4, 15, 16, 8
+SAMPLES, BASE_SAMPLES = 16, 4
 
 
 def diffusion_stage(st: DemoStage) -> None:
-    """Train a judge at 32 px, then the class-conditional diffusion model, and judge its
-    samples. Skipped (with a note) where the diffusion extra is not installed."""
+    """Sample the packaged base, train a short LoRA onto `LORA_STYLE` and judge it. Skipped
+    (with a note) where the diffusion extra or the packaged base is missing."""
+    from wikiart.builtins import builtin_path
     from wikiart.errors import WikiartError
     from wikiart.models.diffusion import require_diffusers
 
     try:
         require_diffusers()
+        base = builtin_path("diffusion")
     except WikiartError as exc:
         st.skipped("Diffusion", exc)
         return
-    from wikiart.diffusion.evaluate import evaluate_diffusion
-    from wikiart.diffusion.settings import resolve_config
-    from wikiart.diffusion.train import train_diffusion
+    from wikiart.device import resolve_device
+    from wikiart.diffusion.evaluate import evaluate_diffusion, null_share
+    from wikiart.diffusion.generate import open_generator
+    from wikiart.diffusion.lora import train_lora
+    from wikiart.diffusion.sample import write_sample_grid
+    from wikiart.diffusion.settings import resolve_lora_config
+    from wikiart.eval.generator import SampleOptions
 
-    cache = st.cache
-    data = st.data(DIFFUSION_SIZE)
-    judge_cfg, judge = train_judge(st, st.out / "diffusion-judge", data, st.seed + 2, 15)
-    cfg = resolve_config(
-        None,
-        {
-            "epochs": DIFFUSION_EPOCHS,
-            "steps_per_epoch": DIFFUSION_STEPS,
-            "batch_size": DIFFUSION_BATCH,
-            "sample_every": 0,
-            "samples": 4,
-            "seed": st.seed,
-            "overwrite": True,
-            "data": data,
-        },
-    )
+    gen = open_generator(base, device="cpu")
+    size = gen.image_size
+    (st.out / "diffusion-base").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    train_diffusion(cfg, st.out / "diffusion", progress=st.progress)
+    write_sample_grid(gen, gen.styles, st.out / "diffusion-base" / "grid.png",
+                      SampleOptions(n=BASE_SAMPLES, seed=st.seed))  # fmt: skip
+    base_s = time.perf_counter() - t0
+    judge_path, judge_note = _judge(st, size)
+    options = SampleOptions(n=SAMPLES, seed=st.seed, steps=25, batch_size=64)
+    before = null_share(base, judge_path, LORA_STYLE, options, resolve_device("cpu"))
+    cfg = resolve_lora_config(None, {
+        "base": "builtin", "styles": [LORA_STYLE], "epochs": LORA_EPOCHS,
+        "steps_per_epoch": LORA_STEPS, "batch_size": LORA_BATCH, "rank": LORA_RANK,
+        "samples": 4, "seed": st.seed, "overwrite": True, "data": st.data(size),
+    })  # fmt: skip
+    t0 = time.perf_counter()
+    row = train_lora(cfg, st.out / "diffusion-lora", progress=st.progress)
     train_s = time.perf_counter() - t0
     res = evaluate_diffusion(
         EvaluateConfig(
-            checkpoint=str(st.out / "diffusion" / "model.pt"),
-            judge=str(st.out / "diffusion-judge" / "model.pt"), data=str(st.data_dir),
-            out=str(st.out / "diffusion-eval"), n_per_style=DIFFUSION_SAMPLES, seed=st.seed,
-            cache_dir=cache,
+            checkpoint=str(st.out / "diffusion-lora" / "model.pt"), judge=str(judge_path),
+            data=str(st.data_dir), out=str(st.out / "diffusion-eval"), n_per_style=SAMPLES,
+            seed=st.seed, cache_dir=st.cache,
         ),
         st.progress,
         feature_size=64,
     )  # fmt: skip
-    _report(st, cfg, res, judge_cfg, judge, train_s)
+    _report(st, gen, cfg, res, {"before": before, "judge": judge_note, "row": row,
+                                "train_s": train_s, "base_s": base_s})  # fmt: skip
 
 
-def _report(
-    st: DemoStage, cfg: Any, res: dict[str, Any], judge_cfg: Any, judge: dict[str, Any],
-    train_s: float,
-) -> None:  # fmt: skip
-    """The report's diffusion section: the recipe, the judge's shares, the sample grids."""
+def _judge(st: DemoStage, size: int) -> tuple[Any, str]:
+    """The demo's independent judge at ``size`` px (the style generator's, else one trained
+    here) and a phrase describing it."""
+    from wikiart.checkpoints import load_checkpoint
+
+    path = st.out / "judge" / "model.pt"
+    if not path.is_file() or load_checkpoint(path, mmap=True)["preprocess"]["image_size"] != size:
+        path = st.out / "diffusion-judge" / "model.pt"
+        train_judge(st, path.parent, st.data(size), st.seed + 2, 8)
+    payload = load_checkpoint(path, mmap=True)
+    f1 = payload.get("metrics", {}).get("val_macro_f1", float("nan"))
+    arch = payload["model_config"].get("arch")
+    return path, f"{arch} at {size} px, validation macro-F1 {f1:.3f} ({path.parent.name}/)"
+
+
+def _report(st: DemoStage, gen: Any, cfg: Any, res: dict[str, Any], facts: dict[str, Any]) -> None:
+    """The report's diffusion section: the base's styles, the adapter before and after."""
     st.report.section("Diffusion")
-    steps = cfg.epochs * (cfg.steps_per_epoch or 0)
-    size = cfg.data.image_size
     st.report.text(
-        f"A class-conditional diffusion model (diffusers UNet2DModel, widths "
-        f"{', '.join(map(str, cfg.widths))}, a class embedding with one extra 'no style' class) "
-        f"trained from scratch at {size} px for {steps} steps of {cfg.batch_size} class-balanced "
-        f"images ({train_s:.0f} s here), then sampled with DDIM ({res['sampling']['steps']} "
-        f"steps, classifier-free guidance {res['sampling']['guidance']}). An independent judge "
-        f"({judge_cfg.arch} at {size} px, st.seed {judge_cfg.seed}, test macro-F1 "
-        f"{judge.get('macro_f1', float('nan')):.3f}) labels {res['n_per_style']} samples per "
-        f"style: judge share {res['judge_share']:.3f} against chance {res['chance']:.3f}; on real "
-        f"test images at {size} px it gets {res['real_share']:.3f} right. Run folders: "
-        "diffusion-judge/, diffusion/, diffusion-eval/."
+        f"The packaged diffusion base ({gen.describe}: a class-conditional latent diffusion "
+        f"model trained once on real WikiArt paintings, see docs/models.md) draws each of its "
+        f"{len(gen.styles)} styles ({facts['base_s']:.0f} s for the grid here). A LoRA adapter "
+        f"(rank {cfg.rank}, {facts['row'].get('adapter_parameters', 0):,} parameters) then "
+        f"adapts it to the synthetic style {LORA_STYLE}, which it never saw: "
+        f"{cfg.epochs * (cfg.steps_per_epoch or 0)} steps of {cfg.batch_size} images "
+        f"({facts['train_s']:.0f} s here). The demo's independent judge "
+        f"({facts['judge']}) assigns {LORA_STYLE} to {facts['before']:.0%} of the base's "
+        f"'no style' samples before and to "
+        f"{res['per_style'][LORA_STYLE]['judge_share']:.0%} of the adapter's samples after "
+        f"(real test images: {res['per_style'][LORA_STYLE]['real_share']:.0%}; chance "
+        f"{res['chance']:.0%}). Run folders: diffusion-base/, diffusion-lora/, diffusion-eval/."
     )
-    st.report.table(
-        ["style", "judge share", "real share"],
-        [[s, v["judge_share"], v["real_share"]] for s, v in res["per_style"].items()],
+    st.report.image(
+        st.out / "diffusion-base" / "grid.png", "The packaged base, one row per style", st.out
     )
     if res.get("memorisation"):
         m = res["memorisation"]
         st.report.text(
-            f"Fréchet distance to the test images in Lite0 features: {res['frechet_lite0']} "
-            f"(real training images: {res['frechet_lite0_train_vs_test']}). Memorisation check: "
+            f"Fréchet distance of the adapter's samples to the test images in Lite0 features: "
+            f"{res['frechet_lite0']} (real training images: "
+            f"{res['frechet_lite0_train_vs_test']}). Memorisation check: "
             f"{m['closer_than_test_p5']:.0%} of samples are nearer a training image than 95% of "
             f"test images are (about 5% without copying)."
         )
     st.report.image(
-        st.out / "diffusion-eval" / "grid.png", "Samples per style, with the judge's share", st.out
-    )
-    st.report.image(
-        st.out / "diffusion-eval" / "nearest.png",
-        "The samples nearest a training image, beside it",
+        st.out / "diffusion-eval" / "grid.png",
+        f"The adapter's {LORA_STYLE}, with the judge's share",
         st.out,
     )

@@ -38,7 +38,7 @@ from wikiart.data.classmap import ClassMap
 from wikiart.data.dataset import open_dataset
 from wikiart.data.loader import CachedImageDataset, prepare_split
 from wikiart.device import resolve_device
-from wikiart.diffusion.generate import ANY_STYLE, open_generator
+from wikiart.diffusion.generate import ANY_STYLE, null_samples, open_generator
 from wikiart.diffusion.sample import write_sample_grid
 from wikiart.errors import WikiartError
 from wikiart.eval.generator import Generator, SampleOptions
@@ -94,6 +94,19 @@ def evaluate_diffusion(
     write_sample_grid(gen, gen.styles, out / "grid.png", grid, images=samples, labels=labels)
     write_json(out / EVAL_FILE, result)
     return result
+
+
+def null_share(
+    base: str | os.PathLike[str],
+    judge: str | os.PathLike[str],
+    style: str,
+    options: SampleOptions,
+    device: torch.device,
+) -> float:
+    """The judge's share of ``style`` among a base's "no style" samples: what the base gives a
+    style it never saw before any adapter (the "before" of LoRA onto that style)."""
+    ref = _Judge.load(judge, [style], device)
+    return _share(ref, null_samples(base, options, device), style, options.batch_size)
 
 
 def _styled_generator(checkpoint: str | os.PathLike[str], dev: torch.device) -> Generator:

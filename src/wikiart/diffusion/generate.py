@@ -119,6 +119,24 @@ def open_generator(
     return _pipeline_generator(base, None, dev)
 
 
+def null_samples(
+    base: str | os.PathLike[str], options: SampleOptions, device: torch.device
+) -> torch.Tensor:
+    """``options.n`` unguided "no style" samples of a `train diffusion` base (or ``builtin``),
+    as uint8 images."""
+    require_diffusers()
+    _, net, _ = load_model(base_checkpoint(base), device, kind=KIND)
+    x = denoise(
+        Guided(model_predict(net), net.null_class),
+        [net.null_class] * options.n,
+        replace(options, guidance=1.0),
+        shape=net.sample_shape,
+        scheduler_config=net.scheduler_config,
+        device=device,
+    )
+    return signed_to_uint8(net.decode(x.to(device)).cpu())
+
+
 def _from_lora_run(
     run: str | os.PathLike[str], device: torch.device, base: str | None = None
 ) -> Generator:

@@ -1,0 +1,241 @@
+"""The packaged diffusion base (``builtin``): its recipe, its export, and its measurements.
+
+Stages (each skipped when its output is complete, resumed when it was interrupted: run the same
+command again to carry on):
+
+    train     the latent autoencoder (`train vae`) and the class-conditional latent diffusion
+              model on it (`train diffusion --vae`), both on wikiart-sample's train split
+    export    the base's EMA weights as fp16 into the package (src/wikiart/diffusion/builtin.pt)
+    evaluate  a judge trained at the base's resolution on the train split, then `evaluate` of
+              the exported base on the test split: judge share, real share, Fréchet distance in
+              Lite0 features, the memorisation check, grid.png and nearest.png
+    lora      LoRA onto a style the base never saw (real paintings from --unseen, see
+              bench/endless_tuning_data.py): the judge share of that style among the base's
+              "no style" samples (before) and the adapter's samples (after), judged by a judge
+              trained on the sample's styles and the unseen one
+
+    python bench/diffusion_builtin.py --out ~/builtin-diffusion [--stages train,export]
+        [--device auto] [--unseen ~/et --unseen-style Art_Nouveau_Modern]
+
+Under torchrun the train stage runs on every process (DistributedDataParallel); run the other
+stages as one process. Prints every figure and writes OUT/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SAMPLE = HERE.parent.parent / "shared" / "data" / "wikiart-sample"
+PACKAGE_FILE = HERE.parent / "src" / "wikiart" / "diffusion" / "builtin.pt"
+
+#: The recipe of the shipped base (docs/models.md): a 64 px latent diffusion model.
+VAE = {"image_size": 64, "crop": 32, "epochs": 20, "batch_size": 32, "lr": 1e-3}
+BASE = {
+    "image_size": 64, "widths": [64, 128, 160], "layers_per_block": 2, "attention_levels": 2,
+    "epochs": 60, "batch_size": 64, "lr": 1e-3, "ema_decay": 0.998, "grad_clip": 1.0,
+    "sample_every": 20,
+}  # fmt: skip
+JUDGE = {"arch": "small-resnet", "epochs": 30, "image_size": 64}
+LORA = {"rank": 8, "epochs": 12, "batch_size": 16, "lr": 1e-3}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--data", default=str(SAMPLE))
+    ap.add_argument("--out", required=True, help="the runs' folder (keep it outside the repo)")
+    ap.add_argument("--stages", default="train,export,evaluate")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply the base's epochs")
+    ap.add_argument("--export-to", default=str(PACKAGE_FILE))
+    ap.add_argument("--n", type=int, default=32, help="samples per style in the evaluations")
+    ap.add_argument("--unseen", help="a train/ test/ folder of the unseen style's paintings")
+    ap.add_argument("--unseen-style", default="Art_Nouveau_Modern")
+    ap.add_argument("--unseen-max", type=int, default=300, help="its training paintings, at most")
+    ap.add_argument("--cache-dir", help="preprocessing cache (default: the user cache)")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s: %(message)s")
+    out = Path(args.out).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    summary_path = out / "bench.json"
+    summary: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    stages = {"train": train, "export": export, "evaluate": evaluate, "lora": lora}
+    for name in args.stages.split(","):
+        t0 = time.perf_counter()
+        summary[name] = stages[name](args, out)
+        summary[name]["stage_seconds"] = round(time.perf_counter() - t0, 1)
+        summary["machine"] = _machine(args.device)
+        summary_path.write_text(json.dumps(summary, indent=2))
+        print(f"[{name}] {summary[name]['stage_seconds']:.0f} s; wrote {summary_path}", flush=True)
+
+
+def _machine(device: str) -> dict[str, Any]:
+    import torch
+
+    from wikiart.device import resolve_device
+
+    return {
+        "device": str(resolve_device(device)),
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def _run(train_fn, run: Path, **settings: Any) -> dict[str, Any]:
+    """Train ``run`` unless it is complete; carry on an interrupted one (``--resume``)."""
+    from wikiart.checkpoints import load_checkpoint
+
+    last = run / "last.pt"
+    if last.is_file():
+        done = int(load_checkpoint(last, mmap=True)["epoch"])
+        if done >= settings["epochs"]:
+            print(f"{run}: complete ({done} epochs), kept")
+            return {"epochs": done, "reused": True}
+        print(f"{run}: resuming after epoch {done}")
+        return dict(train_fn(run, resume=True, **settings))
+    return dict(train_fn(run, **settings))
+
+
+def train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    import wikiart
+
+    common = {"data": args.data, "device": args.device, "seed": args.seed,
+              "cache_dir": args.cache_dir}  # fmt: skip
+    vae = _run(wikiart.train_vae, out / "vae", **VAE, **common)
+    base_settings = {**BASE, "epochs": max(1, round(BASE["epochs"] * args.scale))}
+    base = _run(
+        wikiart.train_diffusion, out / "base", vae=str(out / "vae" / "model.pt"),
+        **base_settings, **common,
+    )  # fmt: skip
+    return {"vae": vae, "base": base, "recipe": {"vae": VAE, "base": base_settings}}
+
+
+def export(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """The base's ``model.pt`` (EMA weights) with floating tensors in fp16, and what made it."""
+    from wikiart.checkpoints import load_checkpoint, save_checkpoint
+
+    payload = load_checkpoint(out / "base" / "model.pt")
+    payload["state_dict"] = {
+        k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()
+    }
+    history = (out / "base" / "history.csv").read_text().strip().splitlines()
+    payload["metrics"] = {**payload.get("metrics", {}), "trained": {
+        "recipe": "python bench/diffusion_builtin.py --stages train (docs/models.md)",
+        "data": "wikiart-sample train split", "epochs": int(payload["epoch"]),
+        "history_rows": len(history) - 1}}  # fmt: skip
+    payload["data"] = "wikiart-sample (train split)"
+    dest = Path(args.export_to)
+    save_checkpoint(dest, payload)
+    size = dest.stat().st_size
+    params = sum(v.numel() for v in payload["state_dict"].values())
+    print(f"exported {dest}: {size / 1e6:.1f} MB, {params:,} values in fp16")
+    return {"path": str(dest), "bytes": size, "values": params}
+
+
+def _judge(args: argparse.Namespace, run: Path, data: str) -> dict[str, Any]:
+    import wikiart
+
+    if not (run / "model.pt").is_file():
+        wikiart.train_classifier(
+            run, data=data, seed=args.seed + 1, device=args.device, cache_dir=args.cache_dir,
+            **JUDGE,
+        )  # fmt: skip
+    metrics = json.loads((run / "metrics.json").read_text())
+    print(f"judge {run}: {JUDGE['arch']} at {JUDGE['image_size']} px, test macro-F1 "
+          f"{metrics['macro_f1']:.3f}")  # fmt: skip
+    return {"macro_f1": metrics["macro_f1"], **JUDGE}
+
+
+def evaluate(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    import wikiart
+    from wikiart.diffusion.evaluate import format_table
+
+    judge = _judge(args, out / "judge", args.data)
+    res = wikiart.evaluate(
+        args.export_to, args.data, out / "eval", judge=out / "judge" / "model.pt",
+        n_per_style=args.n, seed=args.seed, device=args.device, cache_dir=args.cache_dir,
+        overwrite=True,
+    )  # fmt: skip
+    print(format_table(res))
+    return {"judge": judge, "eval": res}
+
+
+def lora(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """LoRA onto ``--unseen-style`` (its first ``--unseen-max`` training paintings), judged by a
+    judge trained on the sample's styles, the unseen style and the unseen source's paintings of
+    styles the sample also has (so that the source itself is no clue)."""
+    import wikiart
+    from wikiart.device import resolve_device
+    from wikiart.diffusion.evaluate import format_table, null_share
+    from wikiart.eval.generator import SampleOptions
+
+    if not args.unseen:
+        raise SystemExit("the lora stage needs --unseen (see bench/endless_tuning_data.py)")
+    style = args.unseen_style
+    unseen = _subset(Path(args.unseen).expanduser(), out / "unseen-data", [style],
+                     args.unseen_max)  # fmt: skip
+    judge_data = _judge_data(Path(args.data), Path(args.unseen).expanduser(), out, style)
+    judge = _judge(args, out / "judge-unseen", str(judge_data))
+    dev = resolve_device(args.device)
+    options = SampleOptions(n=args.n, seed=args.seed, steps=25, batch_size=64)
+    before = null_share("builtin", out / "judge-unseen" / "model.pt", style, options, dev)
+    print(f"before: the base's 'no style' samples judged {style}: {before:.3f}")
+    t0 = time.perf_counter()
+    run = out / f"lora-{style}"
+    if not (run / "lora.json").is_file():
+        wikiart.train_lora(
+            run, base="builtin", data=str(unseen), styles=[style], seed=args.seed,
+            device=args.device, cache_dir=args.cache_dir, **LORA,
+        )  # fmt: skip
+    train_s = time.perf_counter() - t0
+    res = wikiart.evaluate(
+        run / "model.pt", str(unseen), out / f"lora-{style}-eval",
+        judge=out / "judge-unseen" / "model.pt", n_per_style=args.n, seed=args.seed,
+        device=args.device, cache_dir=args.cache_dir, overwrite=True,
+    )  # fmt: skip
+    print(format_table(res))
+    after = res["per_style"][style]["judge_share"]
+    print(f"{style}: judge share before {before:.3f} -> after {after:.3f} "
+          f"(real {res['per_style'][style]['real_share']}, chance {res['chance']:.3f}); "
+          f"LoRA trained in {train_s:.0f} s")  # fmt: skip
+    return {"style": style, "judge": judge, "before": before, "after": after,
+            "train_seconds": round(train_s, 1), "eval": res, "recipe": LORA}  # fmt: skip
+
+
+def _subset(src: Path, dest: Path, styles: list[str], max_train: int) -> Path:
+    """``dest/{train,test}/<Style>/``: links to ``src``'s paintings of ``styles`` (at most
+    ``max_train`` training paintings each, in name order; every test painting)."""
+    for split in ("train", "test"):
+        for style in styles:
+            files = sorted((src / split / style).glob("*"))
+            if split == "train":
+                files = files[:max_train]
+            folder = dest / split / style
+            folder.mkdir(parents=True, exist_ok=True)
+            for f in files:
+                link = folder / f.name
+                if not link.exists():
+                    link.symlink_to(f.resolve())
+    return dest
+
+
+def _judge_data(sample: Path, unseen: Path, out: Path, style: str) -> Path:
+    """The unseen-style judge's data: the sample, plus the unseen source's paintings of the
+    unseen style and of every style the sample shares with it."""
+    dest = out / "judge-unseen-data"
+    shared = [s.name for s in (unseen / "train").iterdir() if (sample / "train" / s.name).is_dir()]
+    _subset(sample, dest, sorted(p.name for p in (sample / "train").iterdir()), 10**9)
+    _subset(unseen, dest, [style, *shared], 10**9)
+    return dest
+
+
+if __name__ == "__main__":
+    main()
