@@ -36,7 +36,14 @@ SAMPLE = HERE.parent.parent / "shared" / "data" / "wikiart-sample"
 PACKAGE_FILE = HERE.parent / "src" / "wikiart" / "diffusion" / "builtin.pt"
 
 #: The recipe of the shipped base (docs/models.md): a 64 px latent diffusion model.
-VAE = {"image_size": 64, "crop": 32, "epochs": 20, "batch_size": 32, "lr": 1e-3}
+VAE = {
+    "image_size": 64,
+    "crop": 32,
+    "epochs": 20,
+    "batch_size": 32,
+    "lr": 1e-3,
+    "latent_channels": 8,
+}
 BASE = {
     "image_size": 64, "widths": [64, 128, 160], "layers_per_block": 2, "attention_levels": 2,
     "epochs": 60, "batch_size": 64, "lr": 1e-3, "ema_decay": 0.998, "grad_clip": 1.0,
