@@ -46,6 +46,8 @@ class LatentCodec(nn.Module):
     """``encode(x)`` -> scaled latents (the posterior's mean), ``decode(z)`` -> images in
     ``[-1, 1]``; ``forward(x)`` -> ``(reconstruction, posterior)`` for training."""
 
+    scale: torch.Tensor  # a buffer: 1 / the latents' standard deviation on training images
+
     def __init__(self, config: dict[str, Any], scale: float = 1.0) -> None:
         super().__init__()
         try:
