@@ -17,8 +17,9 @@ def test_demo_on_given_data_writes_report(tiny_root, tmp_path, capsys, monkeypat
     import wikiart.diffusion.demo as diffusion_stage
 
     monkeypatch.setenv("WIKIART_CACHE", str(tmp_path / "cache"))
-    for name, value in (("EPOCHS", 1), ("STEPS", 2), ("BATCH", 4), ("SAMPLES", 2)):
-        monkeypatch.setattr(diffusion_stage, f"DIFFUSION_{name}", value)
+    for name, value in (("LORA_EPOCHS", 1), ("LORA_STEPS", 1), ("LORA_BATCH", 2),
+                        ("SAMPLES", 2), ("BASE_SAMPLES", 1)):  # fmt: skip
+        monkeypatch.setattr(diffusion_stage, name, value)
     # a second Ukiyo_e painting: a classifier needs two of a style to hold one back
     write_image(tiny_root / "train" / "Ukiyo_e" / "img9.jpg", seed=99)
     out = tmp_path / "demo"
@@ -37,10 +38,13 @@ def test_demo_on_given_data_writes_report(tiny_root, tmp_path, capsys, monkeypat
     assert tr["pairs"] == sg["pairs"] and tr["styles"] == sg["styles"]
     if has_extra("diffusers", "diffusion") and has_extra("peft", "diffusion"):
         assert "Diffusion" in html and "diffusion-eval/grid.png" in html
+        assert "diffusion-base/grid.png" in html  # the packaged base's styles
         ev = json.loads((out / "diffusion-eval" / "diffusion_eval.json").read_text())
-        assert ev["n_per_style"] == 2 and set(ev["per_style"]) == {"Baroque", "Cubism", "Ukiyo_e"}
+        # every style of this data is one the base knows: the LoRA adapts the first
+        assert ev["n_per_style"] == 2 and set(ev["per_style"]) == {"Baroque"}
         assert f"judge share {ev['judge_share']:.3f}" in html
         assert_png(out / "diffusion-eval" / "grid.png", min_side=50)
+        assert json.loads((out / "diffusion-lora" / "lora.json").read_text())["base"] == "builtin"
     for source in ("pixels", "autoencoder", "classifier"):
         clusters = json.loads((out / "clusters" / source / "clusters.json").read_text())
         assert clusters["n"] == 3 and clusters["k"] == 3

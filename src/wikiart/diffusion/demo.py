@@ -43,6 +43,7 @@ def diffusion_stage(st: DemoStage) -> None:
 
     gen = open_generator(base, device="cpu")
     size = gen.image_size
+    style = _lora_style(st, gen.styles)
     (st.out / "diffusion-base").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     write_sample_grid(gen, gen.styles, st.out / "diffusion-base" / "grid.png",
@@ -50,9 +51,9 @@ def diffusion_stage(st: DemoStage) -> None:
     base_s = time.perf_counter() - t0
     judge_path, judge_note = _judge(st, size)
     options = SampleOptions(n=SAMPLES, seed=st.seed, steps=25, batch_size=64)
-    before = null_share(base, judge_path, LORA_STYLE, options, resolve_device("cpu"))
+    before = null_share(base, judge_path, style, options, resolve_device("cpu"))
     cfg = resolve_lora_config(None, {
-        "base": "builtin", "styles": [LORA_STYLE], "epochs": LORA_EPOCHS,
+        "base": "builtin", "styles": [style], "epochs": LORA_EPOCHS,
         "steps_per_epoch": LORA_STEPS, "batch_size": LORA_BATCH, "rank": LORA_RANK,
         "samples": 4, "seed": st.seed, "overwrite": True, "data": st.data(size),
     })  # fmt: skip
@@ -68,8 +69,18 @@ def diffusion_stage(st: DemoStage) -> None:
         st.progress,
         feature_size=64,
     )  # fmt: skip
-    _report(st, gen, cfg, res, {"before": before, "judge": judge_note, "row": row,
-                                "train_s": train_s, "base_s": base_s})  # fmt: skip
+    facts = {"style": style, "before": before, "judge": judge_note, "row": row,
+             "train_s": train_s, "base_s": base_s}  # fmt: skip
+    _report(st, gen, cfg, res, facts)
+
+
+def _lora_style(st: DemoStage, known: list[str]) -> str:
+    """`LORA_STYLE` where the demo's data has it, else its first style the base does not know
+    (else its first style)."""
+    have = sorted(p.name for p in (st.data_dir / "train").iterdir() if p.is_dir())
+    if LORA_STYLE in have:
+        return LORA_STYLE
+    return next((s for s in have if s not in known), have[0])
 
 
 def _judge(st: DemoStage, size: int) -> tuple[Any, str]:
@@ -89,19 +100,26 @@ def _judge(st: DemoStage, size: int) -> tuple[Any, str]:
 
 def _report(st: DemoStage, gen: Any, cfg: Any, res: dict[str, Any], facts: dict[str, Any]) -> None:
     """The report's diffusion section: the base's styles, the adapter before and after."""
+    style = facts["style"]
+    new = (
+        ", which it never saw"
+        if style not in gen.styles
+        else " (a name it knows from real paintings)"
+    )
     st.report.section("Diffusion")
     st.report.text(
         f"The packaged diffusion base ({gen.describe}: a class-conditional latent diffusion "
         f"model trained once on real WikiArt paintings, see docs/models.md) draws each of its "
         f"{len(gen.styles)} styles ({facts['base_s']:.0f} s for the grid here). A LoRA adapter "
         f"(rank {cfg.rank}, {facts['row'].get('adapter_parameters', 0):,} parameters) then "
-        f"adapts it to the synthetic style {LORA_STYLE}, which it never saw: "
+        f"adapts it to the demo's style {style}{new}: "
         f"{cfg.epochs * (cfg.steps_per_epoch or 0)} steps of {cfg.batch_size} images "
         f"({facts['train_s']:.0f} s here). The demo's independent judge "
-        f"({facts['judge']}) assigns {LORA_STYLE} to {facts['before']:.0%} of the base's "
+        f"({facts['judge']}) assigns {style} to {facts['before']:.0%} of the base's "
         f"'no style' samples before and to "
-        f"{res['per_style'][LORA_STYLE]['judge_share']:.0%} of the adapter's samples after "
-        f"(real test images: {res['per_style'][LORA_STYLE]['real_share']:.0%}; chance "
+        f"{res['per_style'][style]['judge_share']:.0%} of the adapter's samples after "
+        f"(judge share {res['per_style'][style]['judge_share']:.3f}; real test images: "
+        f"{res['per_style'][style]['real_share']:.0%}; chance "
         f"{res['chance']:.0%}). Run folders: diffusion-base/, diffusion-lora/, diffusion-eval/."
     )
     st.report.image(
@@ -118,6 +136,6 @@ def _report(st: DemoStage, gen: Any, cfg: Any, res: dict[str, Any], facts: dict[
         )
     st.report.image(
         st.out / "diffusion-eval" / "grid.png",
-        f"The adapter's {LORA_STYLE}, with the judge's share",
+        f"The adapter's {style}, with the judge's share",
         st.out,
     )

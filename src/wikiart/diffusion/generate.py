@@ -98,7 +98,7 @@ def open_generator(
         raise WikiartError("pass either --checkpoint or --base, not both")
     if checkpoint is None and base is None:
         checkpoint = BUILTIN  # the packaged base
-    if checkpoint is not None and not Path(checkpoint).is_dir():
+    if checkpoint is not None and (is_builtin(checkpoint) or not Path(checkpoint).is_dir()):
         checkpoint = checkpoint_path(checkpoint, KIND, "diffusion checkpoint")
     if checkpoint is not None:
         if Path(checkpoint).is_dir():
