@@ -49,7 +49,7 @@ BASE = {
     "epochs": 60, "batch_size": 64, "lr": 1e-3, "ema_decay": 0.998, "grad_clip": 1.0,
     "sample_every": 20,
 }  # fmt: skip
-JUDGE = {"arch": "small-resnet", "epochs": 20, "image_size": 64}
+JUDGE = {"arch": "efficientnet-lite0", "mode": "frozen", "image_size": 64}
 LORA = {"rank": 8, "epochs": 40, "batch_size": 16, "lr": 1e-3}
 
 
