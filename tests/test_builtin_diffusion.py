@@ -40,7 +40,8 @@ def test_sampling_defaults_to_the_builtin_base_and_is_reproducible():
     assert gen.styles == SAMPLE_STYLES and gen.image_size >= 64
     a = gen.sample("Baroque", SampleOptions(n=2, seed=3, steps=2))
     assert a.shape == (2, 3, gen.image_size, gen.image_size) and a.dtype == torch.uint8
-    b = open_generator("builtin", device="cpu").sample("Baroque", SampleOptions(n=2, seed=3, steps=2))
+    again = open_generator("builtin", device="cpu")
+    b = again.sample("Baroque", SampleOptions(n=2, seed=3, steps=2))
     assert torch.equal(a, b)
     assert a.float().std() > 1  # an image, not a flat field
 

@@ -52,7 +52,7 @@ def test_the_autoencoder_run_measures_and_rebuilds_itself(runs):
     rows = list(csv.DictReader((vae / "history.csv").open()))
     assert len(rows) == 2
     assert all(float(r["val_psnr"]) > 0 and float(r["latent_scale"]) > 0 for r in rows)
-    kind, codec, payload = load_model(vae / "model.pt")
+    kind, codec, _ = load_model(vae / "model.pt")
     assert kind == "vae" and isinstance(codec, LatentCodec)
     assert codec.factor == 2 and codec.latent_channels == 4
     # the scale saved is the one measured in the last epoch: unit-variance latents
@@ -65,7 +65,7 @@ def test_the_autoencoder_run_measures_and_rebuilds_itself(runs):
 
 
 def test_a_latent_base_holds_its_frozen_autoencoder_and_makes_images(runs):
-    kind, model, payload = load_model(runs["base"] / "model.pt")
+    kind, model, _ = load_model(runs["base"] / "model.pt")
     assert kind == "diffusion" and isinstance(model, StyleDiffusion)
     assert model.codec is not None
     assert model.image_size == 16 and model.sample_shape == (4, 8, 8)
