@@ -197,12 +197,13 @@ def lora(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     print(f"before: the base's 'no style' samples judged {style}: {before:.3f}")
     t0 = time.perf_counter()
     run = out / f"lora-{style}"
-    if not (run / "lora.json").is_file():
+    reused = (run / "lora.json").is_file()
+    if not reused:
         wikiart.train_lora(
             run, base="builtin", data=str(unseen), styles=[style], seed=args.seed,
             device=args.device, cache_dir=args.cache_dir, **LORA,
         )  # fmt: skip
-    train_s = time.perf_counter() - t0
+    train_s = None if reused else round(time.perf_counter() - t0, 1)
     res = wikiart.evaluate(
         run / "model.pt", str(unseen), out / f"lora-{style}-eval",
         judge=out / "judge-unseen" / "model.pt", n_per_style=args.n, seed=args.seed,
@@ -212,9 +213,9 @@ def lora(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     after = res["per_style"][style]["judge_share"]
     print(f"{style}: judge share before {before:.3f} -> after {after:.3f} "
           f"(real {res['per_style'][style]['real_share']}, chance {res['chance']:.3f}); "
-          f"LoRA trained in {train_s:.0f} s")  # fmt: skip
+          f"LoRA {'reused' if reused else f'trained in {train_s:.0f} s'}")  # fmt: skip
     return {"style": style, "judge": judge, "before": before, "after": after,
-            "train_seconds": round(train_s, 1), "eval": res, "recipe": LORA}  # fmt: skip
+            "train_seconds": train_s, "eval": res, "recipe": LORA}  # fmt: skip
 
 
 def _subset(src: Path, dest: Path, styles: list[str], max_train: int) -> Path:

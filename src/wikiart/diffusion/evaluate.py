@@ -226,21 +226,27 @@ def _lite0_features(
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """The Fréchet distance between Gaussians fitted to two sets of feature vectors."""
-    import warnings
+    """The Fréchet distance between Gaussians fitted to two sets of feature vectors:
+    ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))``.
 
-    from scipy import linalg
-
+    The trace of the matrix square root is computed exactly without ``sqrtm`` (which is slow
+    and unstable on the singular covariances of fewer vectors than dimensions): the eigenvalues
+    of ``S_a S_b`` are those of ``S_a^(1/2) S_b S_a^(1/2)``, and with fewer vectors than
+    dimensions its nonzero ones are the squared singular values of the centred vectors'
+    cross-product ``A B^T / sqrt((n_a - 1)(n_b - 1))``."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    with warnings.catch_warnings():  # fewer vectors than dimensions: singular, handled below
-        warnings.simplefilter("ignore")
-        covmean = linalg.sqrtm(s1 @ s2)
-        if not np.isfinite(covmean).all():
-            eps = np.eye(len(s1)) * 1e-6
-            covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
-    covmean = np.real(covmean)
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+    x1, x2 = a - mu1, b - mu2
+    n1, n2 = max(len(a) - 1, 1), max(len(b) - 1, 1)
+    if min(len(a), len(b)) <= a.shape[1]:
+        root_trace = np.linalg.svd(x1 @ x2.T / np.sqrt(n1 * n2), compute_uv=False).sum()
+    else:
+        w, v = np.linalg.eigh(x1.T @ x1 / n1)
+        half = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+        eig = np.linalg.eigvalsh(half @ (x2.T @ x2 / n2) @ half)
+        root_trace = np.sqrt(np.clip(eig, 0, None)).sum()
+    traces = (x1**2).sum() / n1 + (x2**2).sum() / n2
+    return float(((mu1 - mu2) ** 2).sum() + traces - 2 * root_trace)
 
 
 def _nearest(queries: np.ndarray, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
