@@ -380,8 +380,8 @@ def test_repaint_with_a_style_generator_renders_at_its_size(served, tmp_path):
         "--cache-dir", str(served["cache"]),
     ]  # fmt: skip
     assert main(argv) == 0
-    spec = find_models(transfer=run / "model.pt")
-    assert spec.repaint_kind == "stylegen" and spec.tabs() == ["Re-paint"]
+    spec = find_models(transfer=run / "model.pt")  # Generate: the packaged diffusion base
+    assert spec.repaint_kind == "stylegen" and spec.tabs() == ["Re-paint", "Generate"]
     server = Server(spec, device=torch.device("cpu"))
     content = tmp_path / "photo.png"
     write_image(content, seed=3, size=(50, 40), fmt="PNG")
@@ -391,7 +391,7 @@ def test_repaint_with_a_style_generator_renders_at_its_size(served, tmp_path):
     with pytest.raises(WikiartError, match="unknown style"):
         server.repaint(str(content), "Nope")
     app = build_app(server)  # the tab builds, with the transfer-only controls hidden
-    assert sorted(app.get_api_info()["named_endpoints"]) == ["/transfer"]
+    assert sorted(app.get_api_info()["named_endpoints"]) == ["/generate", "/transfer"]
 
 
 def test_nothing_was_fetched_from_outside(served):

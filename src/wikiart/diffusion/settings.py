@@ -104,7 +104,9 @@ class VaeConfig(TrainConfig):
     lr: float = setting(1e-3, "peak learning rate (one-cycle schedule)")
     data: DataConfig = setting(factory=lambda: DataConfig(image_size=64))
     crop: int = setting(
-        32, "train on random crops of this side (0: whole images; it is fully convolutional)"
+        32,
+        "train on random crops of this side (0: whole images; it is fully convolutional)",
+        limit=Limit(0, 4096),
     )
     steps_per_epoch: int | None = setting(
         None, "optimizer steps per epoch (default: one pass over the training images)"
@@ -114,13 +116,16 @@ class VaeConfig(TrainConfig):
         help="channels per resolution; the latent is 2^(levels-1) times smaller per side",
         advanced=True,
     )
-    latent_channels: int = setting(4, "latent channels", advanced=True)
+    latent_channels: int = setting(4, "latent channels", advanced=True, limit=Limit(1, 64))
     kl_weight: float = setting(
         1e-6,
         "weight of the posterior's KL divergence (keeps the latent space smooth)",
         advanced=True,
+        limit=Limit(0, 1),
     )
-    mse_weight: float = setting(1.0, "weight of the squared error beside the L1", advanced=True)
+    mse_weight: float = setting(
+        1.0, "weight of the squared error beside the L1", advanced=True, limit=Limit(0, 100)
+    )
     flip: bool = setting(True, "random horizontal flips", advanced=True)
     balance: str = setting(
         "none",
