@@ -31,18 +31,10 @@ def test_distributed_weighted_sampler_splits_one_draw():
 )
 def test_two_processes_finish_with_identical_weights(learnable_root, tmp_path, imbalance, extra):
     run = tmp_path / "run"
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-        "-m", "wikiart", "--no-progress", "train", "classifier", "--data", str(learnable_root),
-        "--out", str(run), "--arch", "small-resnet", "--image-size", "32", "--batch-size", "4",
-        "--epochs", "2", "--workers", "0", "--device", "cpu", "--imbalance", imbalance,
-        "--cache-dir", str(tmp_path / "cache"), "--val-fraction", "0.2", *extra,
-    ]  # fmt: skip
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "distributed: 2 processes, backend gloo" in proc.stderr
-    assert "all 2 processes hold identical weights" in proc.stderr
+    _torchrun(["train", "classifier", "--data", str(learnable_root), "--out", str(run),
+               "--arch", "small-resnet", "--image-size", "32", "--batch-size", "4",
+               "--epochs", "2", "--imbalance", imbalance, "--val-fraction", "0.2", *extra],
+              tmp_path)  # fmt: skip
     assert load_checkpoint(run / "model.pt")["kind"] == "classifier"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["n"] == 8
