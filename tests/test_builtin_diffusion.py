@@ -13,6 +13,7 @@ from conftest import dark_bright_rare, requires
 from wikiart.builtins import builtin_path
 from wikiart.checkpoints import load_checkpoint
 from wikiart.cli import main
+from wikiart.errors import WikiartError
 
 requires("diffusers", "diffusion")
 requires("peft", "diffusion")
@@ -83,5 +84,5 @@ def test_the_generate_tab_serves_the_builtin_base_by_default(tmp_path, monkeypat
     assert spec.repaint == "builtin" and spec.tabs() == ["Re-paint", "Generate"]
     spec = find_models(diffusion="builtin")
     assert spec.generator == builtin_path("diffusion") and spec.repaint is None
-    with pytest.raises(Exception, match="checkpoint not found"):
+    with pytest.raises(WikiartError, match="checkpoint not found"):
         find_models(diffusion=tmp_path / "nope.pt")

@@ -89,10 +89,11 @@ def _judge(st: DemoStage, size: int) -> tuple[Any, str]:
     from wikiart.checkpoints import load_checkpoint
 
     path = st.out / "judge" / "model.pt"
-    if not path.is_file() or load_checkpoint(path, mmap=True)["preprocess"]["image_size"] != size:
+    payload = load_checkpoint(path, mmap=True) if path.is_file() else None
+    if payload is None or payload["preprocess"]["image_size"] != size:
         path = st.out / "diffusion-judge" / "model.pt"
         train_judge(st, path.parent, st.data(size), st.seed + 2, 8)
-    payload = load_checkpoint(path, mmap=True)
+        payload = load_checkpoint(path, mmap=True)
     f1 = payload.get("metrics", {}).get("val_macro_f1", float("nan"))
     arch = payload["model_config"].get("arch")
     return path, f"{arch} at {size} px, validation macro-F1 {f1:.3f} ({path.parent.name}/)"

@@ -125,16 +125,9 @@ def null_samples(
     """``options.n`` unguided "no style" samples of a `train diffusion` base (or ``builtin``),
     as uint8 images."""
     require_diffusers()
-    _, net, _ = load_model(base_checkpoint(base), device, kind=KIND)
-    x = denoise(
-        Guided(model_predict(net), net.null_class),
-        [net.null_class] * options.n,
-        replace(options, guidance=1.0),
-        shape=net.sample_shape,
-        scheduler_config=net.scheduler_config,
-        device=device,
-    )
-    return signed_to_uint8(net.decode(x.to(device)).cpu())
+    _, net, payload = load_model(base_checkpoint(base), device, kind=KIND)
+    gen = _own_generator(net, payload, device, {ANY_STYLE: net.null_class})
+    return gen.sample(ANY_STYLE, options)  # "no style" is drawn unguided
 
 
 def _from_lora_run(
