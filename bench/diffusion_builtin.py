@@ -9,6 +9,9 @@ command again to carry on):
     evaluate  a judge trained at the base's resolution on the train split, then `evaluate` of
               the exported base on the test split: judge share, real share, Fréchet distance in
               Lite0 features, the memorisation check, grid.png and nearest.png
+    sampling  the base's sampling settings (guidance, DDIM steps) chosen without the test split:
+              for each setting, the judge share of its samples and their Fréchet distance to
+              as many training paintings; the export then records the chosen one
     lora      LoRA onto a style the base never saw (real paintings from --unseen, see
               bench/endless_tuning_data.py): the judge share of that style among the base's
               "no style" samples (before) and the adapter's samples (after), judged by a judge
@@ -50,7 +53,16 @@ BASE = {
     "sample_every": 20,
 }  # fmt: skip
 JUDGE = {"arch": "efficientnet-lite0", "mode": "frozen", "image_size": 64}
-LORA = {"rank": 8, "epochs": 40, "batch_size": 16, "lr": 1e-3}
+#: The sampling settings the ``sampling`` stage compares: (guidance, DDIM steps).
+SWEEP = [(1.5, 25), (2.0, 25), (3.0, 25), (4.0, 25), (5.0, 25), (3.0, 50)]
+#: What the export records as the base's sampling defaults: chosen by the ``sampling`` stage
+#: (the highest judge share among the 25-step settings whose Fréchet distance to training
+#: paintings was no worse than guidance 3's; docs/models.md).
+SAMPLING = {"sampler": "ddim", "steps": 25, "guidance": 4.0}
+LORA = {"rank": 8, "epochs": 150, "batch_size": 16, "lr": 1e-3}
+#: The adapter's guidance scales compared on samples of ``--seed`` (judged, no test paintings);
+#: the chosen one is then evaluated on samples of ``--seed`` + 1.
+LORA_GUIDANCE = (3.0, 5.0, 7.0)
 
 
 def main() -> None:
@@ -73,7 +85,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     summary_path = out / "bench.json"
     summary: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    stages = {"train": train, "export": export, "evaluate": evaluate, "lora": lora}
+    stages = {"train": train, "export": export, "evaluate": evaluate, "sampling": sampling,
+              "lora": lora}  # fmt: skip
     for name in args.stages.split(","):
         t0 = time.perf_counter()
         summary[name] = stages[name](args, out)
@@ -139,6 +152,7 @@ def export(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         "data": "wikiart-sample train split", "epochs": int(payload["epoch"]),
         "history_rows": len(history) - 1}}  # fmt: skip
     payload["data"] = "wikiart-sample (train split)"
+    payload["sampling"] = dict(SAMPLING)
     dest = Path(args.export_to)
     save_checkpoint(dest, payload)
     size = dest.stat().st_size
@@ -166,9 +180,9 @@ def evaluate(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     from wikiart.diffusion.evaluate import format_table
 
     judge = _judge(args, out / "judge", args.data)
-    res = wikiart.evaluate(
+    res = wikiart.evaluate(  # samples of another seed than the ones the sampling stage compared
         args.export_to, args.data, out / "eval", judge=out / "judge" / "model.pt",
-        n_per_style=args.n, seed=args.seed, device=args.device, cache_dir=args.cache_dir,
+        n_per_style=args.n, seed=args.seed + 1, device=args.device, cache_dir=args.cache_dir,
         overwrite=True,
     )  # fmt: skip
     print(format_table(res))
@@ -192,8 +206,9 @@ def lora(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     judge_data = _judge_data(Path(args.data), Path(args.unseen).expanduser(), out, style)
     judge = _judge(args, out / "judge-unseen", str(judge_data))
     dev = resolve_device(args.device)
-    options = SampleOptions(n=args.n, seed=args.seed, steps=25, batch_size=64)
-    before = null_share("builtin", out / "judge-unseen" / "model.pt", style, options, dev)
+    judge_file = out / "judge-unseen" / "model.pt"
+    options = SampleOptions(n=args.n, seed=args.seed + 1, steps=25, batch_size=64)
+    before = null_share("builtin", judge_file, style, options, dev)
     print(f"before: the base's 'no style' samples judged {style}: {before:.3f}")
     t0 = time.perf_counter()
     run = out / f"lora-{style}"
@@ -203,19 +218,89 @@ def lora(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             run, base="builtin", data=str(unseen), styles=[style], seed=args.seed,
             device=args.device, cache_dir=args.cache_dir, **LORA,
         )  # fmt: skip
-    train_s = None if reused else round(time.perf_counter() - t0, 1)
+    train_s = _train_seconds(run) if reused else round(time.perf_counter() - t0, 1)
+    guidance = _choose_guidance(run, judge_file, style, args, dev)
     res = wikiart.evaluate(
-        run / "model.pt", str(unseen), out / f"lora-{style}-eval",
-        judge=out / "judge-unseen" / "model.pt", n_per_style=args.n, seed=args.seed,
+        run / "model.pt", str(unseen), out / f"lora-{style}-eval", judge=judge_file,
+        n_per_style=args.n, seed=args.seed + 1, guidance=guidance["chosen"],
         device=args.device, cache_dir=args.cache_dir, overwrite=True,
     )  # fmt: skip
     print(format_table(res))
     after = res["per_style"][style]["judge_share"]
     print(f"{style}: judge share before {before:.3f} -> after {after:.3f} "
           f"(real {res['per_style'][style]['real_share']}, chance {res['chance']:.3f}); "
-          f"LoRA {'reused' if reused else f'trained in {train_s:.0f} s'}")  # fmt: skip
+          f"at guidance {guidance['chosen']}; LoRA trained in {train_s:.0f} s")  # fmt: skip
     return {"style": style, "judge": judge, "before": before, "after": after,
-            "train_seconds": train_s, "eval": res, "recipe": LORA}  # fmt: skip
+            "train_seconds": train_s, "guidance": guidance, "eval": res,
+            "recipe": LORA}  # fmt: skip
+
+
+def _train_seconds(run: Path) -> float:
+    """A finished run's training time: its epochs' seconds (history.csv)."""
+    import csv
+
+    with (run / "history.csv").open() as fh:
+        return round(sum(float(r["seconds"]) for r in csv.DictReader(fh)), 1)
+
+
+def _choose_guidance(
+    run: Path, judge: Path, style: str, args: argparse.Namespace, dev: Any
+) -> dict[str, Any]:
+    """The adapter's judge share at each of ``LORA_GUIDANCE`` on samples of ``--seed``, and the
+    scale with the highest (no test paintings are read)."""
+    from wikiart.diffusion.evaluate import _Judge, _share
+    from wikiart.diffusion.generate import open_generator
+    from wikiart.eval.generator import SampleOptions
+
+    gen = open_generator(run, device=dev)
+    ref = _Judge.load(judge, [style], dev)
+    shares = {}
+    for g in LORA_GUIDANCE:
+        opts = SampleOptions(n=args.n, seed=args.seed, guidance=g, batch_size=64)
+        shares[g] = _share(ref, gen.sample(style, opts), style, 64)
+        print(f"guidance {g}: judge share {shares[g]:.3f} (selection samples)", flush=True)
+    return {"shares": shares, "chosen": max(shares, key=lambda g: shares[g])}
+
+
+def sampling(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """Each of ``SWEEP``'s settings on the exported base, judged without the test split: the
+    judge's share (the judge trained on the train split) and the Fréchet distance in Lite0
+    features to as many training paintings as samples."""
+    import numpy as np
+    import torch
+
+    from wikiart.device import resolve_device
+    from wikiart.diffusion.evaluate import (
+        FEATURE_SIZE, _images, _Judge, _lite0_features, _real_splits, _share, frechet_distance,
+    )  # fmt: skip
+    from wikiart.diffusion.generate import open_generator
+    from wikiart.eval.generator import SampleOptions
+    from wikiart.models.registry import build_classifier
+
+    dev = resolve_device(args.device)
+    gen = open_generator(args.export_to, device=dev)
+    ref = _Judge.load(out / "judge" / "model.pt", gen.styles, dev)
+    _, train_split = _real_splits(args.data, gen, args.cache_dir, False)
+    lite0 = build_classifier("efficientnet-lite0", 1, pretrained=True).to(dev).eval()
+    train_u8 = _images(train_split)
+    pick = np.random.default_rng(args.seed).choice(
+        len(train_u8), size=min(args.n * len(gen.styles), len(train_u8)), replace=False
+    )
+    f_train = _lite0_features(lite0, train_u8[torch.as_tensor(pick)], dev, 64, FEATURE_SIZE)
+    rows = []
+    for guidance, steps in SWEEP:
+        t0 = time.perf_counter()
+        opts = SampleOptions(n=args.n, seed=args.seed, guidance=guidance, steps=steps,
+                             batch_size=64)  # fmt: skip
+        samples = {s: gen.sample(s, opts) for s in gen.styles}
+        share = float(np.mean([_share(ref, samples[s], s, 64) for s in gen.styles]))
+        f = _lite0_features(lite0, torch.cat(list(samples.values())), dev, 64, FEATURE_SIZE)
+        row = {"guidance": guidance, "steps": steps, "judge_share": round(share, 4),
+               "frechet_to_train": round(frechet_distance(f, f_train), 2),
+               "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+        print(row, flush=True)
+        rows.append(row)
+    return {"rows": rows}
 
 
 def _subset(src: Path, dest: Path, styles: list[str], max_train: int) -> Path:

@@ -99,3 +99,29 @@ def test_a_vae_that_does_not_divide_the_image_size_is_refused(runs, tmp_path):
             tmp_path / "odd", data=str(runs["root"]), vae=str(runs["vae"] / "model.pt"),
             image_size=17, widths=[8, 16], epochs=1, cache_dir=runs["cache"], **COMMON,
         )  # fmt: skip
+
+
+def test_init_fine_tunes_a_trained_base_from_its_weights(runs, tmp_path):
+    base = runs["base"] / "model.pt"
+    run = tmp_path / "tuned"
+    wikiart.train_diffusion(
+        run, data=str(runs["root"]), init=str(base), image_size=16, exclude_styles=["Rare"],
+        epochs=1, samples=2, sample_steps=2, ema_decay=0.0, lr=1e-12,
+        cache_dir=runs["cache"], **COMMON,
+    )  # fmt: skip
+    _, start, _ = load_model(base)
+    _, tuned, _ = load_model(run / "model.pt")
+    assert tuned.config == start.config  # the init's architecture, autoencoder and styles
+    a, b = start.state_dict(), tuned.state_dict()
+    # a learning rate of 1e-12 leaves the init's weights where they were: it started from them
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    with pytest.raises(WikiartError, match="same styles"):
+        wikiart.train_diffusion(
+            tmp_path / "all", data=str(runs["root"]), init=str(base), image_size=16, epochs=1,
+            cache_dir=runs["cache"], **COMMON,
+        )  # fmt: skip
+    with pytest.raises(WikiartError, match="--image-size 16"):
+        wikiart.train_diffusion(
+            tmp_path / "big", data=str(runs["root"]), init=str(base), image_size=32,
+            exclude_styles=["Rare"], epochs=1, cache_dir=runs["cache"], **COMMON,
+        )  # fmt: skip

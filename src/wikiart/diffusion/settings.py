@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from wikiart.builtins import checkpoint_path
 from wikiart.config import DEVICES, GRID_ROW, SAMPLERS, DataConfig, Limit, TrainConfig, setting
 from wikiart.config_io import build_config
 from wikiart.data.dataset import require_data
@@ -41,6 +42,12 @@ class DiffusionConfig(TrainConfig):
         None,
         "a `train vae` RUN/model.pt: diffuse in its latent space (latent diffusion; --image-size "
         "is then the images' side, the latents' is smaller by the autoencoder's factor)",
+    )
+    init: str | None = setting(
+        None,
+        "fine-tune this model instead of starting from scratch: a `train diffusion` "
+        "RUN/model.pt, or builtin (the packaged base); its architecture, autoencoder, size and "
+        "styles are kept (train on the same styles; for a new style use `train lora`)",
     )
     unconditional: bool = setting(False, "one style-agnostic model: every image is 'no style'")
     balance: str = setting(
@@ -245,6 +252,10 @@ def require_inputs(cfg: DiffusionConfig | LoraConfig | VaeConfig) -> None:
 
     require_diffusers()
     require_data(cfg.data.data)
+    if isinstance(cfg, DiffusionConfig) and cfg.init is not None:
+        if cfg.vae:
+            raise WikiartError("--init keeps its own autoencoder: drop --vae")
+        checkpoint_path(cfg.init, KIND, "the --init checkpoint")
     if isinstance(cfg, LoraConfig) and not cfg.base:
         raise WikiartError(
             "no base: pass --base (builtin, a Hugging Face pipeline id or folder, or a "

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from wikiart.builtins import checkpoint_path
 from wikiart.checkpoints import load_model
 from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
@@ -93,7 +94,9 @@ def build_model(
     cfg: DiffusionConfig, styles: Sequence[str], device: torch.device
 ) -> StyleDiffusion:
     """The untrained model: a UNet on pixels, or on the latents of ``cfg.vae`` (whose trained
-    weights it then holds, frozen)."""
+    weights it then holds, frozen); with ``cfg.init`` that model, trained, to fine-tune."""
+    if cfg.init is not None:
+        return _init_model(cfg, styles, device)
     size, channels, vae = cfg.data.image_size, 3, None
     if cfg.vae:
         _, codec, _ = load_model(cfg.vae, "cpu", kind=VAE_KIND)
@@ -115,6 +118,30 @@ def build_model(
     if vae is not None and model.codec is not None:
         model.codec.load_state_dict(vae.state_dict())
     return model.to(device)
+
+
+def _init_model(
+    cfg: DiffusionConfig, styles: Sequence[str], device: torch.device
+) -> StyleDiffusion:
+    """``cfg.init``'s model (``builtin`` or a `train diffusion` ``model.pt``), whose styles and
+    size the run must share."""
+    assert cfg.init is not None
+    path = checkpoint_path(cfg.init, KIND, "the --init checkpoint")
+    _, model, _ = load_model(path, device, kind=KIND)
+    assert isinstance(model, StyleDiffusion)
+    if list(model.style_names) != list(styles):
+        raise WikiartError(
+            f"--init {cfg.init} knows the styles {model.style_names}, the run trains on "
+            f"{list(styles)}: fine-tune on the same styles (--styles), or adapt it to new ones "
+            "with `wikiart train lora --base`"
+        )
+    if model.image_size != cfg.data.image_size:
+        raise WikiartError(
+            f"--init {cfg.init} works at {model.image_size} px: pass --image-size "
+            f"{model.image_size}"
+        )
+    log.info("init: %s (%s px, %d styles)", cfg.init, model.image_size, len(styles))
+    return model.float()
 
 
 def _fit(
