@@ -271,7 +271,13 @@ def sampling(args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
     from wikiart.device import resolve_device
     from wikiart.diffusion.evaluate import (
-        FEATURE_SIZE, _images, _Judge, _lite0_features, _real_splits, _share, frechet_distance,
+        FEATURE_SIZE,
+        _images,
+        _Judge,
+        _lite0_features,
+        _real_splits,
+        _share,
+        frechet_distance,
     )  # fmt: skip
     from wikiart.diffusion.generate import open_generator
     from wikiart.eval.generator import SampleOptions
