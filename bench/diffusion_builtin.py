@@ -186,7 +186,44 @@ def evaluate(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         overwrite=True,
     )  # fmt: skip
     print(format_table(res))
-    return {"judge": judge, "eval": res}
+    floor = _autoencoder_floor(args, res["n_per_style"] * len(res["styles"]))
+    print(f"Fréchet distance to the test paintings: samples {res['frechet_lite0']}, the "
+          f"autoencoder's reconstructions of training paintings {floor}, training paintings "
+          f"{res['frechet_lite0_train_vs_test']}")  # fmt: skip
+    return {"judge": judge, "eval": res, "frechet_autoencoder_floor": floor}
+
+
+def _autoencoder_floor(args: argparse.Namespace, n: int) -> float:
+    """The Fréchet distance to the test paintings of ``n`` training paintings passed through the
+    base's autoencoder (the same pick as ``evaluate``'s real reference): what a perfect
+    diffusion model on these latents would score."""
+    import numpy as np
+    import torch
+
+    from wikiart.checkpoints import load_model
+    from wikiart.device import resolve_device
+    from wikiart.diffusion.evaluate import (
+        FEATURE_SIZE,
+        _images,
+        _lite0_features,
+        _real_splits,
+        frechet_distance,
+    )  # fmt: skip
+    from wikiart.diffusion.generate import open_generator
+    from wikiart.diffusion.vae import reconstruct
+    from wikiart.models.registry import build_classifier
+
+    dev = resolve_device(args.device)
+    gen = open_generator(args.export_to, device=dev)
+    test, train = _real_splits(args.data, gen, args.cache_dir, False)
+    _, net, _ = load_model(args.export_to, dev, kind="diffusion")
+    train_u8 = _images(train)
+    pick = np.random.default_rng(args.seed + 1).choice(len(train_u8), size=n, replace=False)
+    recon = reconstruct(net.codec.float(), train_u8[torch.as_tensor(pick)], dev)
+    lite0 = build_classifier("efficientnet-lite0", 1, pretrained=True).to(dev).eval()
+    f_rec = _lite0_features(lite0, recon, dev, 64, FEATURE_SIZE)
+    f_test = _lite0_features(lite0, _images(test), dev, 64, FEATURE_SIZE)
+    return round(frechet_distance(f_rec, f_test), 2)
 
 
 def lora(args: argparse.Namespace, out: Path) -> dict[str, Any]:

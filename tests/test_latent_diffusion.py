@@ -125,3 +125,20 @@ def test_init_fine_tunes_a_trained_base_from_its_weights(runs, tmp_path):
             tmp_path / "big", data=str(runs["root"]), init=str(base), image_size=32,
             exclude_styles=["Rare"], epochs=1, cache_dir=runs["cache"], **COMMON,
         )  # fmt: skip
+
+
+def test_styles_drawn_together_are_the_images_each_gives_alone(runs):
+    gen = open_generator(runs["base"] / "model.pt", device="cpu")
+    options = SampleOptions(n=3, seed=4, steps=2, batch_size=4)  # batches across styles
+    together = gen.sample_styles(["Dark", "Bright"], options)
+    assert list(together) == ["Dark", "Bright"]
+    for style, images in together.items():
+        alone = gen.sample(style, options)
+        assert images.shape == alone.shape == (3, 3, 16, 16)
+        # the same noise and labels; batched convolutions may differ in the last bit
+        assert (images.int() - alone.int()).abs().max() <= 1
+    assert not torch.equal(together["Dark"], together["Bright"])
+    lora = open_generator(runs["lora"], device="cpu")  # "Rare" is drawn under "no style"
+    assert torch.equal(lora.sample_styles(["Rare"], options)["Rare"], lora.sample("Rare", options))
+    with pytest.raises(WikiartError, match="unknown style"):
+        gen.sample_styles(["Dark", "Nope"], options)

@@ -14,10 +14,11 @@ from wikiart.report.stage import DemoStage, train_judge
 
 #: The synthetic style the base never saw that the demo adapts it to, and the adapter's budget:
 #: ``LORA_EPOCHS x LORA_STEPS`` optimizer steps of ``LORA_BATCH`` images at rank ``LORA_RANK``;
-#: ``SAMPLES`` samples judged before and after, ``BASE_SAMPLES`` per style in the base's grid.
+#: ``SAMPLES`` samples judged before and after, ``BASE_SAMPLES`` per style in the base's grid,
+#: every one drawn with ``STEPS`` DDIM steps (the checkpoints' default is 25).
 LORA_STYLE = "Color_Field_Painting"
-LORA_EPOCHS, LORA_STEPS, LORA_BATCH, LORA_RANK = 4, 15, 16, 8
-SAMPLES, BASE_SAMPLES = 16, 4
+LORA_EPOCHS, LORA_STEPS, LORA_BATCH, LORA_RANK, LORA_LR = 4, 15, 16, 8, 1e-3
+SAMPLES, BASE_SAMPLES, STEPS = 16, 3, 15
 
 
 def diffusion_stage(st: DemoStage) -> None:
@@ -47,15 +48,16 @@ def diffusion_stage(st: DemoStage) -> None:
     (st.out / "diffusion-base").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     write_sample_grid(gen, gen.styles, st.out / "diffusion-base" / "grid.png",
-                      SampleOptions(n=BASE_SAMPLES, seed=st.seed))  # fmt: skip
+                      SampleOptions(n=BASE_SAMPLES, seed=st.seed, steps=STEPS))  # fmt: skip
     base_s = time.perf_counter() - t0
     judge_path, judge_note = _judge(st, size)
-    options = SampleOptions(n=SAMPLES, seed=st.seed, steps=25, batch_size=64)
+    options = SampleOptions(n=SAMPLES, seed=st.seed, steps=STEPS, batch_size=64)
     before = null_share(base, judge_path, style, options, resolve_device("cpu"))
     cfg = resolve_lora_config(None, {
         "base": "builtin", "styles": [style], "epochs": LORA_EPOCHS,
-        "steps_per_epoch": LORA_STEPS, "batch_size": LORA_BATCH, "rank": LORA_RANK,
-        "samples": 4, "seed": st.seed, "overwrite": True, "data": st.data(size),
+        "steps_per_epoch": LORA_STEPS, "batch_size": LORA_BATCH, "rank": LORA_RANK, "lr": LORA_LR,
+        "samples": 2, "sample_steps": STEPS, "seed": st.seed, "overwrite": True,
+        "data": st.data(size),
     })  # fmt: skip
     t0 = time.perf_counter()
     row = train_lora(cfg, st.out / "diffusion-lora", progress=st.progress)
@@ -64,7 +66,7 @@ def diffusion_stage(st: DemoStage) -> None:
         EvaluateConfig(
             checkpoint=str(st.out / "diffusion-lora" / "model.pt"), judge=str(judge_path),
             data=str(st.data_dir), out=str(st.out / "diffusion-eval"), n_per_style=SAMPLES,
-            seed=st.seed, cache_dir=st.cache,
+            seed=st.seed, steps=STEPS, cache_dir=st.cache,
         ),
         st.progress,
         feature_size=64,

@@ -67,7 +67,7 @@ def evaluate_diffusion(
     gen = _styled_generator(cfg.checkpoint, dev)
     ref = _Judge.load(judge, gen.styles, dev)
     test, train = _real_splits(cfg.data, gen, cfg.cache_dir, progress)
-    samples = {s: gen.sample(s, options) for s in gen.styles}
+    samples = gen.sample_styles(list(gen.styles), options)
     sample_seconds = time.perf_counter() - t0
     per_style = _judge_styles(ref, samples, test, gen.styles, options.batch_size)
     judged = [v["real_share"] for v in per_style.values() if v["real_share"] is not None]

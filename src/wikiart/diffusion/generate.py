@@ -55,6 +55,9 @@ def _own_generator(
             with base_off():
                 return net(x, t, y)
 
+    def offset(style: str) -> int:
+        return sorted(style_classes).index(style) * 100_000
+
     def draw(style: str, options: SampleOptions) -> torch.Tensor:
         label = style_classes[style]
         via_base = uncond is not None and label == null
@@ -69,9 +72,30 @@ def _own_generator(
             shape=net.sample_shape,
             scheduler_config=net.scheduler_config,
             device=device,
-            offset=sorted(style_classes).index(style) * 100_000,
+            offset=offset(style),
         )
         return signed_to_uint8(net.decode(x.to(device)).cpu())
+
+    def draw_styles(styles: list[str], options: SampleOptions) -> dict[str, torch.Tensor]:
+        """Styles guided by their own class share batches; the others (a style drawn under "no
+        style") are drawn alone."""
+        together = [s for s in styles if style_classes[s] != null]
+        out = {s: draw(s, options) for s in styles if s not in together}
+        n = options.n
+        x = denoise(
+            Guided(predict, null),
+            [style_classes[s] for s in together for _ in range(n)],
+            options,
+            shape=net.sample_shape,
+            scheduler_config=net.scheduler_config,
+            device=device,
+            draws=[offset(s) + j for s in together for j in range(n)],
+        )
+        decoded = [
+            signed_to_uint8(net.decode(part.to(device)).cpu()) for part in x.split(n)
+        ]  # per style, as `draw` decodes
+        out |= dict(zip(together, decoded, strict=True))
+        return {s: out[s] for s in styles}
 
     sampling = payload.get("sampling") or {}
     return Generator(
@@ -80,6 +104,7 @@ def _own_generator(
         draw,
         f"{payload.get('kind')} {net.image_size}px",
         defaults=dict(sampling),
+        draw_styles=draw_styles,
     )
 
 

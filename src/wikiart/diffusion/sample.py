@@ -34,7 +34,7 @@ def write_sample_grid(
     options = options or SampleOptions()
     styles = list(styles) or list(gen.styles)
     if images is None:
-        images = {s: gen.sample(s, options) for s in styles}
+        images = gen.sample_styles(styles, options)
     rows = [
         ((labels or {}).get(s, s), [to_hwc(im) for im in images[s][: options.n]]) for s in styles
     ]
@@ -67,7 +67,7 @@ def sample_command(
         gen.check_style(s)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    images = {s: gen.sample(s, options) for s in styles}
+    images = gen.sample_styles(list(styles), options)
     paths = []
     for s, imgs in images.items():
         folder = out / ("no_style" if s == ANY_STYLE else s)

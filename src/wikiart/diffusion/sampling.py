@@ -43,9 +43,14 @@ def start_noise(n: int, shape: tuple[int, int, int], seed: int, offset: int = 0)
     """``n`` starting samples of noise of ``shape`` (pixels or latents), the ``j``-th from
     generator seed ``seed`` at draw ``offset + j``: images never depend on how requests are
     batched."""
-    out = torch.empty(n, *shape)
-    for j in range(n):
-        gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + offset + j)
+    return noise_at(range(offset, offset + n), shape, seed)
+
+
+def noise_at(draws: Sequence[int], shape: tuple[int, int, int], seed: int) -> torch.Tensor:
+    """The starting noise of each of ``draws`` (draw indices) under generator seed ``seed``."""
+    out = torch.empty(len(draws), *shape)
+    for j, draw in enumerate(draws):
+        gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(draw))
         out[j] = torch.randn(*shape, generator=gen)
     return out
 
@@ -83,11 +88,14 @@ def denoise(
     device: torch.device | str = "cpu",
     precision: str = "auto",
     offset: int = 0,
+    draws: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Sample one image per label with ``options``' seed, knobs and batch size (a knob left
     ``None``: guidance 3, 25 steps, DDIM; ``options.n`` is not read: the labels say how many);
     ``shape`` is that of one sample (pixels or latents). Returns the float samples on the CPU,
-    as diffused: `StyleDiffusion.decode` makes them images."""
+    as diffused: `StyleDiffusion.decode` makes them images. ``draws``: the draw index of each
+    label's starting noise (default ``offset`` plus its position), so that samples of several
+    requests batched together are those each request gives alone."""
     opts = options.settled()
     steps, guidance, batch_size = opts.steps, opts.guidance, opts.batch_size
     assert steps is not None and guidance is not None and opts.sampler is not None
@@ -96,10 +104,13 @@ def denoise(
     if guidance < 0:
         raise WikiartError(f"guidance must be >= 0, got {guidance}")
     device = torch.device(device)
+    draws = list(draws) if draws is not None else [offset + i for i in range(len(labels))]
+    if len(draws) != len(labels):
+        raise ValueError(f"{len(draws)} draws for {len(labels)} labels")
     out = []
     for start in range(0, len(labels), batch_size):
         chunk = list(labels[start : start + batch_size])
-        x = start_noise(len(chunk), shape, opts.seed, offset + start).to(device)
+        x = noise_at(draws[start : start + batch_size], shape, opts.seed).to(device)
         y = torch.tensor(chunk, device=device, dtype=torch.long)
         sched = make_sampler(opts.sampler, scheduler_config)
         sched.set_timesteps(steps, device=device)
