@@ -11,7 +11,7 @@ command again to carry on):
               Lite0 features, the memorisation check, grid.png and nearest.png
     sampling  the base's sampling settings (guidance, DDIM steps) chosen without the test split:
               for each setting, the judge share of its samples and their Fréchet distance to
-              as many training paintings; the export then records the chosen one
+              as many training paintings (SAMPLING, which the export records, is its choice)
     lora      LoRA onto a style the base never saw (real paintings from --unseen, see
               bench/endless_tuning_data.py): the judge share of that style among the base's
               "no style" samples (before) and the adapter's samples (after), judged by a judge

@@ -81,6 +81,8 @@ def _own_generator(
         style") are drawn alone."""
         together = [s for s in styles if style_classes[s] != null]
         out = {s: draw(s, options) for s in styles if s not in together}
+        if not together:
+            return out
         n = options.n
         x = denoise(
             Guided(predict, null),
