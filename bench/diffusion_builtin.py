@@ -12,6 +12,8 @@ command again to carry on):
     sampling  the base's sampling settings (guidance, DDIM steps) chosen without the test split:
               for each setting, the judge share of its samples and their Fréchet distance to
               as many training paintings (SAMPLING, which the export records, is its choice)
+    decoder   (optional) another decoder for the same latents (`train vae --init
+              --decoder-only --perceptual-weight`); `--with-decoder` exports the base with it
     lora      LoRA onto a style the base never saw (real paintings from --unseen, see
               bench/endless_tuning_data.py): the judge share of that style among the base's
               "no style" samples (before) and the adapter's samples (after), judged by a judge
@@ -52,6 +54,13 @@ BASE = {
     "epochs": 60, "batch_size": 64, "lr": 1e-3, "ema_decay": 0.998, "grad_clip": 1.0,
     "sample_every": 20,
 }  # fmt: skip
+#: The ``decoder`` stage: the autoencoder's decoder alone fine-tuned on whole 64 px paintings
+#: with a perceptual term (EfficientNet-Lite2 features), encoder and scale kept. Tried, not
+#: shipped: its samples were farther from the training paintings (docs/models.md).
+DECODER = {
+    "image_size": 64, "crop": 0, "decoder_only": True, "perceptual_weight": 0.1, "epochs": 8,
+    "steps_per_epoch": 50, "batch_size": 32, "lr": 3e-4,
+}  # fmt: skip
 JUDGE = {"arch": "efficientnet-lite0", "mode": "frozen", "image_size": 64}
 #: The sampling settings the ``sampling`` stage compares: (guidance, DDIM steps).
 SWEEP = [(1.5, 25), (2.0, 25), (3.0, 25), (4.0, 25), (5.0, 25), (3.0, 50)]
@@ -75,6 +84,10 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the base's epochs")
     ap.add_argument("--export-to", default=str(PACKAGE_FILE))
     ap.add_argument("--n", type=int, default=32, help="samples per style in the evaluations")
+    ap.add_argument("--with-decoder", action="store_true",
+                    help="export the base with the decoder stage's decoder")  # fmt: skip
+    ap.add_argument("--settings", help="the sampling stage's settings as GUIDANCE:STEPS,... "
+                    "(default: SWEEP)")  # fmt: skip
     ap.add_argument("--unseen", help="a train/ test/ folder of the unseen style's paintings")
     ap.add_argument("--unseen-style", default="Art_Nouveau_Modern")
     ap.add_argument("--unseen-max", type=int, default=300, help="its training paintings, at most")
@@ -85,8 +98,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     summary_path = out / "bench.json"
     summary: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    stages = {"train": train, "export": export, "evaluate": evaluate, "sampling": sampling,
-              "lora": lora}  # fmt: skip
+    stages = {"train": train, "decoder": decoder, "export": export, "evaluate": evaluate,
+              "sampling": sampling, "lora": lora}  # fmt: skip
     for name in args.stages.split(","):
         t0 = time.perf_counter()
         summary[name] = stages[name](args, out)
@@ -138,11 +151,45 @@ def train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     return {"vae": vae, "base": base, "recipe": {"vae": VAE, "base": base_settings}}
 
 
+def decoder(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    import wikiart
+
+    common = {"data": args.data, "device": args.device, "seed": args.seed,
+              "cache_dir": args.cache_dir}  # fmt: skip
+    return _run(wikiart.train_vae, out / "vae-decoder", init=str(out / "vae" / "model.pt"),
+                **DECODER, **common)  # fmt: skip
+
+
+def _with_decoder(payload: dict[str, Any], vae: Path) -> dict[str, Any]:
+    """The base's payload with the autoencoder of ``vae`` (a decoder-only fine-tune of the one
+    it was trained on: the same encoder and scale, checked)."""
+    from wikiart.checkpoints import load_checkpoint
+
+    new = {f"codec.{k}": v for k, v in load_checkpoint(vae)["state_dict"].items()}
+    sd = payload["state_dict"]
+    kept = [k for k in new if not k.startswith(("codec.vae.decoder.", "codec.vae.post_quant"))]
+    changed = [k for k in kept if not torch_equal(sd[k], new[k])]
+    if changed:
+        raise SystemExit(f"{vae} is not a decoder-only fine-tune of the base's ({changed[0]})")
+    payload["state_dict"] = {**sd, **new}
+    return payload
+
+
+def torch_equal(a: Any, b: Any) -> bool:
+    import torch
+
+    return bool(torch.equal(a.float(), b.float()))
+
+
 def export(args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    """The base's ``model.pt`` (EMA weights) with floating tensors in fp16, and what made it."""
+    """The base's ``model.pt`` (EMA weights) with floating tensors in fp16, and what made it
+    (with the ``decoder`` stage's decoder under ``--with-decoder``)."""
     from wikiart.checkpoints import load_checkpoint, save_checkpoint
 
     payload = load_checkpoint(out / "base" / "model.pt")
+    sharp = out / "vae-decoder" / "model.pt"
+    if args.with_decoder:
+        payload = _with_decoder(payload, sharp)
     payload["state_dict"] = {
         k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()
     }
@@ -152,6 +199,8 @@ def export(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         "data": "wikiart-sample train split", "epochs": int(payload["epoch"]),
         "history_rows": len(history) - 1}}  # fmt: skip
     payload["data"] = "wikiart-sample (train split)"
+    if args.with_decoder:
+        payload["metrics"]["trained"]["decoder"] = "decoder stage: " + json.dumps(DECODER)
     payload["sampling"] = dict(SAMPLING)
     dest = Path(args.export_to)
     save_checkpoint(dest, payload)
@@ -331,7 +380,10 @@ def sampling(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     )
     f_train = _lite0_features(lite0, train_u8[torch.as_tensor(pick)], dev, 64, FEATURE_SIZE)
     rows = []
-    for guidance, steps in SWEEP:
+    sweep = SWEEP
+    if args.settings:
+        sweep = [(float(g), int(n)) for g, n in (v.split(":") for v in args.settings.split(","))]
+    for guidance, steps in sweep:
         t0 = time.perf_counter()
         opts = SampleOptions(n=args.n, seed=args.seed, guidance=guidance, steps=steps,
                              batch_size=64)  # fmt: skip

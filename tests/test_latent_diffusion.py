@@ -144,3 +144,24 @@ def test_styles_drawn_together_are_the_images_each_gives_alone(runs):
     assert torch.equal(lora.sample_styles(["Rare", "Rare"], options)["Rare"], alone)
     with pytest.raises(WikiartError, match="unknown style"):
         gen.sample_styles(["Dark", "Nope"], options)
+
+
+def test_decoder_only_keeps_the_encoder_and_the_scale_of_its_init(runs, tmp_path):
+    vae = runs["vae"] / "model.pt"
+    run = tmp_path / "decoder"
+    wikiart.train_vae(
+        run, data=str(runs["root"]), init=str(vae), decoder_only=True, image_size=16, crop=0,
+        epochs=1, samples=2, lr=1e-2, cache_dir=runs["cache"], **COMMON,
+    )  # fmt: skip
+    before = load_checkpoint(vae)["state_dict"]
+    after = load_checkpoint(run / "model.pt")["state_dict"]
+    assert before.keys() == after.keys()
+    kept = [k for k in before if k.startswith(("vae.encoder.", "vae.quant_conv.")) or k == "scale"]
+    assert kept and all(torch.equal(before[k], after[k]) for k in kept)
+    decoder = [k for k in before if k.startswith("vae.decoder.")]
+    assert any(not torch.equal(before[k], after[k]) for k in decoder)  # it trained
+    with pytest.raises(WikiartError, match="pass --init"):
+        wikiart.train_vae(
+            tmp_path / "bad", data=str(runs["root"]), decoder_only=True, image_size=16, crop=8,
+            epochs=1, cache_dir=runs["cache"], **COMMON,
+        )  # fmt: skip

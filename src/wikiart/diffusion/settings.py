@@ -141,6 +141,22 @@ class VaeConfig(TrainConfig):
         advanced=True,
     )
     samples: int = setting(8, "images in recon.png", advanced=True, limit=GRID_ROW)
+    init: str | None = setting(
+        None, "start from this `train vae` RUN/model.pt (its architecture and weights)"
+    )
+    decoder_only: bool = setting(
+        False,
+        "with --init: train the decoder alone; the encoder and the latent scale are kept, so a "
+        "diffusion model trained on its latents stays valid with the new decoder",
+    )
+    perceptual_weight: float = setting(
+        0.0,
+        "weight of a perceptual term: the relative distance of reconstruction and painting in "
+        "the first stages of the ImageNet EfficientNet-Lite2 (offline weights, the 'pretrained' "
+        "extra), for sharper textures than L1 and squared error give",
+        advanced=True,
+        limit=Limit(0, 100),
+    )
 
 
 @dataclass
@@ -252,6 +268,10 @@ def require_inputs(cfg: DiffusionConfig | LoraConfig | VaeConfig) -> None:
 
     require_diffusers()
     require_data(cfg.data.data)
+    if isinstance(cfg, VaeConfig) and cfg.decoder_only and cfg.init is None:
+        raise WikiartError("--decoder-only trains a trained autoencoder's decoder: pass --init")
+    if isinstance(cfg, VaeConfig) and cfg.init is not None:
+        checkpoint_path(cfg.init, VAE_KIND, "the --init autoencoder")
     if isinstance(cfg, DiffusionConfig) and cfg.init is not None:
         if cfg.vae:
             raise WikiartError("--init keeps its own autoencoder: drop --vae")

@@ -1,5 +1,6 @@
 """`wikiart train vae`: the latent autoencoder of latent diffusion, trained with the shared loop on
-random crops of the training paintings (L1 + squared error + a small KL term). Each epoch
+random crops of the training paintings (L1 + squared error + a small KL term, optionally a
+perceptual term), from scratch or from a trained one (``--init``, ``--decoder-only``). Each epoch
 measures the reconstruction PSNR of validation paintings (whole images) and the scale that
 brings the training images' latents to unit variance; ``model.pt`` carries both. Writes
 ``model.pt``, ``history.csv``, ``loss.png`` and ``recon.png`` (paintings above their
@@ -17,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from wikiart.builtins import checkpoint_path
+from wikiart.checkpoints import load_model
 from wikiart.config_io import save_config
 from wikiart.data.classmap import ClassMap
 from wikiart.data.loader import CachedImageDataset, cache_options, prepare_split
@@ -26,6 +29,7 @@ from wikiart.diffusion.batches import train_batches
 from wikiart.diffusion.noise import to_signed
 from wikiart.diffusion.settings import VAE_KIND, VaeConfig, require_inputs
 from wikiart.imaging import signed_to_uint8
+from wikiart.models.perceptual import LiteFeatures, perceptual_distance, perceptual_features
 from wikiart.models.vae import LatentCodec, vae_config
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 from wikiart.train.optim import make_optimizer, make_scheduler
@@ -36,6 +40,9 @@ log = logging.getLogger(__name__)
 #: Images whose latents set the scale, and validation images whose PSNR is reported.
 SCALE_IMAGES = 256
 VAL_IMAGES = 128
+#: The network of ``--perceptual-weight``: not Lite0, whose pooled features `wikiart evaluate`
+#: measures samples in, so that the autoencoder is not trained on the yardstick.
+PERCEPTUAL_ARCH = "efficientnet-lite2"
 
 
 def train_vae(cfg: VaeConfig, out: str | os.PathLike[str], *, progress: bool = False) -> dict:
@@ -54,7 +61,7 @@ def train_vae(cfg: VaeConfig, out: str | os.PathLike[str], *, progress: bool = F
     val_refs = [r for r in val_refs if r.style in set(styles)]
     val = prepare_split(val_refs, classes, split="valid", **cache) if val_refs else data
     loader = train_batches(data, cfg, len(styles))
-    model = LatentCodec(vae_config(cfg.widths, cfg.latent_channels)).to(device)
+    model = _codec(cfg, device)
     log.info(
         "vae: %d parameters, latents %dx smaller per side with %d channels; %d training "
         "images at %d px, crops of %s, %d steps/epoch",
@@ -72,6 +79,21 @@ def train_vae(cfg: VaeConfig, out: str | os.PathLike[str], *, progress: bool = F
     row = dict(result.history[-1]) if result.history else {}
     row["seconds"] = time.perf_counter() - t_start
     return row
+
+
+def _codec(cfg: VaeConfig, device: torch.device) -> LatentCodec:
+    """A new autoencoder, or ``cfg.init``'s; with ``cfg.decoder_only`` its encoder frozen."""
+    if cfg.init is None:
+        return LatentCodec(vae_config(cfg.widths, cfg.latent_channels)).to(device)
+    _, codec, _ = load_model(checkpoint_path(cfg.init, VAE_KIND, "the --init autoencoder"),
+                             device, kind=VAE_KIND)  # fmt: skip
+    assert isinstance(codec, LatentCodec)
+    if cfg.decoder_only:
+        for part in (codec.vae.encoder, codec.vae.quant_conv):
+            part.requires_grad_(False)
+    log.info("init: %s%s (its widths and latent channels)", cfg.init,
+             ", decoder only" if cfg.decoder_only else "")  # fmt: skip
+    return codec.train()
 
 
 def _train_val(ds: Any, cfg: VaeConfig) -> tuple[list[Any], list[Any]]:
@@ -101,11 +123,20 @@ def _random_crop(x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def vae_loss(
-    model: nn.Module, x: torch.Tensor, kl_weight: float, mse_weight: float
+    model: nn.Module,
+    x: torch.Tensor,
+    kl_weight: float,
+    mse_weight: float,
+    perceptual: tuple[LiteFeatures, float] | None = None,
 ) -> torch.Tensor:
+    """L1 + ``mse_weight`` x squared error + ``kl_weight`` x KL (per value), plus
+    ``perceptual``'s weight x the perceptual distance in its features."""
     recon, posterior = model(x)
     err = recon.float() - x
     loss = err.abs().mean() + mse_weight * err.pow(2).mean()
+    if perceptual is not None:
+        features, weight = perceptual
+        loss = loss + weight * perceptual_distance(features, (recon + 1) / 2, (x + 1) / 2)
     return loss + kl_weight * posterior.kl().mean() / x[0].numel()
 
 
@@ -118,17 +149,23 @@ def _fit(
     progress: bool,
     images: tuple[torch.Tensor, torch.Tensor],
 ) -> Any:
-    opt = make_optimizer(model.parameters(), "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    opt = make_optimizer(trained, "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = make_scheduler(opt, "onecycle", len(loader) * cfg.epochs, pct_start=0.1)
     scale_set, val_set = images
+    perceptual = None
+    if cfg.perceptual_weight > 0:
+        perceptual = (perceptual_features(device, PERCEPTUAL_ARCH), cfg.perceptual_weight)
 
     def step(m: nn.Module, batch: Any, dev: torch.device) -> StepOutput:
         x = _random_crop(to_signed(batch[0].to(dev, non_blocking=True)), cfg.crop)
-        return StepOutput(vae_loss(m, x, cfg.kl_weight, cfg.mse_weight), len(x))
+        return StepOutput(vae_loss(m, x, cfg.kl_weight, cfg.mse_weight, perceptual), len(x))
 
     def evaluate(m: nn.Module) -> dict[str, float]:
         codec = model  # the plain module: its scale is what model.pt carries
-        scale = 1.0 / float(_latents(codec, scale_set, device).std().clamp_min(1e-6))
+        scale = float(codec.scale)  # kept with a frozen encoder: the latents are the init's
+        if not cfg.decoder_only:
+            scale = 1.0 / float(_latents(codec, scale_set, device).std().clamp_min(1e-6))
         with torch.inference_mode(False):
             codec.scale.fill_(scale)
         return {"val_psnr": psnr(codec, val_set, device), "latent_scale": scale}

