@@ -250,29 +250,37 @@ def _autoencoder_floor(args: argparse.Namespace, n: int) -> float:
     import torch
 
     from wikiart.checkpoints import load_model
-    from wikiart.device import resolve_device
-    from wikiart.diffusion.evaluate import (
-        FEATURE_SIZE,
-        _images,
-        _lite0_features,
-        _real_splits,
-        frechet_distance,
-    )  # fmt: skip
-    from wikiart.diffusion.generate import open_generator
+    from wikiart.diffusion.evaluate import _images, frechet_distance
     from wikiart.diffusion.vae import reconstruct
-    from wikiart.models.registry import build_classifier
 
-    dev = resolve_device(args.device)
-    gen = open_generator(args.export_to, device=dev)
-    test, train = _real_splits(args.data, gen, args.cache_dir, False)
-    _, net, _ = load_model(args.export_to, dev, kind="diffusion")
-    train_u8 = _images(train)
-    pick = np.random.default_rng(args.seed + 1).choice(len(train_u8), size=n, replace=False)
-    recon = reconstruct(net.codec.float(), train_u8[torch.as_tensor(pick)], dev)
-    lite0 = build_classifier("efficientnet-lite0", 1, pretrained=True).to(dev).eval()
-    f_rec = _lite0_features(lite0, recon, dev, 64, FEATURE_SIZE)
-    f_test = _lite0_features(lite0, _images(test), dev, 64, FEATURE_SIZE)
-    return round(frechet_distance(f_rec, f_test), 2)
+    ref = _Reference(args)
+    _, net, _ = load_model(args.export_to, ref.dev, kind="diffusion")
+    pick = np.random.default_rng(args.seed + 1).choice(len(ref.train), size=n, replace=False)
+    recon = reconstruct(net.codec.float(), ref.train[torch.as_tensor(pick)], ref.dev)
+    return round(frechet_distance(ref.features(recon), ref.features(_images(ref.test))), 2)
+
+
+class _Reference:
+    """The exported base's generator and the data's paintings at its size (``test``: the split,
+    ``train``: uint8 images), with Lite0's features as `wikiart evaluate` computes them."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from wikiart.device import resolve_device
+        from wikiart.diffusion.evaluate import _images, _real_splits
+        from wikiart.diffusion.generate import open_generator
+        from wikiart.models.registry import build_classifier
+
+        self.dev = resolve_device(args.device)
+        self.gen = open_generator(args.export_to, device=self.dev)
+        self.test, train = _real_splits(args.data, self.gen, args.cache_dir, False)
+        self.train = _images(train)
+        self.lite0 = build_classifier("efficientnet-lite0", 1, pretrained=True)
+        self.lite0 = self.lite0.to(self.dev).eval()
+
+    def features(self, u8: Any) -> Any:
+        from wikiart.diffusion.evaluate import FEATURE_SIZE, _lite0_features
+
+        return _lite0_features(self.lite0, u8, self.dev, 64, FEATURE_SIZE)
 
 
 def lora(args: argparse.Namespace, out: Path) -> dict[str, Any]:
@@ -355,30 +363,16 @@ def sampling(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    from wikiart.device import resolve_device
-    from wikiart.diffusion.evaluate import (
-        FEATURE_SIZE,
-        _images,
-        _Judge,
-        _lite0_features,
-        _real_splits,
-        _share,
-        frechet_distance,
-    )  # fmt: skip
-    from wikiart.diffusion.generate import open_generator
+    from wikiart.diffusion.evaluate import _Judge, _share, frechet_distance
     from wikiart.eval.generator import SampleOptions
-    from wikiart.models.registry import build_classifier
 
-    dev = resolve_device(args.device)
-    gen = open_generator(args.export_to, device=dev)
-    ref = _Judge.load(out / "judge" / "model.pt", gen.styles, dev)
-    _, train_split = _real_splits(args.data, gen, args.cache_dir, False)
-    lite0 = build_classifier("efficientnet-lite0", 1, pretrained=True).to(dev).eval()
-    train_u8 = _images(train_split)
+    ref = _Reference(args)
+    gen, dev = ref.gen, ref.dev
+    judge = _Judge.load(out / "judge" / "model.pt", gen.styles, dev)
     pick = np.random.default_rng(args.seed).choice(
-        len(train_u8), size=min(args.n * len(gen.styles), len(train_u8)), replace=False
+        len(ref.train), size=min(args.n * len(gen.styles), len(ref.train)), replace=False
     )
-    f_train = _lite0_features(lite0, train_u8[torch.as_tensor(pick)], dev, 64, FEATURE_SIZE)
+    f_train = ref.features(ref.train[torch.as_tensor(pick)])
     rows = []
     sweep = SWEEP
     if args.settings:
@@ -388,8 +382,8 @@ def sampling(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         opts = SampleOptions(n=args.n, seed=args.seed, guidance=guidance, steps=steps,
                              batch_size=64)  # fmt: skip
         samples = {s: gen.sample(s, opts) for s in gen.styles}
-        share = float(np.mean([_share(ref, samples[s], s, 64) for s in gen.styles]))
-        f = _lite0_features(lite0, torch.cat(list(samples.values())), dev, 64, FEATURE_SIZE)
+        share = float(np.mean([_share(judge, samples[s], s, 64) for s in gen.styles]))
+        f = ref.features(torch.cat(list(samples.values())))
         row = {"guidance": guidance, "steps": steps, "judge_share": round(share, 4),
                "frechet_to_train": round(frechet_distance(f, f_train), 2),
                "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
