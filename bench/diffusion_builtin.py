@@ -12,6 +12,8 @@ command again to carry on):
     sampling  the base's sampling settings (guidance, DDIM steps) chosen without the test split:
               for each setting, the judge share of its samples and their Fréchet distance to
               as many training paintings (SAMPLING, which the export records, is its choice)
+    more      (optional) the base trained on from its weights (`train diffusion --init`) with
+              a new schedule: OUT/base-more, exported with --base-run base-more
     decoder   (optional) another decoder for the same latents (`train vae --init
               --decoder-only --perceptual-weight`); `--with-decoder` exports the base with it
     lora      LoRA onto a style the base never saw (real paintings from --unseen, see
@@ -54,6 +56,8 @@ BASE = {
     "epochs": 60, "batch_size": 64, "lr": 1e-3, "ema_decay": 0.998, "grad_clip": 1.0,
     "sample_every": 20,
 }  # fmt: skip
+#: The ``more`` stage: the base's EMA weights trained on with a new one-cycle schedule.
+MORE = {"epochs": 40, "lr": 3e-4, "sample_every": 20}
 #: The ``decoder`` stage: the autoencoder's decoder alone fine-tuned on whole 64 px paintings
 #: with a perceptual term (EfficientNet-Lite2 features), encoder and scale kept. Tried, not
 #: shipped: its samples were farther from the training paintings (docs/models.md).
@@ -84,6 +88,8 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the base's epochs")
     ap.add_argument("--export-to", default=str(PACKAGE_FILE))
     ap.add_argument("--n", type=int, default=32, help="samples per style in the evaluations")
+    ap.add_argument("--base-run", default="base",
+                    help="the run the export takes: base, or base-more")  # fmt: skip
     ap.add_argument("--with-decoder", action="store_true",
                     help="export the base with the decoder stage's decoder")  # fmt: skip
     ap.add_argument("--settings", help="the sampling stage's settings as GUIDANCE:STEPS,... "
@@ -98,8 +104,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     summary_path = out / "bench.json"
     summary: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    stages = {"train": train, "decoder": decoder, "export": export, "evaluate": evaluate,
-              "sampling": sampling, "lora": lora}  # fmt: skip
+    stages = {"train": train, "more": more, "decoder": decoder, "export": export,
+              "evaluate": evaluate, "sampling": sampling, "lora": lora}  # fmt: skip
     for name in args.stages.split(","):
         t0 = time.perf_counter()
         summary[name] = stages[name](args, out)
@@ -151,6 +157,17 @@ def train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     return {"vae": vae, "base": base, "recipe": {"vae": VAE, "base": base_settings}}
 
 
+def more(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    import wikiart
+
+    settings = {k: v for k, v in BASE.items() if k not in ("widths", "layers_per_block",
+                "attention_levels")}  # fmt: skip
+    settings |= MORE
+    return _run(wikiart.train_diffusion, out / "base-more", init=str(out / "base" / "model.pt"),
+                data=args.data, device=args.device, seed=args.seed + 1,
+                cache_dir=args.cache_dir, **settings)  # fmt: skip
+
+
 def decoder(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     import wikiart
 
@@ -186,14 +203,14 @@ def export(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     (with the ``decoder`` stage's decoder under ``--with-decoder``)."""
     from wikiart.checkpoints import load_checkpoint, save_checkpoint
 
-    payload = load_checkpoint(out / "base" / "model.pt")
+    payload = load_checkpoint(out / args.base_run / "model.pt")
     sharp = out / "vae-decoder" / "model.pt"
     if args.with_decoder:
         payload = _with_decoder(payload, sharp)
     payload["state_dict"] = {
         k: v.half() if v.is_floating_point() else v for k, v in payload["state_dict"].items()
     }
-    history = (out / "base" / "history.csv").read_text().strip().splitlines()
+    history = (out / args.base_run / "history.csv").read_text().strip().splitlines()
     payload["metrics"] = {**payload.get("metrics", {}), "trained": {
         "recipe": "python bench/diffusion_builtin.py --stages train (docs/models.md)",
         "data": "wikiart-sample train split", "epochs": int(payload["epoch"]),
