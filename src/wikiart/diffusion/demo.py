@@ -13,7 +13,8 @@ from wikiart.config import EvaluateConfig
 from wikiart.report.stage import DemoStage, train_judge
 
 #: The synthetic style the base never saw that the demo adapts it to, and the adapter's budget:
-#: ``LORA_EPOCHS x LORA_STEPS`` optimizer steps of ``LORA_BATCH`` images at rank ``LORA_RANK``;
+#: ``LORA_EPOCHS x LORA_STEPS`` optimizer steps of ``LORA_BATCH`` images at rank ``LORA_RANK``
+#: (peak learning rate ``LORA_LR``);
 #: ``SAMPLES`` samples judged before and after, ``BASE_SAMPLES`` per style in the base's grid,
 #: every one drawn with ``STEPS`` DDIM steps (the checkpoints' default is 25).
 LORA_STYLE = "Color_Field_Painting"
