@@ -55,48 +55,36 @@ def _own_generator(
             with base_off():
                 return net(x, t, y)
 
-    def offset(style: str) -> int:
-        return sorted(style_classes).index(style) * 100_000
-
-    def draw(style: str, options: SampleOptions) -> torch.Tensor:
-        label = style_classes[style]
-        via_base = uncond is not None and label == null
-        guided = Guided(predict, null, uncond if via_base else None)
-        if label == null and not via_base:
-            # nothing to guide against: "no style" is the unconditional prediction
-            options = replace(options, guidance=1.0)
+    def run(guided: Guided, styles: list[str], options: SampleOptions) -> list[torch.Tensor]:
+        """``options.n`` images of each of ``styles`` in shared batches, each image from the
+        noise of its own draw (the style's place in the name order, then its index)."""
+        n = options.n
         x = denoise(
             guided,
-            [label] * options.n,
+            [style_classes[s] for s in styles for _ in range(n)],
             options,
             shape=net.sample_shape,
             scheduler_config=net.scheduler_config,
             device=device,
-            offset=offset(style),
+            draws=[sorted(style_classes).index(s) * 100_000 + j for s in styles for j in range(n)],
         )
-        return signed_to_uint8(net.decode(x.to(device)).cpu())
+        return [signed_to_uint8(net.decode(part.to(device)).cpu()) for part in x.split(n)]
+
+    def draw(style: str, options: SampleOptions) -> torch.Tensor:
+        label = style_classes[style]
+        via_base = uncond is not None and label == null
+        if label == null and not via_base:
+            # nothing to guide against: "no style" is the unconditional prediction
+            options = replace(options, guidance=1.0)
+        return run(Guided(predict, null, uncond if via_base else None), [style], options)[0]
 
     def draw_styles(styles: list[str], options: SampleOptions) -> dict[str, torch.Tensor]:
         """Styles guided by their own class share batches; the others (a style drawn under "no
         style") are drawn alone."""
         together = [s for s in styles if style_classes[s] != null]
         out = {s: draw(s, options) for s in styles if s not in together}
-        if not together:
-            return out
-        n = options.n
-        x = denoise(
-            Guided(predict, null),
-            [style_classes[s] for s in together for _ in range(n)],
-            options,
-            shape=net.sample_shape,
-            scheduler_config=net.scheduler_config,
-            device=device,
-            draws=[offset(s) + j for s in together for j in range(n)],
-        )
-        decoded = [
-            signed_to_uint8(net.decode(part.to(device)).cpu()) for part in x.split(n)
-        ]  # per style, as `draw` decodes
-        out |= dict(zip(together, decoded, strict=True))
+        if together:
+            out |= dict(zip(together, run(Guided(predict, null), together, options), strict=True))
         return {s: out[s] for s in styles}
 
     sampling = payload.get("sampling") or {}

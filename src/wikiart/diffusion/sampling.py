@@ -39,15 +39,9 @@ def make_sampler(name: str, scheduler_config: Any):
     raise WikiartError(f"unknown sampler {name!r}; expected ddim or dpm")
 
 
-def start_noise(n: int, shape: tuple[int, int, int], seed: int, offset: int = 0) -> torch.Tensor:
-    """``n`` starting samples of noise of ``shape`` (pixels or latents), the ``j``-th from
-    generator seed ``seed`` at draw ``offset + j``: images never depend on how requests are
-    batched."""
-    return noise_at(range(offset, offset + n), shape, seed)
-
-
 def noise_at(draws: Sequence[int], shape: tuple[int, int, int], seed: int) -> torch.Tensor:
-    """The starting noise of each of ``draws`` (draw indices) under generator seed ``seed``."""
+    """The starting noise (pixels or latents of ``shape``) of each of ``draws`` (draw indices)
+    under generator seed ``seed``: images never depend on how requests are batched."""
     out = torch.empty(len(draws), *shape)
     for j, draw in enumerate(draws):
         gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(draw))
@@ -87,15 +81,14 @@ def denoise(
     scheduler_config: dict,
     device: torch.device | str = "cpu",
     precision: str = "auto",
-    offset: int = 0,
     draws: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Sample one image per label with ``options``' seed, knobs and batch size (a knob left
     ``None``: guidance 3, 25 steps, DDIM; ``options.n`` is not read: the labels say how many);
     ``shape`` is that of one sample (pixels or latents). Returns the float samples on the CPU,
     as diffused: `StyleDiffusion.decode` makes them images. ``draws``: the draw index of each
-    label's starting noise (default ``offset`` plus its position), so that samples of several
-    requests batched together are those each request gives alone."""
+    label's starting noise (default: its position), so that samples of several requests batched
+    together are those each request gives alone."""
     opts = options.settled()
     steps, guidance, batch_size = opts.steps, opts.guidance, opts.batch_size
     assert steps is not None and guidance is not None and opts.sampler is not None
@@ -104,7 +97,7 @@ def denoise(
     if guidance < 0:
         raise WikiartError(f"guidance must be >= 0, got {guidance}")
     device = torch.device(device)
-    draws = list(draws) if draws is not None else [offset + i for i in range(len(labels))]
+    draws = list(draws) if draws is not None else list(range(len(labels)))
     if len(draws) != len(labels):
         raise ValueError(f"{len(draws)} draws for {len(labels)} labels")
     out = []

@@ -141,7 +141,7 @@ def _init_model(
             f"{model.image_size}"
         )
     log.info("init: %s (%s px, %d styles)", cfg.init, model.image_size, len(styles))
-    return model.float()
+    return model
 
 
 def _fit(

@@ -163,12 +163,11 @@ def _fit(
 
     def evaluate(m: nn.Module) -> dict[str, float]:
         codec = model  # the plain module: its scale is what model.pt carries
-        scale = float(codec.scale)  # kept with a frozen encoder: the latents are the init's
-        if not cfg.decoder_only:
+        if not cfg.decoder_only:  # a frozen encoder keeps its init's latents, and their scale
             scale = 1.0 / float(_latents(codec, scale_set, device).std().clamp_min(1e-6))
-        with torch.inference_mode(False):
-            codec.scale.fill_(scale)
-        return {"val_psnr": psnr(codec, val_set, device), "latent_scale": scale}
+            with torch.inference_mode(False):
+                codec.scale.fill_(scale)
+        return {"val_psnr": psnr(codec, val_set, device), "latent_scale": float(codec.scale)}
 
     def extra() -> dict[str, Any]:
         return {

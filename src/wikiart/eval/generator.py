@@ -82,10 +82,7 @@ class Generator:
     def sample(self, style: str, options: SampleOptions) -> torch.Tensor:
         """``options.n`` uint8 images ``[n, 3, H, W]`` of ``style``; the same options, the same
         images."""
-        self.check_style(style)
-        if options.n < 1:
-            raise WikiartError(f"the number of images must be >= 1, got {options.n}")
-        return self.draw(style, options.settled(self.defaults))
+        return self.sample_styles([style], options)[style]
 
     def sample_styles(self, styles: list[str], options: SampleOptions) -> dict[str, torch.Tensor]:
         """`sample` of each of ``styles``, drawn together where the generator can batch them:
