@@ -14,8 +14,9 @@ command again to carry on):
               as many training paintings (SAMPLING, which the export records, is its choice)
     more      (optional) the base trained on from its weights (`train diffusion --init`) with
               a new schedule: OUT/base-more, exported with --base-run base-more
-    decoder   (optional) another decoder for the same latents (`train vae --init
-              --decoder-only --perceptual-weight`); `--with-decoder` exports the base with it
+    decoder   another decoder for the same latents, sharpened against a critic (`train vae
+              --init --decoder-only --perceptual-weight --adversarial-weight`);
+              `--with-decoder` exports the base with it
     lora      LoRA onto a style the base never saw (real paintings from --unseen, see
               bench/endless_tuning_data.py): the judge share of that style among the base's
               "no style" samples (before) and the adapter's samples (after), judged by a judge
@@ -61,11 +62,14 @@ BASE = {
 #: The ``more`` stage: the base's EMA weights trained on with a new one-cycle schedule.
 MORE = {"epochs": 40, "lr": 3e-4, "sample_every": 20}
 #: The ``decoder`` stage: the autoencoder's decoder alone fine-tuned on whole 64 px paintings
-#: with a perceptual term (EfficientNet-Lite2 features), encoder and scale kept. Tried, not
-#: shipped: its samples were farther from the training paintings (docs/models.md).
+#: against a PatchGAN critic (adversarial term adaptively weighted) with L1 and a perceptual
+#: term (EfficientNet-Lite2 features); the encoder and the latent scale are kept, so the base's
+#: latents stay valid. (L1 + perceptual weight 0.1 alone, without the critic, made the samples
+#: farther from the training paintings: docs/models.md.)
 DECODER = {
-    "image_size": 64, "crop": 0, "decoder_only": True, "perceptual_weight": 0.1, "epochs": 8,
-    "steps_per_epoch": 50, "batch_size": 32, "lr": 3e-4,
+    "image_size": 64, "crop": 0, "decoder_only": True, "perceptual_weight": 1.0,
+    "adversarial_weight": 0.5, "mse_weight": 0.0, "epochs": 12, "steps_per_epoch": 50,
+    "batch_size": 32, "lr": 1e-4,
 }  # fmt: skip
 #: The sampling settings the ``sampling`` stage compares: (guidance, DDIM steps).
 SWEEP = [(1.5, 25), (2.0, 25), (3.0, 25), (4.0, 25), (5.0, 25), (3.0, 50)]

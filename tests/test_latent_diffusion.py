@@ -12,10 +12,12 @@ import wikiart
 from conftest import assert_png, dark_bright_rare, requires
 from wikiart.checkpoints import load_checkpoint, load_model
 from wikiart.diffusion.generate import open_generator
+from wikiart.diffusion.vae_critic import CRITIC_FILE
 from wikiart.errors import WikiartError
 from wikiart.eval.generator import SampleOptions
 from wikiart.models.diffusion import StyleDiffusion
 from wikiart.models.vae import LatentCodec
+from wikiart.train import loop
 
 requires("diffusers", "diffusion")
 requires("peft", "diffusion")
@@ -165,3 +167,44 @@ def test_decoder_only_keeps_the_encoder_and_the_scale_of_its_init(runs, tmp_path
             tmp_path / "bad", data=str(runs["root"]), decoder_only=True, image_size=16, crop=8,
             epochs=1, cache_dir=runs["cache"], **COMMON,
         )  # fmt: skip
+
+
+def test_adversarial_decoder_trains_its_critic_and_resumes_it(runs, tmp_path, monkeypatch):
+    vae = runs["vae"] / "model.pt"
+    settings = {"data": str(runs["root"]), "init": str(vae), "decoder_only": True,
+                "adversarial_weight": 0.5, "perceptual_weight": 0.0, "image_size": 16,
+                "crop": 0, "samples": 2, "lr": 1e-2, "epochs": 2, "cache_dir": runs["cache"],
+                **COMMON}  # fmt: skip
+    whole = tmp_path / "whole"
+    wikiart.train_vae(whole, **settings)
+    critic = load_checkpoint(whole / CRITIC_FILE)
+    assert critic["steps"] == 2 * COMMON["steps_per_epoch"] and critic["scale"] > 0
+    assert load_checkpoint(whole / "last.pt")["optimizer"]["param_groups"][0]["betas"] == (0.5, 0.9)
+    before = load_checkpoint(vae)["state_dict"]
+    after = load_checkpoint(whole / "model.pt")["state_dict"]
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("vae.encoder."))
+    assert any(not torch.equal(before[k], after[k]) for k in before if "decoder" in k)
+
+    # interrupted in its second epoch, then resumed: the same critic and decoder as in one go
+    train_epoch = loop._train_epoch
+
+    def interrupted(run, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return train_epoch(run, epoch)
+
+    cut = tmp_path / "cut"
+    monkeypatch.setattr(loop, "_train_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        wikiart.train_vae(cut, **settings)
+    assert load_checkpoint(cut / CRITIC_FILE)["steps"] == COMMON["steps_per_epoch"]
+    monkeypatch.setattr(loop, "_train_epoch", train_epoch)
+    wikiart.train_vae(cut, resume=True, **settings)
+    resumed = load_checkpoint(cut / CRITIC_FILE)
+    assert resumed["steps"] == critic["steps"]
+    assert all(torch.equal(critic["critic"][k], resumed["critic"][k]) for k in critic["critic"])
+    again = load_checkpoint(cut / "model.pt")["state_dict"]
+    assert all(torch.equal(after[k], again[k]) for k in after)
+    with pytest.raises(WikiartError, match="adversarial-weight fine-tunes"):
+        wikiart.train_vae(tmp_path / "bad", data=str(runs["root"]), adversarial_weight=0.5,
+                          image_size=16, crop=0, epochs=1, cache_dir=runs["cache"], **COMMON)  # fmt: skip

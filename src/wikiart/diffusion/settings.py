@@ -157,6 +157,14 @@ class VaeConfig(TrainConfig):
         advanced=True,
         limit=Limit(0, 100),
     )
+    adversarial_weight: float = setting(
+        0.0,
+        "with --init: weight of an adversarial term against a PatchGAN critic trained beside "
+        "the decoder (adaptively scaled to the reconstruction term, as Stable Diffusion's "
+        "autoencoder was trained): paint-like texture where the other terms leave a blur",
+        advanced=True,
+        limit=Limit(0, 100),
+    )
 
 
 @dataclass
@@ -270,6 +278,11 @@ def require_inputs(cfg: DiffusionConfig | LoraConfig | VaeConfig) -> None:
     require_data(cfg.data.data)
     if isinstance(cfg, VaeConfig) and cfg.decoder_only and cfg.init is None:
         raise WikiartError("--decoder-only trains a trained autoencoder's decoder: pass --init")
+    if isinstance(cfg, VaeConfig) and cfg.adversarial_weight > 0 and cfg.init is None:
+        raise WikiartError(
+            "--adversarial-weight fine-tunes a trained autoencoder (an adversarial term from "
+            "scratch is unstable): pass --init"
+        )
     if isinstance(cfg, VaeConfig) and cfg.init is not None:
         checkpoint_path(cfg.init, VAE_KIND, "the --init autoencoder")
     if isinstance(cfg, DiffusionConfig) and cfg.init is not None:

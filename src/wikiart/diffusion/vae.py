@@ -1,6 +1,7 @@
 """`wikiart train vae`: the latent autoencoder of latent diffusion, trained with the shared loop on
 random crops of the training paintings (L1 + squared error + a small KL term, optionally a
-perceptual term), from scratch or from a trained one (``--init``, ``--decoder-only``). Each epoch
+perceptual term, and in a fine-tune an adversarial one: `wikiart.diffusion.vae_critic`), from
+scratch or from a trained one (``--init``, ``--decoder-only``). Each epoch
 measures the reconstruction PSNR of validation paintings (whole images) and the scale that
 brings the training images' latents to unit variance; ``model.pt`` carries both. Writes
 ``model.pt``, ``history.csv``, ``loss.png`` and ``recon.png`` (paintings above their
@@ -28,6 +29,7 @@ from wikiart.device import resolve_device
 from wikiart.diffusion.batches import train_batches
 from wikiart.diffusion.noise import to_signed
 from wikiart.diffusion.settings import VAE_KIND, VaeConfig, require_inputs
+from wikiart.diffusion.vae_critic import GAN_BETAS, AdversarialTerm
 from wikiart.imaging import signed_to_uint8
 from wikiart.models.perceptual import LiteFeatures, perceptual_distance, perceptual_features
 from wikiart.models.vae import LatentCodec, vae_config
@@ -128,15 +130,19 @@ def vae_loss(
     kl_weight: float,
     mse_weight: float,
     perceptual: tuple[LiteFeatures, float] | None = None,
+    adversarial: AdversarialTerm | None = None,
 ) -> torch.Tensor:
     """L1 + ``mse_weight`` x squared error + ``kl_weight`` x KL (per value), plus
-    ``perceptual``'s weight x the perceptual distance in its features."""
+    ``perceptual``'s weight x the perceptual distance in its features, plus ``adversarial``'s
+    term (which also takes its critic's step)."""
     recon, posterior = model(x)
     err = recon.float() - x
     loss = err.abs().mean() + mse_weight * err.pow(2).mean()
     if perceptual is not None:
         features, weight = perceptual
         loss = loss + weight * perceptual_distance(features, (recon + 1) / 2, (x + 1) / 2)
+    if adversarial is not None:
+        loss = loss + adversarial(x, recon, loss)
     return loss + kl_weight * posterior.kl().mean() / x[0].numel()
 
 
@@ -151,7 +157,9 @@ def _fit(
 ) -> Any:
     trained = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(trained, "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = make_scheduler(opt, "onecycle", len(loader) * cfg.epochs, pct_start=0.1)
+    adversarial = _adversarial(model, opt, cfg, device, out)
+    sched = make_scheduler(opt, "onecycle", len(loader) * cfg.epochs, pct_start=0.1,
+                           cycle_momentum=adversarial is None)  # fmt: skip
     scale_set, val_set = images
     perceptual = None
     if cfg.perceptual_weight > 0:
@@ -159,7 +167,8 @@ def _fit(
 
     def step(m: nn.Module, batch: Any, dev: torch.device) -> StepOutput:
         x = _random_crop(to_signed(batch[0].to(dev, non_blocking=True)), cfg.crop)
-        return StepOutput(vae_loss(m, x, cfg.kl_weight, cfg.mse_weight, perceptual), len(x))
+        loss = vae_loss(m, x, cfg.kl_weight, cfg.mse_weight, perceptual, adversarial)
+        return StepOutput(loss, len(x))
 
     def evaluate(m: nn.Module) -> dict[str, float]:
         codec = model  # the plain module: its scale is what model.pt carries
@@ -177,9 +186,33 @@ def _fit(
             "preprocess": {"image_size": cfg.data.image_size, "range": [-1.0, 1.0]},
         }
 
+    def keep_critic(epoch: int, row: dict[str, Any]) -> None:
+        if adversarial is not None:
+            adversarial.save(out)
+
     loop = LoopConfig.for_job(cfg, device, out, progress)
     return fit(model, opt, loader, step, loop, eval_fn=evaluate, scheduler=sched,
-               make_payload_extra=extra)  # fmt: skip
+               make_payload_extra=extra, on_epoch_end=keep_critic)  # fmt: skip
+
+
+def _adversarial(
+    model: LatentCodec,
+    opt: torch.optim.Optimizer,
+    cfg: VaeConfig,
+    device: torch.device,
+    out: Path,
+) -> AdversarialTerm | None:
+    """``--adversarial-weight``'s critic (restored from the run on ``--resume``), with the
+    decoder's optimizer switched to the betas GANs train with (kept: no momentum cycling)."""
+    if cfg.adversarial_weight <= 0:
+        return None
+    for group in opt.param_groups:
+        group["betas"] = GAN_BETAS
+    term = AdversarialTerm(cfg.adversarial_weight, cfg.lr, model.vae.decoder.conv_out.weight,
+                           device)  # fmt: skip
+    if cfg.resume and term.restore(out):
+        log.info("adversarial: critic restored from %s (%d steps)", out, term.steps)
+    return term
 
 
 def _latents(codec: LatentCodec, u8: torch.Tensor, device: torch.device) -> torch.Tensor:
