@@ -68,8 +68,8 @@ MORE = {"epochs": 40, "lr": 3e-4, "sample_every": 20}
 #: farther from the training paintings: docs/models.md.)
 DECODER = {
     "image_size": 64, "crop": 0, "decoder_only": True, "perceptual_weight": 1.0,
-    "adversarial_weight": 0.5, "mse_weight": 0.0, "epochs": 12, "steps_per_epoch": 50,
-    "batch_size": 32, "lr": 1e-4,
+    "adversarial_weight": 0.5, "mse_weight": 0.0, "epochs": 16, "steps_per_epoch": 50,
+    "batch_size": 32, "lr": 2e-4,
 }  # fmt: skip
 #: The sampling settings the ``sampling`` stage compares: (guidance, DDIM steps).
 SWEEP = [(1.5, 25), (2.0, 25), (3.0, 25), (4.0, 25), (5.0, 25), (3.0, 50)]
@@ -213,7 +213,7 @@ def export(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     }
     history = (out / args.base_run / "history.csv").read_text().strip().splitlines()
     payload["metrics"] = {**payload.get("metrics", {}), "trained": {
-        "recipe": "python bench/diffusion_builtin.py --stages train (docs/models.md)",
+        "recipe": _recipe(args),
         "data": "wikiart-sample train split", "epochs": int(payload["epoch"]),
         "history_rows": len(history) - 1}}  # fmt: skip
     payload["data"] = "wikiart-sample (train split)"
@@ -226,6 +226,15 @@ def export(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     params = sum(v.numel() for v in payload["state_dict"].values())
     print(f"exported {dest}: {size / 1e6:.1f} MB, {params:,} values in fp16")
     return {"path": str(dest), "bytes": size, "values": params}
+
+
+def _recipe(args: argparse.Namespace) -> str:
+    """The bench command that trained and exported these weights."""
+    more = args.base_run == "base-more"
+    stages = "train" + (",more" if more else "") + (",decoder" if args.with_decoder else "")
+    flags = (f" --base-run {args.base_run}" if args.base_run != "base" else "") + (
+        " --with-decoder" if args.with_decoder else "")  # fmt: skip
+    return f"python bench/diffusion_builtin.py --stages {stages},export{flags} (docs/models.md)"
 
 
 def evaluate(args: argparse.Namespace, out: Path) -> dict[str, Any]:
