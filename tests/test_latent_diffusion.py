@@ -206,5 +206,7 @@ def test_adversarial_decoder_trains_its_critic_and_resumes_it(runs, tmp_path, mo
     again = load_checkpoint(cut / "model.pt")["state_dict"]
     assert all(torch.equal(after[k], again[k]) for k in after)
     with pytest.raises(WikiartError, match="adversarial-weight fine-tunes"):
-        wikiart.train_vae(tmp_path / "bad", data=str(runs["root"]), adversarial_weight=0.5,
-                          image_size=16, crop=0, epochs=1, cache_dir=runs["cache"], **COMMON)  # fmt: skip
+        wikiart.train_vae(
+            tmp_path / "bad", data=str(runs["root"]), adversarial_weight=0.5, image_size=16,
+            crop=0, epochs=1, cache_dir=runs["cache"], **COMMON,
+        )  # fmt: skip
