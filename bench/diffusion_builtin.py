@@ -14,6 +14,7 @@ command again to carry on):
               as many training paintings (SAMPLING, which the export records, is its choice)
     more      (optional) the base trained on from its weights (`train diffusion --init`) with
               a new schedule: OUT/base-more, exported with --base-run base-more
+              (--more-from base-more: another round, into OUT/base-more-more)
     decoder   another decoder for the same latents, sharpened against a critic (`train vae
               --init --decoder-only --perceptual-weight --adversarial-weight`);
               `--with-decoder` exports the base with it
@@ -90,6 +91,9 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the base's epochs")
     ap.add_argument("--export-to", default=str(PACKAGE_FILE))
     ap.add_argument("--n", type=int, default=32, help="samples per style in the evaluations")
+    ap.add_argument(
+        "--more-from", default="base", help="the more stage trains OUT/NAME on into OUT/NAME-more"
+    )
     ap.add_argument("--base-run", default="base",
                     help="the run the export takes: base, or base-more")  # fmt: skip
     ap.add_argument("--with-decoder", action="store_true",
@@ -165,8 +169,9 @@ def more(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     settings = {k: v for k, v in BASE.items() if k not in ("widths", "layers_per_block",
                 "attention_levels")}  # fmt: skip
     settings |= MORE
-    return _run(wikiart.train_diffusion, out / "base-more", init=str(out / "base" / "model.pt"),
-                data=args.data, device=args.device, seed=args.seed + 1,
+    src = args.more_from  # each round a seed of its own: base -> base-more (seed + 1) -> ...
+    return _run(wikiart.train_diffusion, out / f"{src}-more", init=str(out / src / "model.pt"),
+                data=args.data, device=args.device, seed=args.seed + 1 + src.count("more"),
                 cache_dir=args.cache_dir, **settings)  # fmt: skip
 
 
@@ -230,12 +235,16 @@ def export(args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 
 def _recipe(args: argparse.Namespace) -> str:
-    """The bench command that trained and exported these weights."""
-    more = args.base_run == "base-more"
-    stages = "train" + (",more" if more else "") + (",decoder" if args.with_decoder else "")
+    """The bench commands that trained and exported these weights."""
+    rounds = args.base_run.count("more")
+    runs = ["train" + ",more" * min(rounds, 1)]
+    runs += [f"more --more-from base{'-more' * r}" for r in range(1, rounds)]
+    runs += ["decoder"] * args.with_decoder
     flags = (f" --base-run {args.base_run}" if args.base_run != "base" else "") + (
         " --with-decoder" if args.with_decoder else "")  # fmt: skip
-    return f"python bench/diffusion_builtin.py --stages {stages},export{flags} (docs/models.md)"
+    runs.append(f"export{flags}")
+    cmd = "python bench/diffusion_builtin.py --out OUT --stages "
+    return " && ".join(cmd + r for r in runs) + " (docs/models.md)"
 
 
 def evaluate(args: argparse.Namespace, out: Path) -> dict[str, Any]:
