@@ -12,7 +12,6 @@ import wikiart
 from conftest import assert_png, dark_bright_rare, requires
 from wikiart.checkpoints import load_checkpoint, load_model
 from wikiart.diffusion.generate import open_generator
-from wikiart.diffusion.vae_critic import CRITIC_FILE
 from wikiart.errors import WikiartError
 from wikiart.eval.generator import SampleOptions
 from wikiart.models.diffusion import StyleDiffusion
@@ -177,7 +176,7 @@ def test_adversarial_decoder_trains_its_critic_and_resumes_it(runs, tmp_path, mo
                 **COMMON}  # fmt: skip
     whole = tmp_path / "whole"
     wikiart.train_vae(whole, **settings)
-    critic = load_checkpoint(whole / CRITIC_FILE)
+    critic = load_checkpoint(whole / "last.pt")["companion"]
     assert critic["steps"] == 2 * COMMON["steps_per_epoch"] and critic["scale"] > 0
     assert load_checkpoint(whole / "last.pt")["optimizer"]["param_groups"][0]["betas"] == (0.5, 0.9)
     before = load_checkpoint(vae)["state_dict"]
@@ -197,10 +196,10 @@ def test_adversarial_decoder_trains_its_critic_and_resumes_it(runs, tmp_path, mo
     monkeypatch.setattr(loop, "_train_epoch", interrupted)
     with pytest.raises(KeyboardInterrupt):
         wikiart.train_vae(cut, **settings)
-    assert load_checkpoint(cut / CRITIC_FILE)["steps"] == COMMON["steps_per_epoch"]
+    assert load_checkpoint(cut / "last.pt")["companion"]["steps"] == COMMON["steps_per_epoch"]
     monkeypatch.setattr(loop, "_train_epoch", train_epoch)
     wikiart.train_vae(cut, resume=True, **settings)
-    resumed = load_checkpoint(cut / CRITIC_FILE)
+    resumed = load_checkpoint(cut / "last.pt")["companion"]
     assert resumed["steps"] == critic["steps"]
     assert all(torch.equal(critic["critic"][k], resumed["critic"][k]) for k in critic["critic"])
     again = load_checkpoint(cut / "model.pt")["state_dict"]

@@ -48,6 +48,7 @@ def _own_generator(
     if style_classes is None:
         style_classes = {s: i for i, s in enumerate(net.style_names)} or {ANY_STYLE: null}
     predict = model_predict(net)
+    place = {s: i for i, s in enumerate(sorted(style_classes))}  # a style's draws start here
     uncond = None
     if base_off is not None:
 
@@ -66,7 +67,7 @@ def _own_generator(
             shape=net.sample_shape,
             scheduler_config=net.scheduler_config,
             device=device,
-            draws=[sorted(style_classes).index(s) * 100_000 + j for s in styles for j in range(n)],
+            draws=[place[s] * 100_000 + j for s in styles for j in range(n)],
         )
         return [signed_to_uint8(net.decode(part.to(device)).cpu()) for part in x.split(n)]
 

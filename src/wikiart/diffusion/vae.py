@@ -156,8 +156,12 @@ def _fit(
     images: tuple[torch.Tensor, torch.Tensor],
 ) -> Any:
     trained = [p for p in model.parameters() if p.requires_grad]
-    opt = make_optimizer(trained, "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
-    adversarial = _adversarial(model, opt, cfg, device, out)
+    adversarial = None
+    if cfg.adversarial_weight > 0:  # GAN betas for both players, kept from momentum cycling
+        last_layer = model.vae.decoder.conv_out.weight
+        adversarial = AdversarialTerm(cfg.adversarial_weight, cfg.lr, last_layer, device)
+    betas = GAN_BETAS if adversarial is not None else (0.9, 0.999)
+    opt = make_optimizer(trained, "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay, betas=betas)
     sched = make_scheduler(opt, "onecycle", len(loader) * cfg.epochs, pct_start=0.1,
                            cycle_momentum=adversarial is None)  # fmt: skip
     scale_set, val_set = images
@@ -186,33 +190,9 @@ def _fit(
             "preprocess": {"image_size": cfg.data.image_size, "range": [-1.0, 1.0]},
         }
 
-    def keep_critic(epoch: int, row: dict[str, Any]) -> None:
-        if adversarial is not None:
-            adversarial.save(out)
-
     loop = LoopConfig.for_job(cfg, device, out, progress)
     return fit(model, opt, loader, step, loop, eval_fn=evaluate, scheduler=sched,
-               make_payload_extra=extra, on_epoch_end=keep_critic)  # fmt: skip
-
-
-def _adversarial(
-    model: LatentCodec,
-    opt: torch.optim.Optimizer,
-    cfg: VaeConfig,
-    device: torch.device,
-    out: Path,
-) -> AdversarialTerm | None:
-    """``--adversarial-weight``'s critic (restored from the run on ``--resume``), with the
-    decoder's optimizer switched to the betas GANs train with (kept: no momentum cycling)."""
-    if cfg.adversarial_weight <= 0:
-        return None
-    for group in opt.param_groups:
-        group["betas"] = GAN_BETAS
-    term = AdversarialTerm(cfg.adversarial_weight, cfg.lr, model.vae.decoder.conv_out.weight,
-                           device)  # fmt: skip
-    if cfg.resume and term.restore(out):
-        log.info("adversarial: critic restored from %s (%d steps)", out, term.steps)
-    return term
+               make_payload_extra=extra, companion=adversarial)  # fmt: skip
 
 
 def _latents(codec: LatentCodec, u8: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -2,22 +2,17 @@
 decoder (hinge loss, its own Adam), and the decoder's term against it, weighted adaptively so its
 gradient at the decoder's last layer matches the reconstruction term's (Esser et al. 2021; the
 recipe of Stable Diffusion's autoencoder). It sharpens what L1, squared error and perceptual
-terms leave blurred. ``critic.pt`` beside the run's ``last.pt`` holds the critic's state, so
-``--resume`` carries the pair on together."""
+terms leave blurred. The loop keeps the critic's state in ``last.pt`` beside the decoder's (a
+companion of `wikiart.train.loop.fit`), so ``--resume`` carries the pair on together."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from wikiart.checkpoints import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from wikiart.models.patch_critic import PatchCritic, adaptive_weight, hinge_critic_loss
 
-#: The file beside ``last.pt`` that carries the critic over a ``--resume``.
-CRITIC_FILE = "critic.pt"
 #: Steps between recomputations of the adaptive weight (two extra backward passes each).
 REFRESH_EVERY = 10
 #: Adam's betas for both players, as GANs are usually trained (Esser et al. 2021).
@@ -63,7 +58,6 @@ class AdversarialTerm:
 
     def state_dict(self) -> dict[str, Any]:
         return {
-            "format_version": FORMAT_VERSION,
             "critic": self.critic.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "steps": self.steps,
@@ -74,14 +68,3 @@ class AdversarialTerm:
         self.critic.load_state_dict(state["critic"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.steps, self.scale = int(state["steps"]), float(state["scale"])
-
-    def save(self, run: str | os.PathLike[str]) -> None:
-        save_checkpoint(Path(run) / CRITIC_FILE, self.state_dict())
-
-    def restore(self, run: str | os.PathLike[str]) -> bool:
-        """The critic saved in ``run`` (a resumed run), if any; whether there was one."""
-        path = Path(run) / CRITIC_FILE
-        if not path.is_file():
-            return False
-        self.load_state_dict(load_checkpoint(path))
-        return True

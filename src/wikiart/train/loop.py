@@ -42,7 +42,7 @@ from wikiart.train.epoch import train_epoch as _train_epoch
 from wikiart.train.history import RESERVED_COLUMNS, epoch_line, epoch_row, write_history_csv
 from wikiart.train.loop_config import LoopConfig
 from wikiart.train.resume import resume
-from wikiart.train.save import PAYLOAD_EXTRA_DEFAULTS, payload_extra, save_epoch
+from wikiart.train.save import PAYLOAD_EXTRA_DEFAULTS, Companion, payload_extra, save_epoch
 from wikiart.train.seeding import epoch_seed, reseed_epoch
 from wikiart.train.state import LoopState, track_best
 
@@ -90,6 +90,7 @@ class _Run:
     eval_fn: EvalFn | None
     scheduler: Any
     make_payload_extra: Callable[[], dict[str, Any]] | None
+    companion: Companion | None
     scaler: torch.amp.GradScaler | None
     ema: AveragedModel | None
     state: LoopState
@@ -126,12 +127,16 @@ def _initial_state(
     scaler: torch.amp.GradScaler | None,
     kind: str,
     ema: AveragedModel | None,
+    companion: Companion | None,
 ) -> LoopState:
     """A fresh loop state, or with ``cfg.resume`` the one restored from ``last.pt``."""
     last_path = cfg.run_dir / cfg.checkpoint_name
     state = LoopState(seed=cfg.seed)
     if cfg.resume:
-        state = resume(last_path, cfg, model, optimizer, scheduler, scaler, kind, ema) or state
+        state = (
+            resume(last_path, cfg, model, optimizer, scheduler, scaler, kind, ema, companion)
+            or state
+        )
     elif last_path.exists():
         log.info(
             "starting a new run in %s (its old %s will be replaced)", cfg.run_dir, last_path.name
@@ -233,20 +238,23 @@ def fit(
     scheduler: Any = None,
     make_payload_extra: Callable[[], dict[str, Any]] | None = None,
     on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+    companion: Companion | None = None,
 ) -> FitResult:
     """Train ``model`` for ``cfg.epochs`` epochs (1-based), resuming from ``last.pt`` if asked.
 
     ``step_fn(model, batch, device)`` moves the batch and returns a `StepOutput`; ``eval_fn``
     returns the epoch's metrics; ``make_payload_extra()`` gives the checkpoint's kind,
-    model_config, classes and preprocess. Each epoch appends a row to ``history.csv``, writes
-    ``model.pt`` when ``monitor`` improved (every epoch without a monitor), then ``last.pt``."""
+    model_config, classes and preprocess; ``companion`` is what else the steps train (a critic
+    and its optimizer), kept in ``last.pt`` beside the model and restored with it. Each epoch
+    appends a row to ``history.csv``, writes ``model.pt`` when ``monitor`` improved (every epoch
+    without a monitor), then ``last.pt``."""
     started = time.perf_counter()
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     _check_fit_args(cfg, scheduler, eval_fn)
     scaler = _make_scaler(cfg.device, cfg.amp)
     kind = payload_extra(make_payload_extra)["kind"]
     ema = make_ema(unwrap(model), cfg.ema_decay) if cfg.ema_decay > 0 else None
-    state = _initial_state(cfg, model, optimizer, scheduler, scaler, kind, ema)
+    state = _initial_state(cfg, model, optimizer, scheduler, scaler, kind, ema, companion)
     run = _Run(
         model,
         optimizer,
@@ -256,6 +264,7 @@ def fit(
         eval_fn,
         scheduler,
         make_payload_extra,
+        companion,
         scaler,
         ema,
         state,

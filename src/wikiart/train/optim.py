@@ -12,17 +12,22 @@ from wikiart.errors import WikiartError
 
 
 def make_optimizer(
-    params: Iterable[Any], name: str = "adamw", *, lr: float, weight_decay: float
+    params: Iterable[Any],
+    name: str = "adamw",
+    *,
+    lr: float,
+    weight_decay: float,
+    betas: tuple[float, float] = (0.9, 0.999),
 ) -> torch.optim.Optimizer:
     """AdamW (decoupled weight decay), or SGD with Nesterov momentum 0.9 and weight decay as an
     L2 penalty in the gradient: the classic recipe for ResNets trained from scratch. ``params``:
-    parameters or parameter groups (each group may carry its own ``lr``)."""
+    parameters or parameter groups (each group may carry its own ``lr``); ``betas``: AdamW's."""
     if name == "sgd":
         return torch.optim.SGD(
             params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay
         )
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas)
     raise WikiartError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
 
 

@@ -1,5 +1,5 @@
-"""Resuming a run: restoring the model, optimizer, scheduler, scaler, weight average, RNG
-states and the loop's progress from ``last.pt``."""
+"""Resuming a run: restoring the model, optimizer, scheduler, scaler, weight average, companion,
+RNG states and the loop's progress from ``last.pt``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from torch.optim.swa_utils import AveragedModel
 from wikiart.checkpoints import load_checkpoint, unwrap
 from wikiart.errors import WikiartError
 from wikiart.train.loop_config import LoopConfig
+from wikiart.train.save import Companion
 from wikiart.train.seeding import restore_rng
 from wikiart.train.state import LoopState
 
@@ -86,6 +87,7 @@ def resume(
     scaler: torch.amp.GradScaler | None,
     kind: str,
     ema: AveragedModel | None = None,
+    companion: Companion | None = None,
 ) -> LoopState | None:
     """Restore everything from ``last.pt``; ``None`` when there is nothing to resume."""
     if not path.exists():
@@ -94,6 +96,10 @@ def resume(
     ckpt = _load_resumable(path, kind)
     _restore_weights(path, ckpt, model, optimizer)
     _restore_training_helpers(path, ckpt, scheduler, scaler, ema)
+    if companion is not None:
+        if "companion" not in ckpt:
+            raise WikiartError(f"{path} has no state of what this run trains beside the model")
+        companion.load_state_dict(ckpt["companion"])
     if "rng" in ckpt:
         restore_rng(ckpt["rng"])
     state = LoopState.from_dict(ckpt["loop"])

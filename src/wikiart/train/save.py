@@ -24,6 +24,14 @@ PAYLOAD_EXTRA_DEFAULTS: dict[str, Any] = {
 }
 
 
+class Companion(Protocol):
+    """State a run trains beside its model (e.g. a critic and its optimizer): ``last.pt`` holds
+    it as ``companion``, so a resume restores it with the model."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
 class EpochRun(Protocol):
     """What `save_epoch` reads of a training run (`wikiart.train.loop`'s record of one `fit`)."""
 
@@ -39,6 +47,8 @@ class EpochRun(Protocol):
     def scaler(self) -> torch.amp.GradScaler | None: ...
     @property
     def ema(self) -> AveragedModel | None: ...
+    @property
+    def companion(self) -> Companion | None: ...
     @property
     def make_payload_extra(self) -> Callable[[], dict[str, Any]] | None: ...
     @property
@@ -74,6 +84,8 @@ def save_epoch(run: EpochRun, is_best: bool, row: dict[str, Any]) -> None:
     )
     if ema is not None:
         last["ema"] = ema.state_dict()
+    if run.companion is not None:
+        last["companion"] = run.companion.state_dict()
     save_checkpoint(run.last_path, last)
 
 
