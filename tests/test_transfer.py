@@ -114,7 +114,7 @@ def test_alpha_zero_is_the_decoders_reconstruction_and_alpha_moves_the_output():
     x = torch.rand(2, 3, 32, 32)
     m, s = model.style_mean[1], model.style_std[1]
     with torch.no_grad():
-        recon = model.decoder(model.content(x))
+        recon = model.decoder(model.codes(x)[-1])
         assert torch.equal(model.stylize(x, m, s, alpha=0.0), recon)
         full = model.stylize(x, m, s, alpha=1.0)
         half = model.stylize(x, m, s, alpha=0.5)
@@ -131,7 +131,7 @@ def test_decode_renders_the_adain_target_of_the_banked_style():
     style = torch.tensor([1, 0])
     with torch.no_grad():
         codes = model.encode(x)
-        assert torch.equal(codes[0], model.content(x.float() / 255))
+        assert torch.equal(codes[0], model.codes(x.float() / 255)[-1])
         target = adain(codes[0], model.style_std[style], model.style_mean[style])
         want = model.decoder(target).clamp(0, 1)
         assert torch.equal(model.decode(codes, style), want)
@@ -187,7 +187,7 @@ def test_style_bank_medoid_is_one_paintings_statistics_and_mean_their_average():
     y = torch.tensor([0, 0, 0, 0, 1, 1, 1])
     data = TensorDataset(x, y)
     with torch.no_grad():
-        m, s = channel_mean_std(model.content(x.float() / 255))
+        m, s = channel_mean_std(model.codes(x.float() / 255)[-1])
     mean, std = style_bank(model, data, 2, torch.device("cpu"), "mean", batch_size=3)
     assert torch.allclose(mean[0], m[:4].mean(0), atol=1e-5)
     assert torch.allclose(std[1], s[4:].mean(0), atol=1e-5)

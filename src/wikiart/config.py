@@ -130,7 +130,9 @@ LIMITS: dict[str, Limit] = {
     "classifier_size": Limit(8, 4096),
     "samples": Limit(0, 1000),
     "crop": Limit(8, 4096),
-    "layer": Limit(0, 3),
+    "layer": Limit(0, 4),
+    "levels": Limit(1, 5),
+    "style_depth": Limit(0, 4),
     "smoothing": Limit(0, 100),
     "bank_images": _COUNT,
     # diffusion and LoRA

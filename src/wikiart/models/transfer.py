@@ -5,14 +5,17 @@ decoder back to pixels.
 The encoder is the first stages of the ImageNet EfficientNet-Lite (the offline weights; VGG-19,
 the paper's, cannot be downloaded here), cut at the AdaIN layer: tap 2 (stride 8, 40 channels)
 by default (measured: decoders over tap 3, stride 16, lost the colours and most of the content
-within the same training budget). The
-decoder mirrors it without normalisation layers (a norm would undo the statistics just set),
-with reflection padding (no border marks) and nearest-neighbour upsampling followed by a
+within the same training budget). With ``levels > 1`` AdaIN runs at the ``levels`` deepest taps
+up to the AdaIN layer (multi-level AdaIN): the decoder starts from the deepest and takes each
+shallower restyled map in through a skip connection, so deep taps (more channels, larger
+receptive fields) carry the style while shallow ones keep the content's layout. The
+decoder mirrors the encoder without normalisation layers (a norm would undo the statistics just
+set), with reflection padding (no border marks) and nearest-neighbour upsampling followed by a
 convolution (no checkerboard of transposed convolutions), as in the paper.
 
 The model also holds a *style bank*: for each style of the collection it was trained on, the
-average over that style's training images of each image's channel means and standard deviations
-at the AdaIN layer, so a style name needs no exemplar at run time. Encoder, decoder and bank all
+channel means and standard deviations at the AdaIN taps (concatenated, shallow to deep) of its
+most typical painting, so a style name needs no exemplar at run time. Encoder, decoder and bank all
 travel in ``model.pt``: the checkpoint rebuilds itself without the weights package.
 """
 
@@ -25,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wikiart.functional import adain, blend
+from wikiart.functional import adain, blend, channel_mean_std
 from wikiart.models.base import style_index
 from wikiart.models.efficientnet import EfficientNetLite
 from wikiart.models.perceptual import LiteFeatures
@@ -63,13 +66,53 @@ class TransferDecoder(nn.Module):
         return self.net(x)
 
 
-class StyleTransfer(nn.Module):
-    """Frozen Lite encoder + AdaIN + trained decoder, with the collection's style bank.
+class SkipDecoder(nn.Module):
+    """Multi-level AdaIN maps (shallow to deep, each stride half the next's) -> an RGB image.
 
-    ``features(x01)``: the encoder's maps at taps ``0..layer`` (the last is the AdaIN layer).
-    ``stylize(content01, mean, std, alpha)``: the decoded image (``N x 3 x H x W``, unclamped),
-    ``H, W`` multiples of `stride`. ``encode``/``decode``: the style generator's interface
-    (uint8 in, [0, 1] out, styles by bank index), so one evaluation serves both."""
+    `TransferDecoder`'s stages, from the deepest map; after each x2 upsample that reaches the
+    stride of a shallower map, that map is concatenated before the stage's first convolution."""
+
+    def __init__(self, channels: Sequence[int], widths: Sequence[int]) -> None:
+        super().__init__()
+        if not widths or min(widths) < 1:
+            raise ValueError(f"decoder widths must be positive, got {list(widths)}")
+        if len(channels) > len(widths):
+            raise ValueError(f"{len(channels)} maps need at least as many widths, got {widths}")
+        skips = list(channels[:-1])[::-1]  # deep to shallow, the deepest map excluded
+        self.inp = nn.Sequential(_conv(channels[-1], widths[0]), nn.ReLU(inplace=True))
+        self.stages = nn.ModuleList()
+        for i, w in enumerate(widths):
+            nxt = widths[i + 1] if i + 1 < len(widths) else w
+            extra = skips[i] if i < len(skips) else 0
+            self.stages.append(
+                nn.ModuleDict({
+                    "a": _conv(w + extra, nxt),
+                    "b": _conv(nxt, nxt),
+                })
+            )  # fmt: skip
+        self.out = _conv(widths[-1], 3)
+
+    def forward(self, maps: Sequence[torch.Tensor]) -> torch.Tensor:
+        skips = list(maps[:-1])[::-1]
+        x = self.inp(maps[-1])
+        for i, stage in enumerate(self.stages):
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+            if i < len(skips):
+                x = torch.cat([x, skips[i].to(x.dtype)], 1)
+            x = F.relu(stage["b"](F.relu(stage["a"](x))))
+        return self.out(x)
+
+
+class StyleTransfer(nn.Module):
+    """Frozen Lite encoder + AdaIN (at one tap, or at ``levels`` taps) + trained decoder, with
+    the collection's style bank.
+
+    ``features(x01)``: the encoder's maps at taps ``0..layer``; ``codes(x01)``: those AdaIN runs
+    at (`adain_taps`, shallow to deep). ``stylize(content01, mean, std, alpha)``: the decoded
+    image (``N x 3 x H x W``, unclamped), ``H, W`` multiples of `stride`; a style is the channel
+    means and stds of every AdaIN tap, concatenated (``channels`` numbers each).
+    ``encode``/``decode``: the style generator's interface (uint8 in, [0, 1] out, styles by bank
+    index), so one evaluation serves both."""
 
     style_mean: torch.Tensor
     style_std: torch.Tensor
@@ -79,6 +122,7 @@ class StyleTransfer(nn.Module):
         style_names: Sequence[str],
         *,
         layer: int = 2,
+        levels: int = 1,
         widths: Sequence[int] | None = None,
         encoder: str = "efficientnet-lite0",
         image_size: int = 256,
@@ -91,28 +135,40 @@ class StyleTransfer(nn.Module):
         if pretrained:
             backbone.load_offline_weights()
         taps = backbone.taps
-        if not 0 <= layer < len(taps) - 1:
-            raise ValueError(f"layer must be 0..{len(taps) - 2} (an encoder tap), got {layer}")
+        if not 0 <= layer < len(taps):
+            raise ValueError(f"layer must be 0..{len(taps) - 1} (an encoder tap), got {layer}")
+        if not 1 <= levels <= layer + 1:
+            raise ValueError(f"levels must be 1..{layer + 1} for layer {layer}, got {levels}")
         self.encoder = LiteFeatures(backbone, depth=layer + 1)
-        channels = int(backbone.net._blocks[taps[layer]]._bn2.num_features)
+        self.adain_taps = list(range(layer - levels + 1, layer + 1))
+        self.tap_channels = [
+            int(backbone.net._blocks[taps[t]]._bn2.num_features) for t in self.adain_taps
+        ]
+        channels = sum(self.tap_channels)
         widths = list(widths) if widths else default_widths(layer)
         if len(widths) != layer + 1:
             raise ValueError(
                 f"the decoder needs {layer + 1} widths (one per x2 upsampling) for layer {layer}, "
                 f"got {widths}"
             )
-        self.decoder = TransferDecoder(channels, widths)
+        self.decoder: nn.Module = (
+            TransferDecoder(channels, widths)
+            if levels == 1
+            else SkipDecoder(self.tap_channels, widths)
+        )
         self.style_names = list(style_names)
         k = len(self.style_names)
         self.register_buffer("style_mean", torch.zeros(k, channels))
         self.register_buffer("style_std", torch.ones(k, channels))
         self.layer = int(layer)
+        self.levels = int(levels)
         self.stride = 2 ** (layer + 1)
         self.channels = channels
         self.image_size = int(image_size)
         self.config: dict[str, Any] = {
             "style_names": list(self.style_names),
             "layer": self.layer,
+            "levels": self.levels,
             "widths": widths,
             "encoder": encoder,
             "image_size": self.image_size,
@@ -126,9 +182,33 @@ class StyleTransfer(nn.Module):
     def features(self, x01: torch.Tensor) -> list[torch.Tensor]:
         return self.encoder(x01)
 
-    def content(self, x01: torch.Tensor) -> torch.Tensor:
-        """The AdaIN layer's map of ``[0, 1]`` images."""
-        return self.encoder(x01)[-1]
+    def codes(self, x01: torch.Tensor) -> list[torch.Tensor]:
+        """The maps AdaIN runs at (taps `adain_taps`, shallow to deep) of ``[0, 1]`` images."""
+        maps = self.encoder(x01)
+        return [maps[t] for t in self.adain_taps]
+
+    def statistics(self, maps: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """A style as this model holds it: the channel means and stds of the AdaIN maps,
+        concatenated (two ``N x channels`` tensors)."""
+        stats = [channel_mean_std(m) for m in maps]
+        return torch.cat([m for m, _ in stats], 1), torch.cat([s for _, s in stats], 1)
+
+    def restyle(
+        self, maps: Sequence[torch.Tensor], mean: torch.Tensor, std: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """The AdaIN targets: each map with its channel statistics replaced by its part of
+        ``mean``/``std`` (``N x channels`` or ``channels``)."""
+        n = maps[0].shape[0]
+        mean, std = mean.expand(n, -1), std.expand(n, -1)
+        out, at = [], 0
+        for m, c in zip(maps, self.tap_channels, strict=True):
+            out.append(adain(m, std[:, at : at + c], mean[:, at : at + c]))
+            at += c
+        return out
+
+    def render(self, maps: Sequence[torch.Tensor]) -> torch.Tensor:
+        """AdaIN maps (shallow to deep) decoded to pixels, unclamped."""
+        return decode_maps(self.decoder, maps, self.levels)
 
     def stylize(
         self,
@@ -137,37 +217,42 @@ class StyleTransfer(nn.Module):
         std: torch.Tensor,
         alpha: float = 1.0,
     ) -> torch.Tensor:
-        """Content images restyled to per-channel ``mean``/``std`` (``N x C`` or ``C``) at the
-        AdaIN layer, blended with the content's own features by ``alpha``; decoded, unclamped."""
-        fc = self.content(content01)
-        n = fc.shape[0]
-        target = adain(fc, std.expand(n, -1), mean.expand(n, -1))
-        return self.decoder(blend(fc, target, alpha))
+        """Content images restyled to ``mean``/``std`` (``N x channels`` or ``channels``) at the
+        AdaIN taps, blended with the content's own features by ``alpha``; decoded, unclamped."""
+        fc = self.codes(content01)
+        target = self.restyle(fc, mean, std)
+        return self.render([blend(f, t, alpha) for f, t in zip(fc, target, strict=True)])
 
     def style_index(self, name: str) -> int:
         """The row of style ``name``; an unknown name is an error listing the known ones."""
         return style_index(self.style_names, name)
 
     def set_style_bank(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        """Each style's average per-image channel mean and std at the AdaIN layer (``K x C``)."""
+        """Each style's channel means and stds at the AdaIN taps (``K x channels``)."""
         self.style_mean.copy_(mean)
         self.style_std.copy_(std)
 
     # The `Repainter` interface (`wikiart.models.repaint`): render grids and the judge's evaluation.
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """uint8 (or [0, 1]) images -> ``(AdaIN-layer map, N x 2 original sizes)``, the input
+        """uint8 (or [0, 1]) images -> ``(*AdaIN maps, N x 2 original sizes)``, the input
         padded to the stride first."""
         x01 = x.float() / 255 if x.dtype == torch.uint8 else x
         padded, (h, w) = pad_to_stride(x01, self.stride)
         sizes = torch.tensor([[h, w]], device=x.device).expand(len(x), 2)
-        return self.content(padded), sizes
+        return (*self.codes(padded), sizes)
 
     def decode(self, codes: tuple[torch.Tensor, ...], style: torch.Tensor) -> torch.Tensor:
         """Content maps restyled to the bank's rows ``style``, decoded, cropped back, [0, 1]."""
-        fc, sizes = codes
-        target = adain(fc, self.style_std[style], self.style_mean[style])
-        h, w = (int(v) for v in sizes[0]) if len(sizes) else fc.shape[-2:]
-        return self.decoder(target)[..., :h, :w].clamp(0, 1)
+        *maps, sizes = codes
+        target = self.restyle(maps, self.style_mean[style], self.style_std[style])
+        h, w = (int(v) for v in sizes[0]) if len(sizes) else maps[0].shape[-2:]
+        return self.render(target)[..., :h, :w].clamp(0, 1)
+
+
+def decode_maps(decoder: nn.Module, maps: Sequence[torch.Tensor], levels: int) -> torch.Tensor:
+    """``decoder`` (a model's, or it wrapped in DistributedDataParallel) on AdaIN maps: the
+    deepest alone for a one-level decoder, all of them for a `SkipDecoder`."""
+    return decoder(maps[-1]) if levels == 1 else decoder(list(maps))
 
 
 def default_widths(layer: int) -> list[int]:
@@ -195,6 +280,7 @@ def build_transfer(config: dict[str, Any]) -> StyleTransfer:
     return StyleTransfer(
         config["style_names"],
         layer=int(config["layer"]),
+        levels=int(config.get("levels", 1)),
         widths=config["widths"],
         encoder=config.get("encoder", "efficientnet-lite0"),
         image_size=int(config.get("image_size", 256)),

@@ -19,6 +19,8 @@ KIND = "transfer"
 #: ``--init builtin`` / ``--checkpoint builtin``: the decoder shipped with the package.
 BUILTIN = builtins.BUILTIN
 TRANSFER_BANKS = ("medoid", "mean")
+#: The deepest EfficientNet-Lite tap (stride 32).
+LAST_TAP = 4
 #: The longest side of a picture painted or of a style image read.
 PAINT_SIDE = Limit(32, 16_384)
 #: Longest side a content image is painted at by default (larger ones are scaled down).
@@ -49,7 +51,18 @@ class TransferConfig(TrainConfig):
         None, "start from this transfer RUN/model.pt, or 'builtin' (the packaged decoder)"
     )
     layer: int = setting(
-        2, "AdaIN layer: Lite0 tap 0-3 (strides 2-16; deeper moves more style)", advanced=True
+        2, "AdaIN layer: Lite0 tap 0-4 (strides 2-32; deeper moves more style)", advanced=True
+    )
+    levels: int = setting(
+        1,
+        "AdaIN at this many taps up to --layer (multi-level: the decoder takes the shallower "
+        "restyled maps through skips)",
+        advanced=True,
+    )
+    style_depth: int | None = setting(
+        None,
+        "deepest Lite0 tap of the style loss, up to 4 (default: --layer)",
+        advanced=True,
     )
     widths: list[int] | None = setting(
         None,
@@ -57,7 +70,7 @@ class TransferConfig(TrainConfig):
         advanced=True,
     )
     style_weight: float = setting(
-        10.0, "weight of the style loss (channel mean/std over taps 0..layer)", advanced=True
+        10.0, "weight of the style loss (channel mean/std over taps 0..style depth)", advanced=True
     )
     content_weight: float = setting(1.0, "weight of the content loss", advanced=True)
     identity_weight: float = setting(
@@ -104,6 +117,15 @@ def resolve_config(
         raise WikiartError(
             f"crop {cfg.crop} is larger than the cached images ({cfg.data.image_size} px); "
             "raise --image-size or lower --crop"
+        )
+    if not 1 <= cfg.levels <= cfg.layer + 1:
+        raise WikiartError(
+            f"levels must be 1..{cfg.layer + 1} for layer {cfg.layer}, got {cfg.levels}"
+        )
+    if cfg.style_depth is not None and not cfg.layer <= cfg.style_depth <= LAST_TAP:
+        raise WikiartError(
+            f"style depth must be {cfg.layer}..{LAST_TAP} (the AdaIN layer or deeper), "
+            f"got {cfg.style_depth}"
         )
     if cfg.widths is not None and len(cfg.widths) != cfg.layer + 1:
         raise WikiartError(

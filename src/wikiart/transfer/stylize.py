@@ -19,7 +19,7 @@ from wikiart.data.refs import display
 from wikiart.device import resolve_device
 from wikiart.errors import WikiartError
 from wikiart.files import save_image
-from wikiart.functional import channel_mean_std, preserve_color
+from wikiart.functional import preserve_color
 from wikiart.imaging import to_hwc, unit_to_hwc, unit_to_uint8
 from wikiart.models.transfer import StyleTransfer, pad_to_stride
 from wikiart.transfer.settings import KIND, STYLE_SIZE, PaintConfig, checkpoint_path
@@ -36,7 +36,7 @@ def load_transfer(
 
 @dataclass
 class Style:
-    """A target style: a name from the bank or an exemplar, as AdaIN-layer statistics."""
+    """A target style: a name from the bank or an exemplar, as its AdaIN taps' statistics."""
 
     label: str
     mean: torch.Tensor  # C
@@ -63,10 +63,10 @@ def resolve_style(model: StyleTransfer, spec: str, style_size: int = STYLE_SIZE)
 def style_statistics(
     model: StyleTransfer, image: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """An exemplar's (``3 x H x W`` uint8) channel means and stds at the AdaIN layer."""
+    """An exemplar's (``3 x H x W`` uint8) channel means and stds at the AdaIN taps."""
     dev = model.style_mean.device
     x, _ = pad_to_stride(image[None].to(dev).float() / 255, model.stride)
-    mean, std = channel_mean_std(model.content(x))
+    mean, std = model.statistics(model.codes(x))
     return mean[0], std[0]
 
 

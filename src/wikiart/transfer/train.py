@@ -29,13 +29,14 @@ from wikiart.distributed import DistContext, barrier, check_agree, distributed, 
 from wikiart.errors import WikiartError
 from wikiart.eval.color_baseline import color_stats
 from wikiart.functional import (
-    adain,
     channel_mean_std,
     content_loss,
     mean_std_loss,
     smooth_activations,
 )
-from wikiart.models.transfer import StyleTransfer
+from wikiart.models.efficientnet import EfficientNetLite
+from wikiart.models.perceptual import LiteFeatures
+from wikiart.models.transfer import StyleTransfer, decode_maps
 from wikiart.report.grids import write_render_grid
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 from wikiart.train.optim import make_optimizer, make_scheduler
@@ -91,9 +92,9 @@ def _train(
         content = _content_data(cfg, ds.root, styles, progress)
         loader = _pair_loader(cfg, content, styles, ctx)
         log.info(
-            "transfer: AdaIN at Lite0 tap %d (stride %d, %d channels), decoder %d parameters; "
+            "transfer: AdaIN at Lite0 taps %s (stride %d, %d channels), decoder %d parameters; "
             "%d content and %d style images, %d px crops, %d steps/epoch",
-            model.layer,
+            model.adain_taps,
             model.stride,
             model.channels,
             sum(p.numel() for p in model.decoder.parameters()),
@@ -122,26 +123,32 @@ def transfer_loss(
     identity_weight: float = 0.0,
     smoothing: float = 0.0,
     decoder: nn.Module | None = None,
+    loss_net: nn.Module | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The AdaIN objective on one batch of ``[0, 1]`` content and style images:
-    ``content_weight * ||f(g) - t||^2 + style_weight * sum_l (mean/std distance at tap l)``,
-    where ``t`` is the AdaIN target and ``g = decoder(t)``; with ``identity_weight``, plus that
-    times the L1 distance between the content and the decoder's reconstruction of its own
-    features (``alpha = 0``), both decoded in one call of ``decoder`` (the model's own, or it
-    wrapped in DistributedDataParallel). Returns the loss and its parts."""
+    ``content_weight * sum_a ||f_a(g) - t_a||^2 + style_weight * sum_l (mean/std distance at
+    tap l)``, where ``t_a`` are the AdaIN targets at the model's AdaIN taps ``a``, ``g`` their
+    decoding and ``l`` every tap of ``loss_net`` (the model's encoder by default: taps up to the
+    AdaIN layer; `loss_network` goes deeper). With ``identity_weight``, plus that times the L1
+    distance between the content and the decoder's reconstruction of its own features
+    (``alpha = 0``), both decoded in one call of ``decoder`` (the model's own, or it wrapped in
+    DistributedDataParallel). Returns the loss and its parts."""
+    net = loss_net if loss_net is not None else model.encoder
+    taps = model.adain_taps
     with torch.no_grad():
-        want = model.features(style01)
-        fc = model.content(content01)
-        sm, ss = channel_mean_std(want[-1])
-        target = adain(fc, ss, sm)
+        want = net(style01)
+        fc = model.codes(content01)
+        target = model.restyle(fc, *model.statistics([want[t] for t in taps]))
     dec = decoder if decoder is not None else model.decoder
     own = None
     if identity_weight > 0:  # one forward pass: DistributedDataParallel allows no second
-        decoded, own = dec(torch.cat([target, fc])).split(len(target))
+        both = [torch.cat([t, f]) for t, f in zip(target, fc, strict=True)]
+        decoded, own = decode_maps(dec, both, model.levels).split(len(content01))
     else:
-        decoded = dec(target)
-    got = model.features(decoded)
-    lc = content_loss(got[-1], target)
+        decoded = decode_maps(dec, target, model.levels)
+    got = net(decoded)
+    lc = sum((content_loss(got[t], want_t) for t, want_t in zip(taps, target, strict=True)),
+             start=torch.zeros((), device=decoded.device))  # fmt: skip
     want_stats = [channel_mean_std(smooth_activations(w, smoothing)) for w in want]
     ls = mean_std_loss([smooth_activations(g, smoothing) for g in got], want_stats)
     loss = content_weight * lc + style_weight * ls
@@ -151,6 +158,24 @@ def transfer_loss(
         loss = loss + identity_weight * li
         parts["identity"] = float(li.detach())
     return loss, parts
+
+
+def loss_network(model: StyleTransfer, depth: int | None) -> nn.Module:
+    """The frozen features the losses are measured in: the model's encoder (taps up to its
+    AdaIN layer), or with ``depth`` beyond that layer the encoder continued to tap ``depth``
+    (the deeper blocks from the offline ImageNet weights, the model's own blocks kept)."""
+    if depth is None or depth <= model.layer:
+        return model.encoder
+    backbone = EfficientNetLite(model.config["encoder"])
+    backbone.load_offline_weights()
+    if not depth < len(backbone.taps):
+        raise WikiartError(f"style depth must be {model.layer}..{len(backbone.taps) - 1}")
+    net = LiteFeatures(backbone, depth=depth + 1)
+    missing, unexpected = net.load_state_dict(model.encoder.state_dict(), strict=False)
+    deeper = {f"blocks.{i}." for i in range(len(model.encoder.blocks), len(net.blocks))}
+    if unexpected or any(not any(k.startswith(d) for d in deeper) for k in missing):
+        raise WikiartError("the model's encoder does not match the loss network's first blocks")
+    return net.to(model.style_mean.device)
 
 
 @torch.no_grad()
@@ -163,14 +188,14 @@ def style_bank(
     batch_size: int = 32,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """What a style name is rendered with: ``K x C`` channel means and standard deviations at
-    the AdaIN layer, on the CPU. ``medoid``: those of the style's most typical painting (the one
+    the AdaIN taps, on the CPU. ``medoid``: those of the style's most typical painting (the one
     nearest all the others, statistics standardised over the collection); ``mean``: the average
     over its paintings, which regresses every style towards the collection's grey average."""
     if method not in TRANSFER_BANKS:
         raise ValueError(f"bank method must be one of {TRANSFER_BANKS}, got {method!r}")
     stats, labels = [], []
     for x, y in make_loader(data, batch_size=batch_size):
-        mean, std = channel_mean_std(model.content(x.to(device).float() / 255))
+        mean, std = model.statistics(model.codes(x.to(device).float() / 255))
         stats.append(torch.cat([mean, std], 1).double().cpu())
         labels.append(y)
     table, ys = torch.cat(stats), torch.cat(labels)
@@ -265,6 +290,7 @@ def _build(cfg: TransferConfig, classes: ClassMap, device: torch.device) -> Styl
         model = StyleTransfer(
             styles,
             layer=init.layer,
+            levels=init.levels,
             widths=init.config["widths"],
             image_size=cfg.data.image_size,
         )
@@ -274,6 +300,7 @@ def _build(cfg: TransferConfig, classes: ClassMap, device: torch.device) -> Styl
     model = StyleTransfer(
         styles,
         layer=cfg.layer,
+        levels=cfg.levels,
         widths=cfg.widths,
         image_size=cfg.data.image_size,
         pretrained=True,
@@ -323,6 +350,7 @@ def _fit(
     the decoder is wrapped in DistributedDataParallel)."""
     ctx, device = where
     decoder = wrap(model.decoder, ctx, device)
+    net = loss_network(model, cfg.style_depth)
     params = list(model.decoder.parameters())
     opt = make_optimizer(params, "adamw", lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = make_scheduler(opt, "onecycle", len(loader) * cfg.epochs, pct_start=0.1)
@@ -339,6 +367,7 @@ def _fit(
             identity_weight=cfg.identity_weight,
             smoothing=cfg.smoothing,
             decoder=decoder,
+            loss_net=net,
         )
         return StepOutput(loss, len(c), parts)
 
