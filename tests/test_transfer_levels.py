@@ -44,10 +44,9 @@ def test_decode_restyles_every_tap_to_its_part_of_the_bank_row():
         target = model.restyle(maps, model.style_mean[style], model.style_std[style])
         at = 0
         for m, t, c in zip(maps, target, model.tap_channels, strict=True):
-            want = adain(m, model.style_std[style, at : at + c], model.style_mean[style, at : at + c])
-            assert torch.equal(t, want)
-            mean, std = channel_mean_std(t)
-            assert torch.allclose(mean, model.style_mean[style, at : at + c], atol=1e-4)
+            mean, std = model.style_mean[style, at : at + c], model.style_std[style, at : at + c]
+            assert torch.equal(t, adain(m, std, mean))
+            assert torch.allclose(channel_mean_std(t)[0], mean, atol=1e-4)
             at += c
         out = model.decode((*maps, sizes), style)
         assert torch.equal(out, model.decoder(target)[..., :40, :24].clamp(0, 1))
@@ -113,7 +112,7 @@ def test_cli_trains_paints_and_reloads_a_multi_level_model(tmp_path, capsys):
                  "--style", "Dark", "--out", str(out)]) == 0  # fmt: skip
     assert png_size(out / "000_photo_Dark.png") == (37, 22)
     capsys.readouterr()
-    base = argv[:3] + ["--data", str(root), "--image-size", "32", "--crop", "16"]
+    base = [*argv[:3], "--data", str(root), "--image-size", "32", "--crop", "16"]
     for flags, words in (
         (["--layer", "2", "--levels", "4"], "levels must be 1..3"),
         (["--layer", "2", "--style-depth", "1"], "style depth must be 2..4"),
