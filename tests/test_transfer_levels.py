@@ -123,3 +123,19 @@ def test_cli_trains_paints_and_reloads_a_multi_level_model(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert words in err and len(err.splitlines()) == 1, err
         assert not bad.exists()
+
+
+def test_training_crops_keep_the_paintings_scale():
+    from wikiart.transfer.train import native_scale
+
+    lo, hi = native_scale(128, 224)
+    assert lo == pytest.approx((0.8 * 128 / 224) ** 2) and hi == pytest.approx(
+        (1.25 * 128 / 224) ** 2
+    )
+    assert native_scale(224, 224) == pytest.approx((0.64, 1.0))
+    assert native_scale(256, 224) == (1.0, 1.0)  # larger than the image: the whole of it
+    for crop in (64, 128, 192):  # the patch cut is 0.8x to 1.25x the crop's side
+        lo, hi = native_scale(crop, 256)
+        assert 0.8 * crop == pytest.approx(256 * lo**0.5) and 1.25 * crop == pytest.approx(
+            256 * hi**0.5
+        )

@@ -226,10 +226,15 @@ class _Pairs(torch.utils.data.Dataset):
     random crop; the style draw uses torch's RNG, which the loader seeds per worker."""
 
     def __init__(
-        self, content: CachedImageDataset, style: CachedImageDataset, crop: int, length: int
+        self,
+        content: CachedImageDataset,
+        style: CachedImageDataset,
+        crop: int,
+        length: int,
+        image_size: int,
     ) -> None:
         self.content, self.style, self.length = content, style, length
-        self.crop = train_transform(crop, scale=(0.2, 0.6))
+        self.crop = train_transform(crop, scale=native_scale(crop, image_size))
 
     def __len__(self) -> int:
         return self.length
@@ -237,6 +242,16 @@ class _Pairs(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         j = int(torch.randint(len(self.style), (1,)))
         return self.crop(self.content.raw(i % len(self.content))), self.crop(self.style.raw(j))
+
+
+def native_scale(crop: int, image_size: int) -> tuple[float, float]:
+    """The area share of a cached image a training crop is cut from, so that a painting is
+    seen at about its own scale (a ``crop``-pixel patch resized by 0.8x to 1.25x): strokes
+    stay the size they have in the paintings whatever the crop. At 128 px of 224 px images
+    about (0.21, 0.51)."""
+    side = crop / image_size
+    lo = min(1.0, (0.8 * side) ** 2)
+    return lo, max(lo, min(1.0, (1.25 * side) ** 2))
 
 
 def _content_data(
@@ -261,7 +276,8 @@ def _pair_loader(
 ) -> torch.utils.data.DataLoader:
     """Batches of (content, style) crops; under torchrun each process takes its share."""
     length = cfg.steps_per_epoch * cfg.batch_size if cfg.steps_per_epoch else len(content)
-    pairs = _Pairs(content, styles, cfg.crop, max(length, cfg.batch_size * ctx.world_size))
+    length = max(length, cfg.batch_size * ctx.world_size)
+    pairs = _Pairs(content, styles, cfg.crop, length, cfg.data.image_size)
     sampler = None
     if ctx.enabled:
         sampler = torch.utils.data.DistributedSampler(
