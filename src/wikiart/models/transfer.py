@@ -80,26 +80,22 @@ class SkipDecoder(nn.Module):
             raise ValueError(f"{len(channels)} maps need at least as many widths, got {widths}")
         skips = list(channels[:-1])[::-1]  # deep to shallow, the deepest map excluded
         self.inp = nn.Sequential(_conv(channels[-1], widths[0]), nn.ReLU(inplace=True))
-        self.stages = nn.ModuleList()
+        self.first, self.second = nn.ModuleList(), nn.ModuleList()
         for i, w in enumerate(widths):
             nxt = widths[i + 1] if i + 1 < len(widths) else w
             extra = skips[i] if i < len(skips) else 0
-            self.stages.append(
-                nn.ModuleDict({
-                    "a": _conv(w + extra, nxt),
-                    "b": _conv(nxt, nxt),
-                })
-            )  # fmt: skip
+            self.first.append(_conv(w + extra, nxt))
+            self.second.append(_conv(nxt, nxt))
         self.out = _conv(widths[-1], 3)
 
     def forward(self, maps: Sequence[torch.Tensor]) -> torch.Tensor:
         skips = list(maps[:-1])[::-1]
         x = self.inp(maps[-1])
-        for i, stage in enumerate(self.stages):
+        for i, (first, second) in enumerate(zip(self.first, self.second, strict=True)):
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
             if i < len(skips):
                 x = torch.cat([x, skips[i].to(x.dtype)], 1)
-            x = F.relu(stage["b"](F.relu(stage["a"](x))))
+            x = F.relu(second(F.relu(first(x))))
         return self.out(x)
 
 

@@ -19,7 +19,7 @@ _EXPORTS = {
     "style_statistics": "wikiart.transfer.stylize",
     "train_transfer": "wikiart.transfer.train",
     "transfer_command": "wikiart.transfer.stylize",
-    "transfer_loss": "wikiart.transfer.train",
+    "transfer_loss": "wikiart.transfer.losses",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)
