@@ -6,8 +6,9 @@ For each (content photo, style painting) pair of ../shared/data/style-transfer (
 - AdaIN: one pass of a trained transfer checkpoint (`wikiart transfer`'s `paint`), timed;
 - the baseline (Gatys et al. 2016 with AdaIN's statistics): the content image's pixels optimised
   by Adam (lr --lr) for --iterations steps against the same encoder and the same losses (content
-  at the AdaIN layer against the content image's features, channel mean/std at every tap up to
-  it against the style image's, weights --content-weight / --style-weight), timed.
+  at the AdaIN taps against the content image's features, channel mean/std at every tap up to
+  the AdaIN layer against the style image's, weights --content-weight / --style-weight; pass
+  the --style-weight the decoder was trained with), timed.
 
 Reported per method: seconds per image, the style loss (the decoder's training loss, without any
 smoothing) and the content loss of the output against the content image's features; and the
@@ -197,33 +198,41 @@ def _losses(model, out01, content_u8, style_maps, dev) -> tuple[float, float]:
     """(content loss against the content image's features, style loss against the style's)."""
     import torch
 
-    from wikiart.functional import channel_mean_std, content_loss, mean_std_loss
+    from wikiart.functional import channel_mean_std, mean_std_loss
 
     with torch.inference_mode():
         x = _pad(out01[None].to(dev).float(), model.stride)
         c = _pad(content_u8[None].to(dev).float() / 255, model.stride)
         got = model.features(x)
         want = [channel_mean_std(f) for f in style_maps]
-        lc = content_loss(got[-1], model.features(c)[-1])
+        lc = _content(model, got, model.features(c))
         return float(lc), float(mean_std_loss(got, want))
+
+
+def _content(model, got, want):
+    """The content term of the model's training loss: summed over its AdaIN taps (one tap
+    unless it was trained with --levels)."""
+    from wikiart.functional import content_loss
+
+    return sum(content_loss(got[t], want[t]) for t in model.adain_taps)
 
 
 def _optimise(model, content_u8, style_maps, args, dev):
     """The baseline: Adam on the pixels from the content image, the same encoder and losses."""
     import torch
 
-    from wikiart.functional import channel_mean_std, content_loss, mean_std_loss
+    from wikiart.functional import channel_mean_std, mean_std_loss
 
     c = _pad(content_u8[None].to(dev).float() / 255, model.stride)
     h, w = content_u8.shape[1:]
     with torch.no_grad():
-        fc = model.features(c)[-1]
+        fc = model.features(c)
         want = [channel_mean_std(f) for f in style_maps]
     x = c.clone().requires_grad_(True)
     opt = torch.optim.Adam([x], lr=args.lr)
     for _ in range(args.iterations):
         got = model.features(x)
-        loss = args.content_weight * content_loss(got[-1], fc) + args.style_weight * (
+        loss = args.content_weight * _content(model, got, fc) + args.style_weight * (
             mean_std_loss(got, want)
         )
         opt.zero_grad(set_to_none=True)
