@@ -25,6 +25,14 @@ the style generator trained by its benchmark recipe (a frozen Lite0 classifier a
 epochs at 64 px), all through `wikiart evaluate` on the same --max-per-style test images.
 
     python bench/transfer.py --checkpoint builtin --sample ../shared/data/wikiart-sample
+
+With --judge-arch efficientnet-lite2 --judge-size 224 (a judge that does not share the transfer
+encoder: the frozen ImageNet Lite2 at 224 px) and --no-generator it scores the transfer rows
+alone at --sample-size (224 px), with --baseline CHECKPOINT beside them (another transfer
+checkpoint, e.g. builtin, with the same statistics):
+
+    python bench/transfer.py --checkpoint RUN/model.pt --baseline builtin --sample S \
+        --sample-size 224 --judge-arch efficientnet-lite2 --judge-size 224 --no-generator
 """
 
 from __future__ import annotations
@@ -56,6 +64,10 @@ def main() -> None:
     ap.add_argument("--max-per-style", type=int, default=10)
     ap.add_argument("--judge-epochs", type=int, default=20)
     ap.add_argument("--stylegen-epochs", type=int, default=4)
+    ap.add_argument("--judge-arch", default="baseline-cnn", help="the judge's --arch")
+    ap.add_argument("--judge-size", type=int, default=64, help="the judge's --image-size")
+    ap.add_argument("--no-generator", action="store_true", help="transfer rows only")
+    ap.add_argument("--baseline", help="another transfer checkpoint scored beside --checkpoint")
     args = ap.parse_args()
     if args.sample:
         _against_generator(args)
@@ -139,40 +151,42 @@ def _against_generator(args) -> None:
     data = str(args.sample)
     t0 = time.perf_counter()
     judge = out / "judge"
+    # the from-scratch CNN for --judge-epochs, a pretrained one as a frozen probe (its defaults)
+    how: dict = {"epochs": args.judge_epochs} if args.judge_arch == "baseline-cnn" else {}
+    how = how or {"mode": "frozen"}
     wikiart.train_classifier(
-        judge,
-        data=data,
-        arch="baseline-cnn",
-        image_size=64,
-        epochs=args.judge_epochs,
-        seed=1,
-        overwrite=True,
-    )
-    wikiart.train_classifier(
-        out / "clf",
-        data=data,
-        arch="efficientnet-lite0",
-        mode="frozen",
-        image_size=96,
-        overwrite=True,
-    )
-    wikiart.train_stylegen(
-        out / "sg", data=data, classifier=str(out / "clf" / "model.pt"), image_size=64,
-        epochs=args.stylegen_epochs, overwrite=True,
+        judge, data=data, arch=args.judge_arch, image_size=args.judge_size, seed=1,
+        overwrite=True, **how,
     )  # fmt: skip
-    runs = {"style generator": out / "sg"}
-    for bank in ("medoid", "mean"):
-        run = out / f"transfer-{bank}"
-        wikiart.train_transfer(
-            run,
+    runs = {}
+    if not args.no_generator:
+        wikiart.train_classifier(
+            out / "clf",
             data=data,
-            init=args.checkpoint,
-            epochs=0,
-            bank=bank,
-            image_size=args.sample_size,
+            arch="efficientnet-lite0",
+            mode="frozen",
+            image_size=96,
             overwrite=True,
         )
-        runs[f"transfer ({bank} bank, {args.sample_size} px)"] = run
+        wikiart.train_stylegen(
+            out / "sg", data=data, classifier=str(out / "clf" / "model.pt"), image_size=64,
+            epochs=args.stylegen_epochs, overwrite=True,
+        )  # fmt: skip
+        runs["style generator"] = out / "sg"
+    checkpoints = {"": args.checkpoint} | ({"baseline-": args.baseline} if args.baseline else {})
+    for tag, checkpoint in checkpoints.items():
+        for bank in ("medoid", "mean"):
+            run = out / f"{tag}transfer-{bank}"
+            wikiart.train_transfer(
+                run,
+                data=data,
+                init=checkpoint,
+                epochs=0,
+                bank=bank,
+                image_size=args.sample_size,
+                overwrite=True,
+            )
+            runs[f"{tag}transfer ({bank} bank, {args.sample_size} px)"] = run
     rows = {}
     for name, run in runs.items():
         rows[name] = wikiart.evaluate(
