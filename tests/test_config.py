@@ -94,3 +94,23 @@ def test_a_field_s_own_limit_replaces_its_name_s():
         with pytest.raises(WikiartError, match=r"samples \(--samples\) must be an integer from 1"):
             build_config(cls, None, {"samples": 0})
         assert build_config(cls, None, {"samples": 1}).samples == 1
+
+
+def test_resume_accepts_a_setting_the_run_predates_only_at_its_default(tmp_path):
+    """A run saved before a setting existed resumes under a newer version at that setting's
+    default; any other value, or a changed old setting, is refused."""
+    from wikiart.config_io import check_same_run
+    from wikiart.transfer.settings import TransferConfig
+
+    cfg = build_config(TransferConfig, None, {"epochs": 3})
+    path = save_config(cfg, tmp_path)
+    old = json.loads(path.read_text())
+    del old["encoder"], old["encoder_weights"]  # saved by a version without them
+    path.write_text(json.dumps(old))
+    check_same_run(cfg, tmp_path)
+    with pytest.raises(WikiartError, match="encoder"):
+        check_same_run(
+            build_config(TransferConfig, None, {"epochs": 3, "encoder": "vgg19"}), tmp_path
+        )
+    with pytest.raises(WikiartError, match="epochs: 3 -> 4"):
+        check_same_run(build_config(TransferConfig, None, {"epochs": 4}), tmp_path)

@@ -270,6 +270,22 @@ def _flat_fields(cfg: Any) -> list[tuple[dataclasses.Field[Any], Any]]:
     return out
 
 
+def _defaults(cfg: Any) -> dict[str, Any]:
+    """The top-level settings of ``cfg``'s dataclass that have defaults, as JSON values."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    plain = {
+        k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v
+        for k, v in out.items()
+    }
+    result: dict[str, Any] = json.loads(json.dumps(plain))
+    return result
+
+
 #: Settings a resumed run may change: they do not alter what is computed.
 RESUME_FREE = frozenset({"resume", "overwrite", "device", "loader_workers", "patience", "tta"})
 
@@ -282,6 +298,8 @@ def check_same_run(cfg: Any, out: str | os.PathLike[str]) -> None:
         return
     old = json.loads(path.read_text(encoding="utf-8"))
     new = json.loads(json.dumps(to_dict(cfg)))
+    # a setting the run predates (a newer version's) continues it at its default value
+    old |= {k: v for k, v in _defaults(cfg).items() if k not in old}
     diffs = [
         f"{k}: {old.get(k)!r} -> {v!r}"
         for k, v in new.items()

@@ -32,6 +32,9 @@ from wikiart.functional import adain, blend, channel_mean_std
 from wikiart.models.base import style_index
 from wikiart.models.efficientnet import EfficientNetLite
 from wikiart.models.perceptual import LiteFeatures
+from wikiart.models.vgg import CHANNELS as VGG_CHANNELS
+from wikiart.models.vgg import STRIDES as VGG_STRIDES
+from wikiart.models.vgg import VGGFeatures
 
 
 def _conv(cin: int, cout: int) -> nn.Conv2d:
@@ -123,29 +126,28 @@ class StyleTransfer(nn.Module):
         encoder: str = "efficientnet-lite0",
         image_size: int = 256,
         pretrained: bool = False,
+        encoder_weights: str | None = None,
     ) -> None:
-        """``pretrained``: the offline ImageNet weights in the encoder (a model about to be
-        trained); a checkpoint's own weights are loaded over a model built without them."""
+        """``pretrained``: the ImageNet weights in the encoder (a model about to be trained: the
+        offline Lite weights, or VGG-19's from ``encoder_weights`` or torchvision's download); a
+        checkpoint's own weights are loaded over a model built without them."""
         super().__init__()
-        backbone = EfficientNetLite(encoder)
-        if pretrained:
-            backbone.load_offline_weights()
-        taps = backbone.taps
-        if not 0 <= layer < len(taps):
-            raise ValueError(f"layer must be 0..{len(taps) - 1} (an encoder tap), got {layer}")
+        if not 0 <= layer < len(encoder_strides(encoder)):
+            n = len(encoder_strides(encoder))
+            raise ValueError(f"layer must be 0..{n - 1} (an encoder tap), got {layer}")
         if not 1 <= levels <= layer + 1:
             raise ValueError(f"levels must be 1..{layer + 1} for layer {layer}, got {levels}")
-        self.encoder = LiteFeatures(backbone, depth=layer + 1)
+        self.encoder, all_channels = build_encoder(encoder, layer + 1, pretrained, encoder_weights)
         self.adain_taps = list(range(layer - levels + 1, layer + 1))
-        self.tap_channels = [
-            int(backbone.net._blocks[taps[t]]._bn2.num_features) for t in self.adain_taps
-        ]
+        self.tap_channels = [all_channels[t] for t in self.adain_taps]
         channels = sum(self.tap_channels)
-        widths = list(widths) if widths else default_widths(layer)
-        if len(widths) != layer + 1:
+        self.stride = encoder_strides(encoder)[layer]
+        ups = self.stride.bit_length() - 1  # x2 upsamplings back to pixels
+        widths = list(widths) if widths else default_widths(ups - 1)
+        if len(widths) != ups or ups < 1:
             raise ValueError(
-                f"the decoder needs {layer + 1} widths (one per x2 upsampling) for layer {layer}, "
-                f"got {widths}"
+                f"the decoder needs {ups} widths (one per x2 upsampling) for layer {layer} of "
+                f"{encoder}, got {widths}"
             )
         self.decoder: nn.Module = (
             TransferDecoder(channels, widths)
@@ -158,7 +160,6 @@ class StyleTransfer(nn.Module):
         self.register_buffer("style_std", torch.ones(k, channels))
         self.layer = int(layer)
         self.levels = int(levels)
-        self.stride = 2 ** (layer + 1)
         self.channels = channels
         self.image_size = int(image_size)
         self.config: dict[str, Any] = {
@@ -249,6 +250,35 @@ def decode_maps(decoder: nn.Module, maps: Sequence[torch.Tensor], levels: int) -
     """``decoder`` (a model's, or it wrapped in DistributedDataParallel) on AdaIN maps: the
     deepest alone for a one-level decoder, all of them for a `SkipDecoder`."""
     return decoder(maps[-1]) if levels == 1 else decoder(list(maps))
+
+
+def encoder_strides(encoder: str) -> tuple[int, ...]:
+    """The stride of each tap of a transfer encoder: EfficientNet-Lite's five resolutions
+    (2 to 32), VGG-19's ``relu1_1 .. relu5_1`` (1 to 16)."""
+    if encoder == "vgg19":
+        return VGG_STRIDES
+    if encoder.startswith("efficientnet-lite"):
+        return (2, 4, 8, 16, 32)
+    raise ValueError(f"unknown transfer encoder {encoder!r}; expected efficientnet-lite0 or vgg19")
+
+
+def build_encoder(
+    encoder: str, depth: int, pretrained: bool, weights: str | None = None
+) -> tuple[nn.Module, list[int]]:
+    """The frozen encoder's first ``depth`` taps (``[0, 1]`` images -> maps) and the channels
+    of each of its taps."""
+    if encoder == "vgg19":
+        vgg = VGGFeatures(depth)
+        if pretrained:
+            vgg.load_weights(weights)
+        return vgg, list(VGG_CHANNELS)
+    backbone = EfficientNetLite(encoder)
+    if pretrained:
+        backbone.load_offline_weights()
+    blocks = backbone.net._blocks
+    return LiteFeatures(backbone, depth=depth), [
+        int(blocks[t]._bn2.num_features) for t in backbone.taps
+    ]
 
 
 def default_widths(layer: int) -> list[int]:

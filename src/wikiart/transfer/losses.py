@@ -68,13 +68,18 @@ def loss_network(model: StyleTransfer, depth: int | None) -> nn.Module:
     (the deeper blocks from the offline ImageNet weights, the model's own blocks kept)."""
     if depth is None or depth <= model.layer:
         return model.encoder
+    if model.config["encoder"] == "vgg19":
+        raise WikiartError("with --encoder vgg19 the style loss goes no deeper than --layer")
     backbone = EfficientNetLite(model.config["encoder"])
     backbone.load_offline_weights()
     if not depth < len(backbone.taps):
         raise WikiartError(f"style depth must be {model.layer}..{len(backbone.taps) - 1}")
     net = LiteFeatures(backbone, depth=depth + 1)
     missing, unexpected = net.load_state_dict(model.encoder.state_dict(), strict=False)
-    deeper = {f"blocks.{i}." for i in range(len(model.encoder.blocks), len(net.blocks))}
+    own = model.encoder
+    assert isinstance(own, LiteFeatures)
+    kept = len(own.blocks)
+    deeper = {f"blocks.{i}." for i in range(kept, len(net.blocks))}
     if unexpected or any(not any(k.startswith(d) for d in deeper) for k in missing):
         raise WikiartError("the model's encoder does not match the loss network's first blocks")
     return net.to(model.style_mean.device)

@@ -19,6 +19,7 @@ KIND = "transfer"
 #: ``--init builtin`` / ``--checkpoint builtin``: the decoder shipped with the package.
 BUILTIN = builtins.BUILTIN
 TRANSFER_BANKS = ("medoid", "mean")
+TRANSFER_ENCODERS = ("efficientnet-lite0", "vgg19")
 #: The deepest EfficientNet-Lite tap (stride 32).
 LAST_TAP = 4
 #: The longest side of a picture painted or of a style image read.
@@ -69,6 +70,19 @@ class TransferConfig(TrainConfig):
         "decoder channels per x2 upsampling stage (default 16 x 2^k, e.g. 64,32,16 at layer 2)",
         advanced=True,
     )
+    encoder: str = setting(
+        "efficientnet-lite0",
+        "the frozen encoder: the offline ImageNet EfficientNet-Lite0, or VGG-19 (the AdaIN "
+        "paper's; its weights from --encoder-weights or torchvision's download)",
+        choices=TRANSFER_ENCODERS,
+        advanced=True,
+    )
+    encoder_weights: str | None = setting(
+        None,
+        "a local VGG-19 weights file: torchvision's vgg19 state dict or pytorch-AdaIN's "
+        "vgg_normalised.pth",
+        advanced=True,
+    )
     style_weight: float = setting(
         10.0, "weight of the style loss (channel mean/std over taps 0..style depth)", advanced=True
     )
@@ -112,7 +126,7 @@ def resolve_config(
     """Defaults <- TOML <- flags, checked."""
     cfg = build_config(TransferConfig, config_file, overrides)
     if cfg.init is None:  # with --init, the init's layer decides (checked once it is read)
-        check_crop(cfg.crop, cfg.layer)
+        check_crop(cfg.crop, tap_stride(cfg.encoder, cfg.layer))
     if cfg.epochs > 0 and cfg.crop > cfg.data.image_size:
         raise WikiartError(
             f"crop {cfg.crop} is larger than the cached images ({cfg.data.image_size} px); "
@@ -122,24 +136,42 @@ def resolve_config(
         raise WikiartError(
             f"levels must be 1..{cfg.layer + 1} for layer {cfg.layer}, got {cfg.levels}"
         )
-    if cfg.style_depth is not None and not cfg.layer <= cfg.style_depth <= LAST_TAP:
+    _check_depths(cfg)
+    ups = tap_stride(cfg.encoder, cfg.layer).bit_length() - 1
+    if cfg.widths is not None and len(cfg.widths) != ups:
         raise WikiartError(
-            f"style depth must be {cfg.layer}..{LAST_TAP} (the AdaIN layer or deeper), "
-            f"got {cfg.style_depth}"
-        )
-    if cfg.widths is not None and len(cfg.widths) != cfg.layer + 1:
-        raise WikiartError(
-            f"widths needs {cfg.layer + 1} values (one per x2 upsampling) for layer {cfg.layer}, "
+            f"widths needs {ups} values (one per x2 upsampling) for layer {cfg.layer}, "
             f"got {cfg.widths}"
         )
+    if cfg.encoder_weights is not None and cfg.encoder != "vgg19":
+        raise WikiartError("--encoder-weights is for --encoder vgg19")
     if cfg.epochs == 0 and cfg.init is None:
         raise WikiartError("epochs 0 only computes style statistics: it needs --init")
     return cfg
 
 
-def check_crop(crop: int, layer: int) -> None:
+def tap_stride(encoder: str, layer: int) -> int:
+    """The stride of an encoder's tap ``layer``: Lite's taps 0-4 are strides 2-32, VGG-19's
+    ``relu1_1 .. relu5_1`` strides 1-16."""
+    return int(2**layer if encoder == "vgg19" else 2 ** (layer + 1))
+
+
+def _check_depths(cfg: TransferConfig) -> None:
+    """The style loss's depth against the AdaIN layer; VGG-19's taps its encoder holds."""
+    if cfg.style_depth is not None and not cfg.layer <= cfg.style_depth <= LAST_TAP:
+        raise WikiartError(
+            f"style depth must be {cfg.layer}..{LAST_TAP} (the AdaIN layer or deeper), "
+            f"got {cfg.style_depth}"
+        )
+    if cfg.encoder == "vgg19":
+        if cfg.layer < 1:
+            raise WikiartError("with --encoder vgg19 the AdaIN layer is 1..4 (relu2_1..relu5_1)")
+        if cfg.style_depth is not None and cfg.style_depth > cfg.layer:
+            raise WikiartError("with --encoder vgg19 the style loss goes no deeper than --layer")
+
+
+def check_crop(crop: int, stride: int) -> None:
     """Training crops the encoder divides evenly, with at least two feature rows."""
-    stride = 2 ** (layer + 1)
     if crop < 2 * stride or crop % stride:
         raise WikiartError(f"crop must be a multiple of {stride} and >= {2 * stride}, got {crop}")
 
@@ -151,6 +183,8 @@ def require_inputs(cfg: TransferConfig) -> None:
         raise WikiartError(f"content folder not found: {display(cfg.content)}")
     if cfg.init is not None:
         checkpoint_path(cfg.init)
+    if cfg.encoder_weights is not None and not Path(cfg.encoder_weights).is_file():
+        raise WikiartError(f"VGG-19 weights file not found: {display(cfg.encoder_weights)}")
 
 
 @dataclass

@@ -230,12 +230,13 @@ def _build(cfg: TransferConfig, classes: ClassMap, device: torch.device) -> Styl
         _, init, _ = load_model(checkpoint_path(cfg.init), "cpu", kind=KIND)
         log.info("init %s: its layer %d and widths %s", cfg.init, init.layer, init.config["widths"])
         if cfg.epochs > 0:
-            check_crop(cfg.crop, init.layer)
+            check_crop(cfg.crop, init.stride)
         model = StyleTransfer(
             styles,
             layer=init.layer,
             levels=init.levels,
             widths=init.config["widths"],
+            encoder=init.config["encoder"],
             image_size=cfg.data.image_size,
         )
         model.encoder.load_state_dict(init.encoder.state_dict())
@@ -246,8 +247,10 @@ def _build(cfg: TransferConfig, classes: ClassMap, device: torch.device) -> Styl
         layer=cfg.layer,
         levels=cfg.levels,
         widths=cfg.widths,
+        encoder=cfg.encoder,
         image_size=cfg.data.image_size,
         pretrained=True,
+        encoder_weights=cfg.encoder_weights,
     )
     return model.to(device)
 
