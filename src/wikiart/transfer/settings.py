@@ -52,7 +52,10 @@ class TransferConfig(TrainConfig):
         None, "start from this transfer RUN/model.pt, or 'builtin' (the packaged decoder)"
     )
     layer: int = setting(
-        2, "AdaIN layer: Lite0 tap 0-4 (strides 2-32; deeper moves more style)", advanced=True
+        2,
+        "AdaIN layer: encoder tap 0-4 (Lite0: strides 2-32; vgg19: relu1_1..relu5_1); deeper "
+        "moves more style",
+        advanced=True,
     )
     levels: int = setting(
         1,
@@ -62,7 +65,7 @@ class TransferConfig(TrainConfig):
     )
     style_depth: int | None = setting(
         None,
-        "deepest Lite0 tap of the style loss, up to 4 (default: --layer)",
+        "deepest encoder tap of the style loss, up to 4 (default: --layer)",
         advanced=True,
     )
     widths: list[int] | None = setting(
