@@ -14,6 +14,7 @@ success, beside the floor and the colour baseline). The probes:
 - ``C``: B with SWAG smoothing (``--smoothing 10``);
 - ``D``: multi-level AdaIN at taps 2-4 (``--layer 4 --levels 3 --style-depth 4``);
 - ``E``: multi-level AdaIN at taps 2-3 (``--layer 3 --levels 2 --style-depth 4``);
+- ``F``: D with style weight 30; ``D2000``: D for 2,000 steps;
 - ``wct-B``: B's decoder with whitening-colouring in place of AdaIN (bench/transfer_wct.py).
 
     python bench/transfer_probes.py --out ~/t28 [--probes builtin,A,B,D] [--steps 500]
@@ -41,7 +42,11 @@ PROBES = {
     "C": ["--style-depth", "4", "--smoothing", "10"],
     "D": ["--layer", "4", "--levels", "3", "--style-depth", "4"],
     "E": ["--layer", "3", "--levels", "2", "--style-depth", "4"],
+    "F": ["--layer", "4", "--levels", "3", "--style-depth", "4", "--style-weight", "30"],
+    "D2000": ["--layer", "4", "--levels", "3", "--style-depth", "4"],
 }
+#: Probes with their own number of steps (else --steps).
+STEPS = {"D2000": 2000}
 KEYS = ("swap_success", "floor", "color_baseline", "ssim", "own_style_ssim", "feature_distance")
 
 
@@ -73,7 +78,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sample", default=str(SAMPLE))
     ap.add_argument("--out", required=True)
-    ap.add_argument("--probes", default=",".join([*PROBES, "wct-B"]))
+    ap.add_argument("--probes", default=",".join([*PROBES, "wct-B"]))  # wct-B after B
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--max-per-style", type=int, default=10)
     args = ap.parse_args()
@@ -101,7 +106,8 @@ def main() -> None:
             if not (run / "model.pt").is_file():
                 wikiart("train", "transfer", "--data", str(sel), "--out", str(run),
                         "--image-size", "224", "--crop", "128", "--epochs", "1",
-                        "--steps-per-epoch", str(args.steps), "--batch-size", "8", "--seed", "0",
+                        "--steps-per-epoch", str(STEPS.get(name, args.steps)), "--batch-size",
+                        "8", "--seed", "0",
                         *PROBES[name], log=log)  # fmt: skip
             if not (run / "eval" / "stylegen_eval.json").is_file():
                 wikiart("evaluate", "--checkpoint", str(run / "model.pt"), "--judge",
