@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from diffusion_unseen import _judge, lora
+from stages import run_stages, stage_parser
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE.parent.parent / "shared" / "data" / "wikiart-sample"
@@ -82,14 +83,9 @@ SAMPLING = {"sampler": "ddim", "steps": 25, "guidance": 4.0}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--data", default=str(SAMPLE))
-    ap.add_argument("--out", required=True, help="the runs' folder (keep it outside the repo)")
-    ap.add_argument("--stages", default="train,export,evaluate")
-    ap.add_argument("--device", default="auto")
+    ap = stage_parser(__doc__, SAMPLE, PACKAGE_FILE, "train,export,evaluate")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the base's epochs")
-    ap.add_argument("--export-to", default=str(PACKAGE_FILE))
     ap.add_argument("--n", type=int, default=32, help="samples per style in the evaluations")
     ap.add_argument(
         "--more-from", default="base", help="the more stage trains OUT/NAME on into OUT/NAME-more"
@@ -106,19 +102,9 @@ def main() -> None:
     ap.add_argument("--cache-dir", help="preprocessing cache (default: the user cache)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s: %(message)s")
-    out = Path(args.out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
-    summary_path = out / "bench.json"
-    summary: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     stages = {"train": train, "more": more, "decoder": decoder, "export": export,
               "evaluate": evaluate, "sampling": sampling, "lora": lora}  # fmt: skip
-    for name in args.stages.split(","):
-        t0 = time.perf_counter()
-        summary[name] = stages[name](args, out)
-        summary[name]["stage_seconds"] = round(time.perf_counter() - t0, 1)
-        summary["machine"] = _machine(args.device)
-        summary_path.write_text(json.dumps(summary, indent=2))
-        print(f"[{name}] {summary[name]['stage_seconds']:.0f} s; wrote {summary_path}", flush=True)
+    run_stages(args, stages, lambda: _machine(args.device))
 
 
 def _machine(device: str) -> dict[str, Any]:

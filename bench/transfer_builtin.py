@@ -30,9 +30,10 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from stages import run_stages, stage_parser
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE.parent.parent / "shared" / "data" / "wikiart-sample"
@@ -101,27 +102,11 @@ def evaluate(args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--data", default=str(SAMPLE))
-    ap.add_argument("--out", required=True, help="the runs' folder (keep it outside the repo)")
-    ap.add_argument("--stages", default="train,export,evaluate")
-    ap.add_argument("--device", default="auto")
+    ap = stage_parser(__doc__, SAMPLE, PACKAGE_FILE, "train,export,evaluate")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--steps-per-epoch", type=int, default=1000)
-    ap.add_argument("--export-to", default=str(PACKAGE_FILE))
     ap.add_argument("--baseline", help="the transfer checkpoint scored beside the new one")
-    args = ap.parse_args()
-    out = Path(args.out).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
-    summary_path = out / "bench.json"
-    summary: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    stages = {"train": train, "export": export, "evaluate": evaluate}
-    for name in args.stages.split(","):
-        t0 = time.perf_counter()
-        summary[name] = stages[name](args, out)
-        summary[name]["stage_seconds"] = round(time.perf_counter() - t0, 1)
-        summary_path.write_text(json.dumps(summary, indent=2))
-        print(f"[{name}] {summary[name]['stage_seconds']:.0f} s; wrote {summary_path}", flush=True)
+    run_stages(ap.parse_args(), {"train": train, "export": export, "evaluate": evaluate})
 
 
 if __name__ == "__main__":

@@ -209,3 +209,33 @@ def sample_root() -> Path:
 def _private_cache(tmp_path_factory, monkeypatch):
     """Tests never write into the user's ~/.cache/wikiart."""
     monkeypatch.setenv("WIKIART_CACHE", str(tmp_path_factory.mktemp("wikiart-cache")))
+
+
+def decoder_losses(model, content, style, steps: int, **loss_kw) -> tuple[list[float], dict]:
+    """Adam (lr 3e-3) on a transfer model's decoder for ``steps`` steps of `transfer_loss` on
+    one batch: every step's loss and the last step's parts."""
+    import torch
+
+    from wikiart.transfer import transfer_loss
+
+    opt = torch.optim.Adam(model.decoder.parameters(), lr=3e-3)
+    losses, parts = [], {}
+    for _ in range(steps):
+        loss, parts = transfer_loss(model, content, style, **loss_kw)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses, parts
+
+
+def paints_at_own_size(checkpoint: Path, tmp: Path, style: str, size: tuple[int, int]) -> None:
+    """`wikiart transfer` of a fresh JPEG of ``size`` in ``style`` writes a PNG of that size."""
+    from wikiart.cli import main
+
+    photo = tmp / "photo.jpg"
+    write_image(photo, seed=4, size=size)
+    out = tmp / "painted"
+    argv = ["transfer", "--checkpoint", str(checkpoint), "--content", str(photo), "--style", style]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert png_size(out / f"000_photo_{style}.png") == size

@@ -5,11 +5,11 @@ checkpoint that rebuilds itself, the CLI and its one-line errors."""
 import pytest
 import torch
 
-from conftest import dark_bright, png_size, requires, write_image
+from conftest import dark_bright, decoder_losses, paints_at_own_size, requires
 from wikiart.cli import main
 from wikiart.functional import adain, channel_mean_std
 from wikiart.models.transfer import SkipDecoder, StyleTransfer
-from wikiart.transfer import load_transfer, paint, transfer_loss
+from wikiart.transfer import load_transfer, paint
 from wikiart.transfer.losses import loss_network
 from wikiart.transfer.stylize import Style, style_statistics
 
@@ -79,15 +79,8 @@ def test_the_loss_network_continues_the_encoder_and_a_few_steps_learn():
     torch.manual_seed(0)
     content = torch.rand(4, 3, 32, 32)
     style = torch.rand(4, 3, 32, 32) ** 3
-    opt = torch.optim.Adam(model.decoder.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(25):
-        loss, parts = transfer_loss(model, content, style, identity_weight=1.0, loss_net=net)
-        assert set(parts) == {"content", "style", "identity"}
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses, parts = decoder_losses(model, content, style, 25, identity_weight=1.0, loss_net=net)
+    assert set(parts) == {"content", "style", "identity"}
     assert losses[-1] < 0.7 * losses[0]
     assert all(p.grad is None for p in net.parameters())
 
@@ -105,12 +98,7 @@ def test_cli_trains_paints_and_reloads_a_multi_level_model(tmp_path, capsys):
     model, payload = load_transfer(run / "model.pt")
     assert payload["model_config"]["levels"] == 2 and model.adain_taps == [1, 2]
     assert model.style_mean.shape == (2, 24 + 40)
-    photo = tmp_path / "photo.jpg"
-    write_image(photo, seed=4, size=(37, 22))
-    out = tmp_path / "painted"
-    assert main(["transfer", "--checkpoint", str(run / "model.pt"), "--content", str(photo),
-                 "--style", "Dark", "--out", str(out)]) == 0  # fmt: skip
-    assert png_size(out / "000_photo_Dark.png") == (37, 22)
+    paints_at_own_size(run / "model.pt", tmp_path, "Dark", (37, 22))
     capsys.readouterr()
     base = [*argv[:3], "--data", str(root), "--image-size", "32", "--crop", "16"]
     for flags, words in (

@@ -5,7 +5,7 @@ downloaded), a transfer model over it, the CLI and its one-line errors."""
 import pytest
 import torch
 
-from conftest import dark_bright, png_size, write_image
+from conftest import dark_bright, paints_at_own_size
 from wikiart.cli import main
 from wikiart.errors import WikiartError
 from wikiart.models.transfer import StyleTransfer
@@ -92,12 +92,7 @@ def test_cli_trains_over_local_vgg_weights_and_refuses_bad_combinations(tmp_path
                  "--steps-per-epoch", "2", "--batch-size", "2"]) == 0  # fmt: skip
     model, payload = load_transfer(run / "model.pt")
     assert payload["model_config"]["encoder"] == "vgg19" and model.channels == 256
-    photo = tmp_path / "photo.jpg"
-    write_image(photo, seed=5, size=(30, 21))
-    out = tmp_path / "painted"
-    assert main(["transfer", "--checkpoint", str(run / "model.pt"), "--content", str(photo),
-                 "--style", "Bright", "--out", str(out)]) == 0  # fmt: skip
-    assert png_size(out / "000_photo_Bright.png") == (30, 21)
+    paints_at_own_size(run / "model.pt", tmp_path, "Bright", (30, 21))
     capsys.readouterr()
     for flags, words in (
         (["--encoder-weights", str(weights)], "is for --encoder vgg19"),
