@@ -126,3 +126,21 @@ def test_training_crops_keep_the_paintings_scale():
         assert 0.8 * crop == pytest.approx(256 * lo**0.5) and 1.25 * crop == pytest.approx(
             256 * hi**0.5
         )
+
+
+def test_the_apps_painter_paints_a_multi_level_model_by_name_and_like_an_upload():
+    from PIL import Image
+
+    from wikiart.errors import WikiartError
+    from wikiart.transfer.painter import TransferPainter
+
+    painter = TransferPainter(multi(seed=4))
+    assert painter.styles == ["A", "B"] and painter.exemplars
+    photo = Image.new("RGB", (45, 30), (200, 120, 40))
+    by_name = painter.paint(photo.copy(), "B", None, 1.0, False, 40)
+    assert by_name.shape == (27, 40, 3) and by_name.dtype.name == "uint8"  # scaled to 40 px
+    upload = Image.effect_noise((24, 24), 60).convert("RGB")
+    like = painter.paint(photo.copy(), None, upload, 0.5, True, 64)
+    assert like.shape == (30, 45, 3)
+    with pytest.raises(WikiartError, match="unknown style"):
+        painter.paint(photo.copy(), "C", None, 1.0, False, 64)
