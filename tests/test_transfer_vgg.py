@@ -59,7 +59,7 @@ def test_torchvision_weights_map_in_order_with_its_input_normalisation(tmp_path)
     torch.save(short, path)
     with pytest.raises(WikiartError, match="lack"):
         VGGFeatures(depth=4).load_weights(path)
-    with pytest.raises(WikiartError, match="not found"):
+    with pytest.raises(WikiartError, match="does not exist"):
         vgg.load_weights(tmp_path / "none.pth")
 
 

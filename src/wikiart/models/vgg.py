@@ -75,12 +75,7 @@ class VGGFeatures(nn.Module):
     def load_weights(self, path: str | os.PathLike[str] | None) -> None:
         """ImageNet weights: a local file (pytorch-AdaIN's ``vgg_normalised.pth``, or a
         torchvision ``vgg19`` state dict), else torchvision's download (needs the internet)."""
-        if path is None:
-            state = _download()
-        else:
-            if not os.path.isfile(path):
-                raise WikiartError(f"VGG-19 weights file not found: {path}")
-            state = read_state_dict(path)
+        state = _download() if path is None else read_state_dict(path)
         self.net.load_state_dict(_to_layout(state, self.net), strict=True)
 
 

@@ -75,11 +75,8 @@ def loss_network(model: StyleTransfer, depth: int | None) -> nn.Module:
     if not depth < len(backbone.taps):
         raise WikiartError(f"style depth must be {model.layer}..{len(backbone.taps) - 1}")
     net = LiteFeatures(backbone, depth=depth + 1)
-    missing, unexpected = net.load_state_dict(model.encoder.state_dict(), strict=False)
-    own = model.encoder
-    assert isinstance(own, LiteFeatures)
-    kept = len(own.blocks)
-    deeper = {f"blocks.{i}." for i in range(kept, len(net.blocks))}
-    if unexpected or any(not any(k.startswith(d) for d in deeper) for k in missing):
-        raise WikiartError("the model's encoder does not match the loss network's first blocks")
+    try:  # the model's own blocks over the ImageNet ones: every key of its encoder must fit
+        net.load_state_dict({**net.state_dict(), **model.encoder.state_dict()})
+    except RuntimeError:
+        raise WikiartError("the model's encoder does not match the loss network's blocks") from None
     return net.to(model.style_mean.device)
