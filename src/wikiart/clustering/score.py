@@ -20,6 +20,7 @@ from wikiart.clustering.embed import Embeddings, embed_split
 from wikiart.clustering.settings import ClusterConfig
 from wikiart.config import NORMALIZATIONS
 from wikiart.data.refs import display
+from wikiart.data.splits import random_subset
 from wikiart.errors import WikiartError
 from wikiart.eval import clustering as C
 from wikiart.files import atomic_open, write_json
@@ -74,6 +75,8 @@ def cluster_embeddings(
     _write_assignments(out / "assignments.csv", emb, assignments)
     what = f"{emb.source}\nk-means NMI {res['nmi']:.3f}, 5-NN accuracy {res['knn_accuracy']:.3f}"
     result["plots"] = _write_plots(out, x, emb, what, seed, tsne)
+    if len(x) > C.PLOT_MAX:
+        result["subsets"]["plot"] = C.PLOT_MAX
     write_json(out / "clusters.json", _jsonable(result))
     return result
 
@@ -90,14 +93,20 @@ def _write_assignments(path: Path, emb: Embeddings, assignments: dict[str, Any])
 def _write_plots(
     out: Path, x: np.ndarray, emb: Embeddings, what: str, seed: int, tsne: bool
 ) -> list[str]:
-    """Scatter plots of the normalised vectors coloured by style: PCA, t-SNE (unless off),
-    UMAP (where installed). Returns their file names."""
+    """Scatter plots of the normalised vectors coloured by style: PCA (fitted on every point),
+    t-SNE (unless off), UMAP (where installed); above ``PLOT_MAX`` points each shows the same
+    random ``PLOT_MAX`` (the non-linear maps are fitted on those only). Returns the file names."""
     from wikiart.report.cluster_plots import plot_scatter
 
+    rows = random_subset(len(x), C.PLOT_MAX, seed)
+    shown = np.arange(len(x)) if rows is None else rows
+    if rows is not None:
+        what += f" ({len(rows):,} of {len(x):,} points shown)"
+    labels = emb.labels[shown]
     pts, ratio = C.project_pca(x, seed)
     plot_scatter(
-        pts,
-        emb.labels,
+        pts[shown],
+        labels,
         emb.classes,
         out / "scatter_pca.png",
         title=f"PCA of {what}",
@@ -110,8 +119,8 @@ def _write_plots(
         projections.append(("umap", "UMAP", C.project_umap))
     for key, label, project in projections:
         plot_scatter(
-            project(x, seed),
-            emb.labels,
+            project(x[shown], seed),
+            labels,
             emb.classes,
             out / f"scatter_{key}.png",
             title=f"{label} of {what}",

@@ -1,5 +1,5 @@
-"""Carving a validation split out of the training split (never out of test), and picking a few
-images of every style to show."""
+"""Carving a validation split out of the training split (never out of test), picking a few
+images of every style to show, and bounded random subsets of large collections."""
 
 from __future__ import annotations
 
@@ -37,6 +37,15 @@ def cap_per_style(labels: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     keep = [rng.permutation(np.flatnonzero(labels == c))[:n] for c in np.unique(labels)]
     return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
+
+
+def random_subset(n: int, bound: int, seed: int = 0) -> np.ndarray | None:
+    """Sorted indices of a random ``bound`` of ``n`` items, the same for the same arguments
+    (None when ``n <= bound``: take them all)."""
+    if n <= bound:
+        return None
+    rng = np.random.default_rng([seed, n, bound])
+    return np.sort(rng.choice(n, size=bound, replace=False))
 
 
 def pick_per_style(labels: np.ndarray, n: int, seed: int = 0) -> list[int]:

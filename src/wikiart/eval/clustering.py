@@ -9,6 +9,14 @@ Two questions, kept apart:
   neighbours of its style, whether or not the styles form blobs k-means can find.
 
 Plus the 2-D projections the scatter plots use (PCA, t-SNE, and UMAP when installed).
+
+Large collections: the parts that grow with the square of the number of points work on a random
+subset once it is larger than a bound, the same subset for a given seed (`wikiart.data.splits.random_subset`): Ward's
+linkage is fitted on ``FIT_MAX`` points (it keeps n^2/2 distances, 8 GB at 45,000 points, and its
+time grows faster than n^2) and every other point joins the cluster whose centre is nearest;
+the silhouette is the mean over ``SCORE_MAX`` points (scikit-learn's ``sample_size``); the
+leave-one-out k-NN accuracy is that of ``KNN_QUERIES`` points, each against all the others; the
+t-SNE and UMAP plots show ``PLOT_MAX`` points. Below the bounds every point is used.
 """
 
 from __future__ import annotations
@@ -25,9 +33,18 @@ from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
 from wikiart.config import CLUSTER_METHODS, NORMALIZATIONS  # declared with the settings
+from wikiart.data.splits import random_subset
 from wikiart.errors import WikiartError
 
 METHODS = CLUSTER_METHODS
+#: Ward's linkage (agglomerative) and spectral clustering fit on at most this many points.
+FIT_MAX = 5_000
+#: The silhouette is averaged over at most this many points.
+SCORE_MAX = 5_000
+#: Leave-one-out k-NN accuracy over at most this many query points (each against all).
+KNN_QUERIES = 10_000
+#: The non-linear projections (t-SNE, UMAP) show at most this many points.
+PLOT_MAX = 10_000
 
 
 def normalize_embeddings(
@@ -54,37 +71,62 @@ def normalize_embeddings(
     raise WikiartError(f"unknown normalization {how!r}; expected one of {NORMALIZATIONS}")
 
 
-def knn_accuracy(x: np.ndarray, labels: np.ndarray, k: int = 5) -> float:
-    """Leave-one-out k-NN accuracy (`knn_predict` against the labels)."""
-    return float(np.mean(knn_predict(x, labels, k) == np.asarray(labels)))
+def knn_accuracy(
+    x: np.ndarray, labels: np.ndarray, k: int = 5, queries: int = KNN_QUERIES, seed: int = 0
+) -> float:
+    """Leave-one-out k-NN accuracy (`knn_predict` against the labels), over at most
+    ``queries`` random points when there are more."""
+    labels = np.asarray(labels)
+    rows = random_subset(len(labels), queries, seed)
+    truth = labels if rows is None else labels[rows]
+    return float(np.mean(knn_predict(x, labels, k, rows) == truth))
 
 
-def knn_predict(x: np.ndarray, labels: np.ndarray, k: int = 5) -> np.ndarray:
-    """Leave-one-out k-NN predictions: each point gets the majority label of its ``k`` nearest
-    *other* points (Euclidean); a tied vote goes to the label of the nearer neighbours."""
+def knn_predict(
+    x: np.ndarray, labels: np.ndarray, k: int = 5, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Leave-one-out k-NN predictions for points ``rows`` (default all): each gets the majority
+    label of its ``k`` nearest *other* points among all of ``x`` (Euclidean); a tied vote goes
+    to the label of the nearer neighbours."""
     x = np.asarray(x, dtype=np.float64)
     labels = np.asarray(labels)
     n = len(x)
     if n < 2:
         raise WikiartError("k-NN accuracy needs at least 2 points")
+    rows = np.arange(n) if rows is None else np.asarray(rows)
     k = max(1, min(k, n - 1))
-    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)
-    neigh = np.empty((n, k), dtype=np.int64)
-    for i, row in enumerate(idx):
+    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x[rows])
+    neigh = np.empty((len(rows), k), dtype=np.int64)
+    for j, (i, row) in enumerate(zip(rows, idx, strict=True)):
         others = row[row != i]  # the point itself (wherever exact duplicates put it)
-        neigh[i] = others[:k]
+        neigh[j] = others[:k]
     classes, y = np.unique(labels, return_inverse=True)
-    votes = np.zeros((n, len(classes)))
+    votes = np.zeros((len(rows), len(classes)))
     for rank in range(k):  # a nearer neighbour's vote weighs a hair more: it breaks ties only
-        np.add.at(votes, (np.arange(n), y[neigh[:, rank]]), 1.0 + 1e-6 * (k - rank))
+        np.add.at(votes, (np.arange(len(rows)), y[neigh[:, rank]]), 1.0 + 1e-6 * (k - rank))
     predicted: np.ndarray = classes[votes.argmax(axis=1)]
     return predicted
 
 
 def cluster(x: np.ndarray, method: str, k: int, seed: int = 0) -> np.ndarray:
-    """Cluster assignments of ``x`` into ``k`` groups with a scikit-learn method."""
+    """Cluster assignments of ``x`` into ``k`` groups with a scikit-learn method; Ward's and
+    spectral clustering fit on at most ``FIT_MAX`` points, the others joining the cluster with
+    the nearest centre."""
     if k < 1 or k > len(x):
         raise WikiartError(f"cannot make {k} clusters of {len(x)} points")
+    rows = random_subset(len(x), FIT_MAX, seed) if method in ("agglomerative", "spectral") else None
+    if rows is None:
+        return _fit_predict(x, method, k, seed)
+    fitted = _fit_predict(x[rows], method, k, seed)
+    found = np.unique(fitted)
+    centres = np.stack([x[rows][fitted == c].mean(axis=0) for c in found])
+    _, nearest = NearestNeighbors(n_neighbors=1).fit(centres).kneighbors(x)
+    out: np.ndarray = found[nearest[:, 0]]
+    out[rows] = fitted
+    return out
+
+
+def _fit_predict(x: np.ndarray, method: str, k: int, seed: int) -> np.ndarray:
     if method == "kmeans":
         return cast(np.ndarray, KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x))
     if method == "agglomerative":
@@ -104,22 +146,42 @@ def cluster(x: np.ndarray, method: str, k: int, seed: int = 0) -> np.ndarray:
     raise WikiartError(f"unknown clustering method {method!r}; expected one of {METHODS}")
 
 
-def silhouette(x: np.ndarray, assignment: np.ndarray) -> float:
-    """Mean silhouette of ``assignment`` in ``x`` (Euclidean); NaN when it is undefined (one
-    group, or every point its own group)."""
+def silhouette(x: np.ndarray, assignment: np.ndarray, seed: int = 0) -> float:
+    """Mean silhouette of ``assignment`` in ``x`` (Euclidean), over at most ``SCORE_MAX``
+    random points; NaN when it is undefined (one group, or every point its own group)."""
     groups = len(np.unique(assignment))
     if groups < 2 or groups >= len(x):
         return float("nan")
+    rows = random_subset(len(x), SCORE_MAX, seed)
+    if rows is not None:
+        x, assignment = x[rows], np.asarray(assignment)[rows]
+        if not 2 <= len(np.unique(assignment)) < len(x):
+            return float("nan")
     return float(silhouette_score(x, assignment))
 
 
-def score_clusters(x: np.ndarray, labels: np.ndarray, assignment: np.ndarray) -> dict[str, float]:
+def score_clusters(
+    x: np.ndarray, labels: np.ndarray, assignment: np.ndarray, seed: int = 0
+) -> dict[str, float]:
     """NMI and ARI of clusters against style labels, and the clusters' silhouette."""
     return {
         "nmi": float(normalized_mutual_info_score(labels, assignment)),
         "ari": float(adjusted_rand_score(labels, assignment)),
-        "silhouette": silhouette(x, assignment),
+        "silhouette": silhouette(x, assignment, seed),
     }
+
+
+def subsets_used(n: int, methods: tuple[str, ...] | list[str]) -> dict[str, int]:
+    """Which numbers of `evaluate_embedding` came from a subset of ``n`` points, and its size
+    (empty below every bound)."""
+    used = {}
+    if n > FIT_MAX and {"agglomerative", "spectral"} & set(methods):
+        used["fit"] = FIT_MAX
+    if n > SCORE_MAX:
+        used["silhouette"] = SCORE_MAX
+    if n > KNN_QUERIES:
+        used["knn_queries"] = KNN_QUERIES
+    return used
 
 
 def evaluate_embedding(
@@ -143,16 +205,17 @@ def evaluate_embedding(
     assignments: dict[str, np.ndarray] = {}
     for method in methods:
         assignments[method] = cluster(x, method, k, seed)
-        per_method[method] = score_clusters(x, labels, assignments[method])
+        per_method[method] = score_clusters(x, labels, assignments[method], seed)
     first = methods[0]
     return {
         "n": len(x),
         "k": k,
         "method": first,
         **per_method[first],
-        "knn_accuracy": knn_accuracy(x, labels, knn),
+        "knn_accuracy": knn_accuracy(x, labels, knn, seed=seed),
         "knn_k": knn,
-        "silhouette_styles": silhouette(x, labels),
+        "silhouette_styles": silhouette(x, labels, seed),
+        "subsets": subsets_used(len(x), methods),
         "methods": per_method,
         "assignments": {m: a.tolist() for m, a in assignments.items()},
     }

@@ -28,7 +28,7 @@ from wikiart.data.features import FeatureStore, feature_file
 from wikiart.data.images import open_image
 from wikiart.data.loader import prepare_split
 from wikiart.data.refs import ImageRef, display
-from wikiart.data.splits import cap_per_style
+from wikiart.data.splits import cap_per_style, random_subset
 from wikiart.data.transforms import eval_transform
 from wikiart.device import inference_precision
 from wikiart.errors import WikiartError
@@ -38,11 +38,16 @@ log = logging.getLogger(__name__)
 
 #: Longest side of the thumbnails the app shows.
 THUMB_SIDE = 320
+#: The map shows at most this many paintings (a random choice, the same at every start); the
+#: others are still searched by "similar" but have no point (NaN in ``xy``). More points would
+#: only hide each other, and t-SNE's time grows faster than their number.
+MAP_POINTS = 5_000
 
 
 @dataclass
 class Gallery:
-    """``vectors[i]`` (unit length) and ``xy[i]`` (the 2-D map) of painting ``refs[i]``."""
+    """``vectors[i]`` (unit length) and ``xy[i]`` (the 2-D map; NaN for a painting the map
+    leaves out) of painting ``refs[i]``."""
 
     root: Path
     refs: list[ImageRef]
@@ -137,8 +142,9 @@ def embed_refs(
 
 
 def project_2d(vectors: np.ndarray, cache: Path | None = None, seed: int = 0) -> np.ndarray:
-    """A 2-D map of the embeddings: t-SNE of the standardised vectors (PCA for fewer than 5),
-    cached beside the embeddings under a digest of the vectors themselves."""
+    """A 2-D map of the embeddings: t-SNE of the standardised vectors (PCA for fewer than 5)
+    of at most ``MAP_POINTS`` of them (the rest NaN), cached beside the embeddings under a
+    digest of the vectors themselves."""
     cache_file = None
     if cache is not None:
         digest = hashlib.sha1(np.ascontiguousarray(vectors).tobytes()).hexdigest()[:16]
@@ -154,15 +160,19 @@ def project_2d(vectors: np.ndarray, cache: Path | None = None, seed: int = 0) ->
     from sklearn.manifold import TSNE
     from sklearn.preprocessing import StandardScaler
 
-    x = StandardScaler().fit_transform(vectors.astype(np.float64))
+    rows = random_subset(len(vectors), MAP_POINTS, seed)
+    shown = np.arange(len(vectors)) if rows is None else rows
+    x = StandardScaler().fit_transform(vectors[shown].astype(np.float64))
     n = len(x)
     if n < 5:
-        xy = np.zeros((n, 2)) if n < 2 else PCA(2, random_state=seed).fit_transform(
+        mapped = np.zeros((n, 2)) if n < 2 else PCA(2, random_state=seed).fit_transform(
             np.pad(x, ((0, 0), (0, max(0, 2 - x.shape[1]))))
         )  # fmt: skip
     else:
         perplexity = float(min(30.0, (n - 1) / 3))
-        xy = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
+        mapped = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
+    xy = np.full((len(vectors), 2), np.nan)
+    xy[shown] = mapped
     xy = np.asarray(xy, dtype=np.float32)
     if cache_file is not None:
         try:

@@ -23,15 +23,16 @@ class GalleryMap:
 
     def point_at(self, x: float, y: float, radius: float = 20.0) -> int | None:
         """The painting drawn nearest to pixel ``(x, y)``, if one lies within ``radius``."""
-        if not len(self.pixels):
-            return None
         d = np.hypot(self.pixels[:, 0] - x, self.pixels[:, 1] - y)
-        i = int(np.argmin(d))
+        if not np.isfinite(d).any():  # no points, or none drawn
+            return None
+        i = int(np.nanargmin(d))
         return i if d[i] <= radius else None
 
 
 def draw_map(xy: np.ndarray, styles: list[str], labels: list[str]) -> GalleryMap:
-    """``xy[i]`` drawn in the colour of style ``labels[i]`` (legend: ``styles``)."""
+    """``xy[i]`` drawn in the colour of style ``labels[i]`` (legend: ``styles``); a NaN point
+    (one the map leaves out) is not drawn and cannot be clicked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,15 +42,19 @@ def draw_map(xy: np.ndarray, styles: list[str], labels: list[str]) -> GalleryMap
     fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
     try:
         labels_arr = np.array(labels)
+        drawn = np.isfinite(xy).all(axis=1)
         for j, style in enumerate(styles):
-            sel = labels_arr == style
+            sel = (labels_arr == style) & drawn
             ax.scatter(
                 xy[sel, 0], xy[sel, 1], s=22, color=cmap(j % cmap.N), label=style,
                 edgecolors="white", linewidths=0.4,
             )  # fmt: skip
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title("The gallery as the classifier sees it (t-SNE of its embeddings)")
+        title = "The gallery as the classifier sees it (t-SNE of its embeddings)"
+        if not drawn.all():
+            title += f"\n{int(drawn.sum()):,} of its {len(drawn):,} paintings shown"
+        ax.set_title(title)
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
         fig.tight_layout()
         fig.canvas.draw()
