@@ -11,12 +11,13 @@ Two questions, kept apart:
 Plus the 2-D projections the scatter plots use (PCA, t-SNE, and UMAP when installed).
 
 Large collections: the parts that grow with the square of the number of points work on a random
-subset once it is larger than a bound, the same subset for a given seed (`wikiart.data.splits.random_subset`): Ward's
-linkage is fitted on ``FIT_MAX`` points (it keeps n^2/2 distances, 8 GB at 45,000 points, and its
-time grows faster than n^2) and every other point joins the cluster whose centre is nearest;
-the silhouette is the mean over ``SCORE_MAX`` points (scikit-learn's ``sample_size``); the
-leave-one-out k-NN accuracy is that of ``KNN_QUERIES`` points, each against all the others; the
-t-SNE and UMAP plots show ``PLOT_MAX`` points. Below the bounds every point is used.
+subset once it is larger than a bound, the same subset for a given seed
+(`wikiart.data.splits.random_subset`): Ward's linkage is fitted on ``FIT_MAX`` points (it keeps
+n^2/2 distances, 8 GB at 45,000 points, and its time grows faster than n^2) and every other
+point joins the cluster whose centre is nearest; the silhouette is the mean over ``SCORE_MAX``
+points (scikit-learn's ``sample_size``); the leave-one-out k-NN accuracy is that of
+``KNN_QUERIES`` points, each against all the others; the t-SNE and UMAP plots show ``PLOT_MAX``
+points. Below the bounds every point is used.
 """
 
 from __future__ import annotations
