@@ -230,12 +230,7 @@ def key_figures(step: str, size: str, root: Path, stdout: Path) -> dict[str, Any
             "artists": rep.get("artists", {}).get("distinct"),
         }
     if step == "split":
-        man = split / "split.csv"
-        counts: dict[str, int] = {}
-        if man.is_file():
-            for line in man.read_text().splitlines()[1:]:
-                counts[line.split(",", 1)[0]] = counts.get(line.split(",", 1)[0], 0) + 1
-        return {"counts": counts, **_json_file(split / "split.json").get("artists", {})}
+        return _split_figures(split, stdout.with_name("check.out"))
     if step == "cache":
         stores = list((root / "cache").glob(f"*/{CACHE_SIZE}-*/pixels.u8"))
         return {"cache_gb": round(sum(p.stat().st_size for p in stores) / 1e9, 2)}
@@ -251,6 +246,28 @@ def key_figures(step: str, size: str, root: Path, stdout: Path) -> dict[str, Any
         styles = [d for d in (split / "train").iterdir() if d.is_dir()]
         return {"styles": len(styles), "model": (runs / "bank" / "model.pt").is_file()}
     return {}
+
+
+def _split_figures(split: Path, check_out: Path) -> dict[str, Any]:
+    """Images per split, the artist overlap, and how many of the pool's duplicate pairs (exact
+    or near, from the ``check`` step) the split put on both sides."""
+    where: dict[tuple[str, str], str] = {}
+    man = split / "split.csv"
+    if man.is_file():
+        import csv
+
+        with open(man, newline="") as fh:
+            for row in csv.DictReader(fh):
+                where[(row["style"], Path(row["path"]).name)] = row["split"]
+    counts = {s: sum(1 for v in where.values() if v == s) for s in sorted(set(where.values()))}
+    rep = _json_file(check_out)
+    groups = [g["items"] for g in rep.get("exact_duplicates", []) + rep.get("near_duplicates", [])]
+    across = sum(
+        len({where.get((i["style"], Path(i["path"]).name)) for i in items} - {None}) > 1
+        for items in groups
+    )
+    artists = _json_file(split / "split.json").get("artists", {})
+    return {"counts": counts, "duplicates_across_splits": across, **artists}
 
 
 def run(args: argparse.Namespace) -> None:
@@ -328,14 +345,20 @@ def plot(results: dict[str, Any], steps: list[str], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    drawn = 0
     for step in steps:
         runs = [results[f"{s}/{step}"] for s in SIZES if f"{s}/{step}" in results]
         runs = [r for r in runs if r["rc"] == 0]
         if len(runs) < 2:
             continue
         xs = [r["paintings"] for r in runs]
+        drawn += 1
         for ax, what in zip(axes, ("seconds", "peak_mb"), strict=True):
             ax.loglog(xs, [max(r[what], 0.1) for r in runs], "o-", label=step)
+    if not drawn:
+        plt.close(fig)
+        print("fewer than two sizes measured: no plot")
+        return
     for ax, what in zip(axes, ("wall seconds", "peak memory (MB, PSS of the process tree)"),
                         strict=True):  # fmt: skip
         lo, hi = ax.get_xlim()
