@@ -338,7 +338,7 @@ def table(results: dict[str, Any], steps: list[str]) -> str:
     return "\n".join(lines)
 
 
-def plot(results: dict[str, Any], steps: list[str], path: Path) -> None:
+def plot(results: dict[str, Any], steps: list[str], path: Path) -> bool:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -357,8 +357,7 @@ def plot(results: dict[str, Any], steps: list[str], path: Path) -> None:
             ax.loglog(xs, [max(r[what], 0.1) for r in runs], "o-", label=step)
     if not drawn:
         plt.close(fig)
-        print("fewer than two sizes measured: no plot")
-        return
+        return False
     for ax, what in zip(axes, ("wall seconds", "peak memory (MB, PSS of the process tree)"),
                         strict=True):  # fmt: skip
         lo, hi = ax.get_xlim()
@@ -372,6 +371,7 @@ def plot(results: dict[str, Any], steps: list[str], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return True
 
 
 def report(args: argparse.Namespace) -> None:
@@ -383,8 +383,9 @@ def report(args: argparse.Namespace) -> None:
     for key, r in results.items():
         if key != "machine":
             print(f"{key}: {json.dumps(r['figures'])}")
-    plot(results, steps, Path(args.plot))
-    print(f"wrote {args.plot}; machine {json.dumps(results.get('machine'))}")
+    wrote = plot(results, steps, Path(args.plot))
+    print(f"wrote {args.plot}" if wrote else "fewer than two sizes measured: no plot")
+    print(f"machine {json.dumps(results.get('machine'))}")
 
 
 def main() -> None:
