@@ -27,8 +27,10 @@ key figure.
         [--default] [--device cpu] [--redo]
     python bench/scale.py report --root ~/scale     # the table and docs/scale.png
 
-Results go to ``ROOT/results.json`` as each step ends; ``run`` skips steps already there (unless
---redo), so an interrupted run carries on. The paintings stay under ROOT (outside the repository).
+Each size has its own preprocessing cache (``ROOT/cache/<size>``), so a step never reuses
+another size's decoded images. Results go to ``ROOT/results.json`` as each step ends; ``run``
+skips steps already there (unless --redo), so an interrupted run carries on. The paintings stay
+under ROOT (outside the repository).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import threading
@@ -232,7 +235,7 @@ def key_figures(step: str, size: str, root: Path, stdout: Path) -> dict[str, Any
     if step == "split":
         return _split_figures(split, stdout.with_name("check.out"))
     if step == "cache":
-        stores = list((root / "cache").glob(f"*/{CACHE_SIZE}-*/pixels.u8"))
+        stores = list((root / "cache" / size).glob(f"*/{CACHE_SIZE}-*/pixels.u8"))
         return {"cache_gb": round(sum(p.stat().st_size for p in stores) / 1e9, 2)}
     if step.startswith("classifier"):
         m = _json_file(runs / step / "metrics.json")
@@ -274,7 +277,6 @@ def run(args: argparse.Namespace) -> None:
     root = Path(args.root).expanduser()
     results_path = root / "results.json"
     results: dict[str, Any] = _json_file(results_path)
-    env = {**os.environ, "WIKIART_CACHE": str(root / "cache")}
     steps = args.steps.split(",")
     if args.default and "classifier-default" not in steps:
         steps.insert(steps.index("classifier") + 1 if "classifier" in steps else 0,
@@ -284,17 +286,19 @@ def run(args: argparse.Namespace) -> None:
             raise SystemExit(f"unknown size {size!r}; expected some of {SIZES}")
         logs = root / "logs" / size
         logs.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "WIKIART_CACHE": str(root / "cache" / size)}  # one cache per size
+        paintings = sum(1 for _ in (root / "pools" / size / "train").glob("*/*"))
         for step in steps:
             key = f"{size}/{step}"
             if key in results and results[key]["rc"] == 0 and not args.redo:
                 continue
             if step == "split" and (root / "splits" / size).exists():
-                subprocess.run(["rm", "-rf", str(root / "splits" / size)], check=True)
+                shutil.rmtree(root / "splits" / size)
             argv = step_command(step, size, root, args)
             print(f"[{key}] {' '.join(argv[2:])}", flush=True)
             res = measured(argv, logs / f"{step}.out", env)
             res["figures"] = key_figures(step, size, root, logs / f"{step}.out")
-            res["paintings"] = sum(1 for _ in (root / "pools" / size / "train").glob("*/*"))
+            res["paintings"] = paintings
             results[key] = res
             results["machine"] = machine(args.device)
             results_path.write_text(json.dumps(results, indent=2))

@@ -31,7 +31,16 @@ def test_random_subset_is_bounded_sorted_and_repeatable():
 def test_fit_on_a_subset_assigns_every_point(blobs, monkeypatch, method):
     x, y = blobs
     monkeypatch.setattr(C, "FIT_MAX", 60)
+    fitted_on = []
+    fit_predict = C._fit_predict
+
+    def recording(xs, *args):
+        fitted_on.append(len(xs))
+        return fit_predict(xs, *args)
+
+    monkeypatch.setattr(C, "_fit_predict", recording)
     assignment = C.cluster(x, method, 4, seed=0)
+    assert fitted_on == [60]  # the method saw the subset only
     assert assignment.shape == (240,) and set(np.unique(assignment)) <= set(range(4))
     # the points outside the fitted 60 joined their blob's cluster
     assert C.score_clusters(x, y, assignment)["ari"] > 0.95

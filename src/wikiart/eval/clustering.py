@@ -118,9 +118,10 @@ def cluster(x: np.ndarray, method: str, k: int, seed: int = 0) -> np.ndarray:
     rows = random_subset(len(x), FIT_MAX, seed) if method in ("agglomerative", "spectral") else None
     if rows is None:
         return _fit_predict(x, method, k, seed)
-    fitted = _fit_predict(x[rows], method, k, seed)
+    fitted_x = x[rows]
+    fitted = _fit_predict(fitted_x, method, k, seed)
     found = np.unique(fitted)
-    centres = np.stack([x[rows][fitted == c].mean(axis=0) for c in found])
+    centres = np.stack([fitted_x[fitted == c].mean(axis=0) for c in found])
     _, nearest = NearestNeighbors(n_neighbors=1).fit(centres).kneighbors(x)
     out: np.ndarray = found[nearest[:, 0]]
     out[rows] = fitted
@@ -150,14 +151,12 @@ def _fit_predict(x: np.ndarray, method: str, k: int, seed: int) -> np.ndarray:
 def silhouette(x: np.ndarray, assignment: np.ndarray, seed: int = 0) -> float:
     """Mean silhouette of ``assignment`` in ``x`` (Euclidean), over at most ``SCORE_MAX``
     random points; NaN when it is undefined (one group, or every point its own group)."""
-    groups = len(np.unique(assignment))
-    if groups < 2 or groups >= len(x):
-        return float("nan")
     rows = random_subset(len(x), SCORE_MAX, seed)
     if rows is not None:
         x, assignment = x[rows], np.asarray(assignment)[rows]
-        if not 2 <= len(np.unique(assignment)) < len(x):
-            return float("nan")
+    groups = len(np.unique(assignment))
+    if groups < 2 or groups >= len(x):
+        return float("nan")
     return float(silhouette_score(x, assignment))
 
 
