@@ -16,10 +16,11 @@ from wikiart.transfer.stylize import Style, style_statistics
 requires("efficientnet_lite_pytorch", "pretrained")
 
 
-def multi(seed: int = 0, layer: int = 2, levels: int = 3) -> StyleTransfer:
+def multi(seed: int = 0, layer: int = 2, levels: int = 3, min_side: int = 0) -> StyleTransfer:
     """Random weights: AdaIN at the ``levels`` deepest taps up to ``layer``."""
     torch.manual_seed(seed)
-    model = StyleTransfer(["A", "B"], layer=layer, levels=levels, widths=[8] * (layer + 1))
+    widths = [8] * (layer + 1)
+    model = StyleTransfer(["A", "B"], layer=layer, levels=levels, widths=widths, min_side=min_side)
     model.set_style_bank(torch.randn(2, model.channels), torch.rand(2, model.channels) + 0.5)
     return model.eval()
 
@@ -66,6 +67,31 @@ def test_alpha_zero_renders_the_content_maps_and_any_size_comes_back():
     assert paint(model, img, Style("x", mean, std)).shape == (3, 21, 9)
 
 
+def test_a_picture_under_min_side_is_painted_scaled_up_and_brought_back_to_its_size():
+    import torch.nn.functional as F
+
+    from wikiart.models.transfer import build_transfer, pad_to_stride
+
+    model = multi(seed=3, min_side=48)
+    m, s = model.style_mean[1], model.style_std[1]
+    x = torch.rand(2, 3, 20, 30)
+    with torch.no_grad():
+        out = model.paint(x, m, s)
+        up = F.interpolate(x, size=(48, 72), mode="bicubic", align_corners=False).clamp(0, 1)
+        painted = model.stylize(pad_to_stride(up, model.stride)[0], m, s)[..., :48, :72]
+        want = F.interpolate(painted, size=(20, 30), mode="bilinear", antialias=True)
+        assert out.shape == (2, 3, 20, 30) and torch.allclose(out, want.clamp(0, 1))
+        by_bank = model.decode(model.encode(x), torch.tensor([1, 1]))
+        assert torch.allclose(by_bank, out, atol=1e-6)  # the evaluation paints the same way
+        stats = model.exemplar_statistics(x)
+        assert torch.allclose(stats[0], model.statistics(model.codes(up))[0], atol=1e-6)
+        big = torch.rand(1, 3, 48, 64)  # at least min_side: painted at its own size
+        assert torch.equal(model.paint(big, m, s), model.stylize(big, m, s).clamp(0, 1))
+    assert build_transfer(model.config).min_side == 48
+    old = {k: v for k, v in model.config.items() if k != "min_side"}
+    assert build_transfer(old).min_side == 0  # checkpoints from before: their own size
+
+
 def test_the_loss_network_continues_the_encoder_and_a_few_steps_learn():
     model = multi(seed=2, layer=1, levels=2)
     net = loss_network(model, 3)
@@ -98,7 +124,9 @@ def test_cli_trains_paints_and_reloads_a_multi_level_model(tmp_path, capsys):
     model, payload = load_transfer(run / "model.pt")
     assert payload["model_config"]["levels"] == 2 and model.adain_taps == [1, 2]
     assert model.style_mean.shape == (2, 24 + 40)
+    assert model.min_side == 16  # the decoder paints at the scale of its training crops
     paints_at_own_size(run / "model.pt", tmp_path, "Dark", (37, 22))
+    paints_at_own_size(run / "model.pt", tmp_path / "small", "Dark", (9, 13))  # scaled up and back
     capsys.readouterr()
     base = [*argv[:3], "--data", str(root), "--image-size", "32", "--crop", "16"]
     for flags, words in (

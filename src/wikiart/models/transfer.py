@@ -125,12 +125,14 @@ class StyleTransfer(nn.Module):
         widths: Sequence[int] | None = None,
         encoder: str = "efficientnet-lite0",
         image_size: int = 256,
+        min_side: int = 0,
         pretrained: bool = False,
         encoder_weights: str | None = None,
     ) -> None:
         """``pretrained``: the ImageNet weights in the encoder (a model about to be trained: the
         offline Lite weights, or VGG-19's from ``encoder_weights`` or torchvision's download); a
-        checkpoint's own weights are loaded over a model built without them."""
+        checkpoint's own weights are loaded over a model built without them. ``min_side``: a
+        smaller picture is painted scaled up to it and scaled back (0: at its own size)."""
         super().__init__()
         if not 0 <= layer < len(encoder_strides(encoder)):
             n = len(encoder_strides(encoder))
@@ -162,6 +164,7 @@ class StyleTransfer(nn.Module):
         self.levels = int(levels)
         self.channels = channels
         self.image_size = int(image_size)
+        self.min_side = int(min_side)
         self.config: dict[str, Any] = {
             "style_names": list(self.style_names),
             "layer": self.layer,
@@ -169,6 +172,7 @@ class StyleTransfer(nn.Module):
             "widths": widths,
             "encoder": encoder,
             "image_size": self.image_size,
+            "min_side": self.min_side,
         }
 
     def train(self, mode: bool = True) -> StyleTransfer:
@@ -220,6 +224,32 @@ class StyleTransfer(nn.Module):
         target = self.restyle(fc, mean, std)
         return self.render([blend(f, t, alpha) for f, t in zip(fc, target, strict=True)])
 
+    def working(self, x01: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """``[0, 1]`` images as the model paints them: scaled up (bicubic) until the shorter
+        side is `min_side` when it is shorter, then padded to the stride. Returns them with the
+        scaled ``(H, W)`` to crop back to. A decoder trained on ``min_side`` crops paints strokes
+        of that scale; on a 64 px picture Lite0's deepest taps hold 4x4 and 2x2 maps, and the
+        style they carry has nowhere to go."""
+        h, w = x01.shape[-2:]
+        short = min(h, w)
+        if 0 < short < self.min_side:
+            scale = self.min_side / short
+            size = (max(1, round(h * scale)), max(1, round(w * scale)))
+            x01 = F.interpolate(x01, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
+        return pad_to_stride(x01, self.stride)
+
+    def paint(
+        self, x01: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, alpha: float = 1.0
+    ) -> torch.Tensor:
+        """`stylize` at any size: through `working` and back to the input's size; [0, 1]."""
+        padded, work = self.working(x01)
+        return _back(self.stylize(padded, mean, std, alpha), work, x01.shape[-2:])
+
+    def exemplar_statistics(self, x01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A style from paintings (``N x 3 x H x W`` in [0, 1]), seen as `paint` sees a picture:
+        `statistics` of the AdaIN maps of their `working` form."""
+        return self.statistics(self.codes(self.working(x01)[0]))
+
     def style_index(self, name: str) -> int:
         """The row of style ``name``; an unknown name is an error listing the known ones."""
         return style_index(self.style_names, name)
@@ -231,19 +261,31 @@ class StyleTransfer(nn.Module):
 
     # The `Repainter` interface (`wikiart.models.repaint`): render grids and the judge's evaluation.
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """uint8 (or [0, 1]) images -> ``(*AdaIN maps, N x 2 original sizes)``, the input
-        padded to the stride first."""
+        """uint8 (or [0, 1]) images -> ``(*AdaIN maps, N x 4 sizes)``: the maps of their
+        `working` form, the scaled and the original ``(H, W)``."""
         x01 = x.float() / 255 if x.dtype == torch.uint8 else x
-        padded, (h, w) = pad_to_stride(x01, self.stride)
-        sizes = torch.tensor([[h, w]], device=x.device).expand(len(x), 2)
+        padded, (h, w) = self.working(x01)
+        sizes = torch.tensor([[h, w, *x01.shape[-2:]]], device=x.device).expand(len(x), 4)
         return (*self.codes(padded), sizes)
 
     def decode(self, codes: tuple[torch.Tensor, ...], style: torch.Tensor) -> torch.Tensor:
         """Content maps restyled to the bank's rows ``style``, decoded, cropped back, [0, 1]."""
         *maps, sizes = codes
         target = self.restyle(maps, self.style_mean[style], self.style_std[style])
-        h, w = (int(v) for v in sizes[0]) if len(sizes) else maps[0].shape[-2:]
-        return self.render(target)[..., :h, :w].clamp(0, 1)
+        out = self.render(target)
+        if not len(sizes):
+            return out.clamp(0, 1)
+        h, w, oh, ow = (int(v) for v in sizes[0])
+        return _back(out, (h, w), (oh, ow))
+
+
+def _back(out: torch.Tensor, work: tuple[int, int], size: Sequence[int]) -> torch.Tensor:
+    """A decoded ``out`` cropped to the ``work`` size it was painted at, scaled (antialiased)
+    back to ``size`` when that differs, clamped to [0, 1]."""
+    out = out[..., : work[0], : work[1]]
+    if tuple(out.shape[-2:]) != tuple(size):
+        out = F.interpolate(out.float(), size=tuple(size), mode="bilinear", antialias=True)
+    return out.clamp(0, 1)
 
 
 def decode_maps(decoder: nn.Module, maps: Sequence[torch.Tensor], levels: int) -> torch.Tensor:
@@ -310,6 +352,7 @@ def build_transfer(config: dict[str, Any]) -> StyleTransfer:
         widths=config["widths"],
         encoder=config.get("encoder", "efficientnet-lite0"),
         image_size=int(config.get("image_size", 256)),
+        min_side=int(config.get("min_side", 0)),
     )
 
 

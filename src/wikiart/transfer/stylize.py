@@ -21,7 +21,7 @@ from wikiart.errors import WikiartError
 from wikiart.files import save_image
 from wikiart.functional import preserve_color
 from wikiart.imaging import to_hwc, unit_to_hwc, unit_to_uint8
-from wikiart.models.transfer import StyleTransfer, pad_to_stride
+from wikiart.models.transfer import StyleTransfer
 from wikiart.transfer.settings import KIND, STYLE_SIZE, PaintConfig, checkpoint_path
 
 
@@ -64,9 +64,7 @@ def style_statistics(
     model: StyleTransfer, image: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """An exemplar's (``3 x H x W`` uint8) channel means and stds at the AdaIN taps."""
-    dev = model.style_mean.device
-    x, _ = pad_to_stride(image[None].to(dev).float() / 255, model.stride)
-    mean, std = model.statistics(model.codes(x))
+    mean, std = model.exemplar_statistics(image[None].to(model.style_mean.device).float() / 255)
     return mean[0], std[0]
 
 
@@ -79,13 +77,12 @@ def paint(
     alpha: float = 1.0,
     keep_colors: bool = False,
 ) -> torch.Tensor:
-    """One content image (``3 x H x W`` uint8, any size) painted in ``style``: padded to the
-    encoder's stride, stylised, cropped back; ``3 x H x W`` in [0, 1] on the CPU."""
+    """One content image (``3 x H x W`` uint8, any size) painted in ``style`` (`StyleTransfer.
+    paint`: a small one scaled up to the model's ``min_side`` and back); ``3 x H x W`` in
+    [0, 1] on the CPU."""
     dev = model.style_mean.device
     x01 = image[None].to(dev).float() / 255
-    padded, (h, w) = pad_to_stride(x01, model.stride)
-    out = model.stylize(padded, style.mean.to(dev), style.std.to(dev), alpha)
-    out = out[..., :h, :w].float().clamp(0, 1)
+    out = model.paint(x01, style.mean.to(dev), style.std.to(dev), alpha).float()
     if keep_colors:
         out = preserve_color(out, x01.float())
     return out[0].cpu()

@@ -123,7 +123,7 @@ def style_bank(
         raise ValueError(f"bank method must be one of {TRANSFER_BANKS}, got {method!r}")
     stats, labels = [], []
     for x, y in make_loader(data, batch_size=batch_size):
-        mean, std = model.statistics(model.codes(x.to(device).float() / 255))
+        mean, std = model.exemplar_statistics(x.to(device).float() / 255)
         stats.append(torch.cat([mean, std], 1).double().cpu())
         labels.append(y)
     table, ys = torch.cat(stats), torch.cat(labels)
@@ -238,6 +238,7 @@ def _build(cfg: TransferConfig, classes: ClassMap, device: torch.device) -> Styl
             widths=init.config["widths"],
             encoder=init.config["encoder"],
             image_size=cfg.data.image_size,
+            min_side=cfg.crop if cfg.epochs > 0 else init.min_side,
         )
         model.encoder.load_state_dict(init.encoder.state_dict())
         model.decoder.load_state_dict(init.decoder.state_dict())
@@ -249,6 +250,7 @@ def _build(cfg: TransferConfig, classes: ClassMap, device: torch.device) -> Styl
         widths=cfg.widths,
         encoder=cfg.encoder,
         image_size=cfg.data.image_size,
+        min_side=cfg.crop,
         pretrained=True,
         encoder_weights=cfg.encoder_weights,
     )
