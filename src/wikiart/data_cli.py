@@ -65,7 +65,7 @@ def add_data_parsers(sub: Any) -> None:
         "split",
         help="re-split a collection (any source) into train/valid/test, optionally by artist",
         usage="wikiart data split DATA --out DIR --test-fraction F [--val-fraction V] "
-        "[--by artist] [--seed S]",
+        "[--by artist] [--seed S] [--duplicates together|ignore]",
     )
     _add_data_source(p)
     p.add_argument("--out", required=True, help="a new folder: the re-split dataset root")
@@ -90,6 +90,12 @@ def add_data_parsers(sub: Any) -> None:
         "--no-links", dest="links", action="store_false",
         help="only the manifest (split.csv), no <split>/<Style>/<image> tree of links",
     )  # fmt: skip
+    p.add_argument(
+        "--duplicates", choices=("together", "ignore"), default="together",
+        help="together: copies of a painting (as `data check` finds them) in one split; "
+        "ignore: skip reading the images",
+    )  # fmt: skip
+    _workers(p)
     p = dsub.add_parser("synth", help="write the built-in procedural dataset")
     p.add_argument("--out", required=True, help="output folder (new, or a previous synth output)")
     p.add_argument("--seed", type=SEED, default=0)
@@ -129,14 +135,19 @@ def _cmd_synth(args: argparse.Namespace, progress: bool) -> int:
     return 0
 
 
-def _cmd_split(args: argparse.Namespace) -> int:
+def _cmd_split(args: argparse.Namespace, progress: bool) -> int:
+    from wikiart.data.check import duplicate_sets
     from wikiart.data.resplit import split_refs, write_split
 
     ds = _open(args)
     refs = [r for name in ds.splits for r in ds.splits[name]]  # every split, pooled
+    together = []
+    if args.duplicates == "together":
+        sets = duplicate_sets(refs, workers=args.workers, progress=progress)
+        together = [[refs[i].key for i in members] for members in sets]
     result = split_refs(
         refs, test_fraction=args.test_fraction, val_fraction=args.val_fraction, by=args.by,
-        seed=args.seed,
+        seed=args.seed, together=together,
     )  # fmt: skip
     links = args.links and all(r.row < 0 for r in refs)  # parquet rows cannot be linked
     out = write_split(result, args.out, links=links)
@@ -153,6 +164,9 @@ def _cmd_split(args: argparse.Namespace) -> int:
         f"artists known for {rep['artists']['known']} of {rep['images']} images "
         f"({rep['artists']['distinct']} distinct); wrote {layout} and split.json to {out}"
     )
+    if together:
+        copies = rep["duplicates_kept_together"]
+        print(f"{copies['sets']} sets of copies ({copies['images']} images) kept in one split each")
     return 0
 
 
@@ -160,7 +174,7 @@ def data_command(args: argparse.Namespace, progress: bool) -> int:
     if args.data_command == "synth":
         return _cmd_synth(args, progress)
     if args.data_command == "split":
-        return _cmd_split(args)
+        return _cmd_split(args, progress)
     ds = _open(args)
     if args.data_command == "stats":
         from wikiart.data.stats import dataset_stats, format_stats

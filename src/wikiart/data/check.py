@@ -48,6 +48,7 @@ __all__ = [
     "FileItem",
     "NearPair",
     "check_dataset",
+    "duplicate_sets",
     "hamming",
     "near_duplicate_pairs",
     "phash",
@@ -203,25 +204,14 @@ def check_dataset(
         root_path=Path(ds.root),
     )
 
-    by_digest: dict[bytes, list[int]] = defaultdict(list)
-    phashes: dict[int, int] = {}
-    for k, (digest, ph, reason, detail) in enumerate(results):
+    for k, (_, _, reason, detail) in enumerate(results):
         if reason is not None:
             report.bad_files.append(BadFile(items[k], reason, detail))
-            continue
-        assert digest is not None
-        by_digest[digest].append(k)
-        phashes[k] = ph
-
-    # Exact duplicates: one group per digest with several files.
-    groups = list(by_digest.values())
-    for members in groups:
+    groups, near = _duplicates(results, near_threshold)
+    for members in groups:  # exact duplicates: one group per digest with several files
         if len(members) > 1:
             report.exact_duplicates.append(DuplicateGroup([items[k] for k in members]))
-
-    # Near duplicates among one representative per distinct content, expanded to every member.
-    reps = [members[0] for members in groups]
-    for ga, gb, dist in near_duplicate_pairs([phashes[k] for k in reps], near_threshold):
+    for ga, gb, dist in near:  # near pairs, expanded to every member of both contents
         for ka in groups[ga]:
             for kb in groups[gb]:
                 a, b = sorted((items[ka], items[kb]), key=_item_key)
@@ -243,3 +233,49 @@ def check_dataset(
             report.empty_styles[split] = list(scan.empty_styles)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _duplicates(
+    results: Sequence[_Result], near_threshold: int
+) -> tuple[list[list[int]], list[tuple[int, int, int]]]:
+    """The readable files' indices grouped by identical bytes, and the pairs of those groups
+    whose perceptual hashes are within ``near_threshold`` bits (one representative each)."""
+    by_digest: dict[bytes, list[int]] = defaultdict(list)
+    phashes: dict[int, int] = {}
+    for k, (digest, ph, reason, _) in enumerate(results):
+        if reason is None and digest is not None:
+            by_digest[digest].append(k)
+            phashes[k] = ph
+    groups = list(by_digest.values())
+    near = near_duplicate_pairs([phashes[m[0]] for m in groups], near_threshold)
+    return groups, near
+
+
+def duplicate_sets(
+    refs: Sequence[ImageRef],
+    *,
+    near_threshold: int = 4,
+    workers: int | None = None,
+    progress: bool = False,
+) -> list[list[int]]:
+    """The indices of ``refs`` that are copies of one another, as `check_dataset` finds them
+    (the same bytes, or perceptual hashes within ``near_threshold`` bits), joined transitively:
+    the sets of two or more; unreadable files are in none."""
+    results = _inspect_all(
+        refs, max_pixels=DEFAULT_MAX_PIXELS, workers=workers, progress=progress, chunk_size=32
+    )
+    groups, near = _duplicates(results, near_threshold)
+    parent = list(range(len(groups)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for ga, gb, _ in near:
+        parent[root(ga)] = root(gb)
+    joined: dict[int, list[int]] = defaultdict(list)
+    for g, members in enumerate(groups):
+        joined[root(g)].extend(members)
+    return [sorted(m) for m in joined.values() if len(m) > 1]

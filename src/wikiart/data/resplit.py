@@ -86,9 +86,12 @@ def split_refs(
     val_fraction: float = 0.0,
     by: str = "image",
     seed: int = 0,
+    together: Sequence[Sequence[str]] = (),
 ) -> SplitResult:
     """``refs`` split into train / (valid) / test, stratified by style; ``by="artist"``: no
-    artist in two splits. Deterministic for a seed."""
+    artist in two splits; each set of ``together`` (image keys: copies of one painting, from
+    `wikiart.data.check.duplicate_sets`) wholly in one split, with the artists of its images.
+    Deterministic for a seed."""
     if by not in BY:
         raise WikiartError(f"split by must be one of {BY}, got {by!r}")
     _check_fraction("the test fraction", test_fraction)
@@ -104,6 +107,8 @@ def split_refs(
     artists = artists_of(refs)
     by_key = {r.key: a for r, a in zip(refs, artists, strict=True)}
     groups = group_keys(refs, artists) if by == "artist" else None
+    if together:
+        groups = join_groups(groups or [f"image:{r.key}" for r in refs], refs, together)
     rest, test = _stratified_fold(labels, groups, test_fraction, seed)
     splits: dict[str, np.ndarray] = {"train": rest, "test": test}
     if val_fraction:
@@ -114,7 +119,35 @@ def split_refs(
     result = {name: [refs[i] for i in idx] for name, idx in splits.items()}
     report = split_report(result, by_key)
     report.update(by=by, seed=seed, test_fraction=test_fraction, val_fraction=val_fraction or 0.0)
+    report["duplicates_kept_together"] = {
+        "sets": len(together),
+        "images": sum(len(t) for t in together),
+    }
     return SplitResult(result, by_key, report)
+
+
+def join_groups(
+    groups: Sequence[str], refs: Sequence[ImageRef], together: Sequence[Sequence[str]]
+) -> list[str]:
+    """``groups`` (one key per ref) with every group that shares a ``together`` set with
+    another merged into one (transitively): a copy of a painting joins its artist's group, and
+    two artists' groups tied by a copy become one."""
+    parent = {g: g for g in groups}
+
+    def root(g: str) -> str:
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = parent[g]
+        return g
+
+    of_key = {r.key: g for r, g in zip(refs, groups, strict=True)}
+    for keys in together:
+        members = [of_key[k] for k in keys if k in of_key]
+        for g in members[1:]:
+            a, b = root(members[0]), root(g)
+            if a != b:
+                parent[max(a, b)] = min(a, b)  # the same root whatever the order
+    return [root(g) for g in groups]
 
 
 def split_report(
