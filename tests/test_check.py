@@ -265,6 +265,25 @@ def test_clean_dataset_of_awkward_modes_passes(tmp_path: Path) -> None:
     assert "OK: 0 errors, 0 warnings" in report.format_text()
 
 
+def test_the_text_report_lists_the_first_duplicates_leaks_first_and_json_all(tmp_path):
+    from wikiart.data.check_report import TEXT_LIST_MAX
+
+    n = TEXT_LIST_MAX + 3
+    for k in range(n):  # n byte-identical pairs; the last one leaks into test
+        pic = picture(seed=1000 + k)
+        split = "test" if k == n - 1 else "train"
+        for folder in (tmp_path / "train" / "A", tmp_path / split / "B"):
+            folder.mkdir(parents=True, exist_ok=True)
+            pic.save(folder / f"copy{k}.png")
+    report = check_dataset(open_dataset(tmp_path), workers=1)
+    assert len(report.exact_duplicates) == n and report.to_dict()["exact_duplicates"][0]["leak"]
+    text = report.format_text()
+    assert text.count("identical files") == TEXT_LIST_MAX
+    assert "ERROR leak across" in text.split("identical files")[0]  # the leak comes first
+    assert "... and 3 more groups (--json lists them all)" in text
+    assert len(report.to_dict()["exact_duplicates"]) == n
+
+
 def test_max_pixels_rejects_images_declaring_too_many_pixels(tmp_path: Path) -> None:
     write_good_files(tmp_path)
     report = check_dataset(open_dataset(tmp_path), max_pixels=50 * 50)

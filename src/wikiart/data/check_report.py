@@ -17,6 +17,10 @@ from wikiart.data.dataset import SPLIT_ORDER
 from wikiart.data.refs import ImageRef, display
 from wikiart.data.scan import SPLIT_ALIASES
 
+#: Duplicate groups and near pairs the text report lists (leaks first); ``--json`` has all: a
+#: merged collection of 45,000 paintings had over 2,000, thousands of lines to scroll through.
+TEXT_LIST_MAX = 20
+
 
 # -- the report -------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -218,16 +222,18 @@ class CheckReport:
 
         leaks = sum(g.leak for g in self.exact_duplicates)
         lines += ["", _dup_heading("Exact duplicates", len(self.exact_duplicates), leaks, "group")]
-        for g in self.exact_duplicates:
+        for g in self.exact_duplicates[:TEXT_LIST_MAX]:
             lines.append(f"  {_dup_label(g)}: {len(g.items)} identical files")
             lines += [f"      {self._item_line(i)}" for i in g.items]
+        lines += _more(len(self.exact_duplicates), "groups")
 
         leaks = sum(p.leak for p in self.near_duplicates)
         title = f"Near duplicates (perceptual hash distance <= {self.near_threshold})"
         lines += ["", _dup_heading(title, len(self.near_duplicates), leaks, "pair")]
-        for p in self.near_duplicates:
+        for p in self.near_duplicates[:TEXT_LIST_MAX]:
             lines.append(f"  {_dup_label(p)}: distance {p.distance}")
             lines += [f"      {self._item_line(i)}" for i in p.items]
+        lines += _more(len(self.near_duplicates), "pairs")
 
         n_unknown = sum(len(v) for v in self.unknown_styles.values())
         n_missing = sum(len(v) for v in self.missing_styles.values())
@@ -294,6 +300,13 @@ def _display_names(by_split: dict[str, list[str]]) -> dict[str, list[str]]:
 
 def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _more(n: int, unit: str) -> list[str]:
+    """The line that closes a shortened list."""
+    if n <= TEXT_LIST_MAX:
+        return []
+    return [f"  ... and {n - TEXT_LIST_MAX} more {unit} (--json lists them all)"]
 
 
 def _heading(title: str, n: int, severity: str) -> str:
