@@ -13,7 +13,7 @@ Sizes (each pooled into ``POOL/train/<Style>/`` links, then re-split by the pipe
   ~45.7k paintings (Impressionism comes from both).
 
 Steps, per size: ``check`` (`data check` on the pool), ``split`` (`data split --by artist`,
-70/10/20), ``cache`` (`data cache` of the split at the classifier's size), ``classifier``
+70/10/20, copies of a painting kept in one split), ``cache`` (`data cache` of the split at the classifier's size), ``classifier``
 (`train classifier --mode frozen`: the offline ImageNet Lite0 probe; ``--default`` adds the
 default preset as ``classifier-default``), ``cluster`` (`cluster --source pretrained` of the
 train split), ``gallery`` (the web app's gallery of the test split, every painting: embedding,
