@@ -13,14 +13,16 @@ Sizes (each pooled into ``POOL/train/<Style>/`` links, then re-split by the pipe
   ~45.7k paintings (Impressionism comes from both).
 
 Steps, per size: ``check`` (`data check` on the pool), ``split`` (`data split --by artist`,
-70/10/20, copies of a painting kept in one split), ``cache`` (`data cache` of the split at the classifier's size), ``classifier``
+70/10/20, copies of a painting kept in one split), ``cache`` (`data cache` of the split at
+the classifier's size), ``classifier``
 (`train classifier --mode frozen`: the offline ImageNet Lite0 probe; ``--default`` adds the
 default preset as ``classifier-default``), ``cluster`` (`cluster --source pretrained` of the
 train split), ``gallery`` (the web app's gallery of the test split, every painting: embedding,
 map and its picture) and ``bank`` (`train transfer --epochs 0 --init builtin`: the style bank).
 Per step: wall seconds, peak memory of the step's process tree (the largest sum of proportional
-set sizes, PSS, over the tree, sampled every 0.2 s; shared pages counted once) and the output's
-key figure.
+set sizes, PSS, over the tree, sampled every 0.2 s; shared pages counted once), its anonymous
+part (what is not file pages mapped in, such as the memory-mapped image cache, which the kernel
+can drop and read again) and the output's key figure.
 
     python bench/scale.py prepare --root ~/scale --jalpv1 MIRROR --eliogrande MIRROR
     python bench/scale.py run --root ~/scale [--sizes sample,jalpv1,both] [--steps ...]
@@ -71,21 +73,26 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _pss_kb(pid: int) -> int:
+def _pss_kb(pid: int) -> tuple[int, int]:
+    """The process's proportional set size and its anonymous part (kB): the rest is file pages
+    mapped in (the memory-mapped image cache, libraries), which the kernel can drop and re-read."""
+    pss = anon = 0
     try:
         with open(f"/proc/{pid}/smaps_rollup") as fh:
             for line in fh:
                 if line.startswith("Pss:"):
-                    return int(line.split()[1])
+                    pss = int(line.split()[1])
+                elif line.startswith("Pss_Anon:"):
+                    anon = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return pss, anon
 
 
 def measured(argv: list[str], log: Path, env: dict[str, str]) -> dict[str, Any]:
     """Run ``argv`` (stdout to ``log``, stderr beside it as ``.err``); its wall seconds, exit
-    status and peak tree PSS (MB)."""
-    peak = [0]
+    status, peak tree PSS and peak anonymous PSS (MB)."""
+    peak = [0, 0]
     with open(log, "w") as fh, open(log.with_suffix(".err"), "w") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=fh, stderr=err, env=env)
@@ -93,7 +100,9 @@ def measured(argv: list[str], log: Path, env: dict[str, str]) -> dict[str, Any]:
 
         def sample() -> None:
             while not done.wait(0.2):
-                peak[0] = max(peak[0], sum(_pss_kb(p) for p in _children(proc.pid)))
+                sizes = [_pss_kb(p) for p in _children(proc.pid)]
+                peak[0] = max(peak[0], sum(s for s, _ in sizes))
+                peak[1] = max(peak[1], sum(a for _, a in sizes))
 
         watcher = threading.Thread(target=sample, daemon=True)
         watcher.start()
@@ -101,7 +110,8 @@ def measured(argv: list[str], log: Path, env: dict[str, str]) -> dict[str, Any]:
         seconds = time.perf_counter() - t0
         done.set()
         watcher.join()
-    return {"seconds": round(seconds, 1), "peak_mb": round(peak[0] / 1024), "rc": rc}
+    mb = {"peak_mb": round(peak[0] / 1024), "peak_anon_mb": round(peak[1] / 1024)}
+    return {"seconds": round(seconds, 1), **mb, "rc": rc}
 
 
 # -- the collections --------------------------------------------------------------------------
@@ -328,7 +338,7 @@ def table(results: dict[str, Any], steps: list[str]) -> str:
     sizes = [s for s in SIZES if any(f"{s}/{st}" in results for st in steps)]
     n = {s: next(results[f"{s}/{st}"]["paintings"] for st in steps if f"{s}/{st}" in results)
          for s in sizes}  # fmt: skip
-    head = ["step"] + [f"{s} ({n[s]:,}) s / MB" for s in sizes]
+    head = ["step"] + [f"{s} ({n[s]:,}) s / MB (anonymous)" for s in sizes]
     head += ["time growth / linear", "memory growth / linear"]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for step in steps:
@@ -336,7 +346,10 @@ def table(results: dict[str, Any], steps: list[str]) -> str:
         for s in sizes:
             r = results.get(f"{s}/{step}")
             ok = r and r["rc"] == 0
-            cells.append(f"{r['seconds']:.0f} / {r['peak_mb']:,}" if ok else "failed" if r else "-")
+            anon = f" ({r['peak_anon_mb']:,})" if ok and "peak_anon_mb" in r else ""
+            cells.append(
+                f"{r['seconds']:.0f} / {r['peak_mb']:,}{anon}" if ok else "failed" if r else "-"
+            )
         cells += [_growth(results, step, "seconds"), _growth(results, step, "peak_mb")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
