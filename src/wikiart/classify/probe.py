@@ -134,12 +134,12 @@ def fit_head(model, st: Stage) -> FitResult:
         return val_numbers(logits, vy, st)
 
     feats, labels = torch.cat([f0, f1]), torch.cat([y0, y0])
-    del f0, f1  # embeddings are N x thousands of floats: one copy at a time (GBs at 45k images)
+    del f0, f1  # N x thousands of floats each (GBs at 45k images): not kept beside their join
     result = train_head(model, st, feats, labels, st.out / "head", eval_fn)
     if cfg.mode == "frozen" and cfg.refit and len(vy):
         torch.manual_seed(cfg.seed)
         model.head.reset_parameters()
-        feats, labels = torch.cat([feats, vf]), torch.cat([labels, vy])  # the old one freed
+        feats, labels = torch.cat([feats, vf]), torch.cat([labels, vy])  # the old join freed
         refit = train_head(model, st, feats, labels, st.out / "head-refit")
         log.info("head refitted on %d train + validation embeddings", len(labels))
         result = dataclasses.replace(refit, history=result.history)

@@ -264,18 +264,11 @@ def duplicate_sets(
     results = _inspect_all(
         refs, max_pixels=DEFAULT_MAX_PIXELS, workers=workers, progress=progress, chunk_size=32
     )
+    from scipy.cluster.hierarchy import DisjointSet
+
     groups, near = _duplicates(results, near_threshold)
-    parent = list(range(len(groups)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    joined = DisjointSet(range(len(groups)))
     for ga, gb, _ in near:
-        parent[root(ga)] = root(gb)
-    joined: dict[int, list[int]] = defaultdict(list)
-    for g, members in enumerate(groups):
-        joined[root(g)].extend(members)
-    return [sorted(m) for m in joined.values() if len(m) > 1]
+        joined.merge(ga, gb)
+    sets = [sorted(k for g in subset for k in groups[g]) for subset in joined.subsets()]
+    return sorted(s for s in sets if len(s) > 1)

@@ -132,22 +132,16 @@ def join_groups(
     """``groups`` (one key per ref) with every group that shares a ``together`` set with
     another merged into one (transitively): a copy of a painting joins its artist's group, and
     two artists' groups tied by a copy become one."""
-    parent = {g: g for g in groups}
+    from scipy.cluster.hierarchy import DisjointSet
 
-    def root(g: str) -> str:
-        while parent[g] != g:
-            parent[g] = parent[parent[g]]
-            g = parent[g]
-        return g
-
+    joined = DisjointSet(groups)
     of_key = {r.key: g for r, g in zip(refs, groups, strict=True)}
     for keys in together:
         members = [of_key[k] for k in keys if k in of_key]
         for g in members[1:]:
-            a, b = root(members[0]), root(g)
-            if a != b:
-                parent[max(a, b)] = min(a, b)  # the same root whatever the order
-    return [root(g) for g in groups]
+            joined.merge(members[0], g)
+    name = {g: min(subset) for subset in joined.subsets() for g in subset}  # order-free
+    return [name[g] for g in groups]
 
 
 def split_report(
