@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from wikiart.autoencode.settings import default_model
 from wikiart.autoencode.train import resolve_config, train_autoencoder
 from wikiart.clustering.embed import embed_split
 from wikiart.clustering.score import TABLE_HEADER, cluster_embeddings, table_rows
@@ -21,17 +22,13 @@ def autoencoder_stage(st: DemoStage) -> None:
 
     cache = st.cache
     run = st.out / "autoencoder"
-    cfg = resolve_config(
-        None,
-        {
-            "bottleneck": "16x8x8",
-            "widths": [32, 64],
-            "epochs": 5,
-            "seed": st.seed,
-            "overwrite": True,
-            "data": st.data(32),
-        },
-    )
+    common = {"seed": st.seed, "overwrite": True}
+    if default_model() == "style":  # the default model, at the demo's small sizes
+        settings = {"model": "style", "epochs": 15, "preview_size": 32, "data": st.data(96)}
+    else:
+        settings = {"model": "pixel", "bottleneck": "16x8x8", "widths": [32, 64], "epochs": 5,
+                    "data": st.data(32)}  # fmt: skip
+    cfg = resolve_config(None, {**settings, **common})
     t0 = time.perf_counter()
     summary = train_autoencoder(cfg, run, progress=st.progress)
     train_s = time.perf_counter() - t0
@@ -60,16 +57,16 @@ def autoencoder_stage(st: DemoStage) -> None:
 
     st.report.section("Autoencoder and style clusters")
     st.report.text(
-        f"A convolutional autoencoder with a {cfg.bottleneck} code trained for {cfg.epochs} epochs "
-        f"at {cfg.data.image_size} px ({cfg.loss} loss; best validation MSE "
-        f"{summary.get('val_mse', float('nan')):.4f}, SSIM {summary.get('val_ssim', 0):.3f}). "
-        "Then every embedding source is clustered on the test split (k-means with k = number "
+        _model_line(cfg, summary)
+        + " Then every embedding source is clustered on the test split (k-means with k = number "
         "of styles; vectors standardised first) and scored against the styles: NMI and ARI of "
         "the clusters, their silhouette and that of the styles, and leave-one-out 5-NN style "
         "accuracy. Run folders: autoencoder/, clusters/<source>/."
     )
-    st.report.image(run / "reconstructions.png", "Test images (top) and reconstructions", st.out)
-    st.report.image(run / "loss.png", "Autoencoder loss and validation SSIM per epoch", st.out)
+    st.report.image(
+        run / "reconstructions.png", "Test images (top) and what their codes render", st.out
+    )
+    st.report.image(run / "loss.png", "Autoencoder losses per epoch", st.out)
     st.report.table(list(TABLE_HEADER), table_rows([r for _, r in results]))
     for line in skipped:
         st.report.text(f"skipped {line}", muted=True)
@@ -79,3 +76,19 @@ def autoencoder_stage(st: DemoStage) -> None:
                 st.report.image(
                     st.out / "clusters" / name / plot, f"{res['source']}: {plot}", st.out
                 )
+
+
+def _model_line(cfg, summary: dict[str, Any]) -> str:
+    if cfg.model == "style":
+        return (
+            f"A style autoencoder: a {cfg.code_dim}-number code compressing the frozen ImageNet "
+            f"Lite0's style statistics of {cfg.views} views of each painting at "
+            f"{cfg.data.image_size} px, trained for {cfg.epochs} epochs (best validation "
+            f"statistics error {summary.get('val_stats', float('nan')):.3f}, in standard "
+            "deviations squared)."
+        )
+    return (
+        f"A convolutional autoencoder with a {cfg.bottleneck} code trained for {cfg.epochs} "
+        f"epochs at {cfg.data.image_size} px ({cfg.loss} loss; best validation MSE "
+        f"{summary.get('val_mse', float('nan')):.4f}, SSIM {summary.get('val_ssim', 0):.3f})."
+    )

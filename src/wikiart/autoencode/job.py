@@ -11,6 +11,13 @@ from wikiart.jobs import Job, register
 
 
 def summary(res: dict[str, Any], out: str) -> str:
+    if "val_stats" in res:  # the style model
+        return (
+            f"best epoch {int(res.get('epoch', 0))}: val_stats={res['val_stats']:.4f} "
+            f"val_invariance={res.get('val_invariance', 0):.3f} "
+            f"val_preview_mse={res.get('val_preview_mse', 0):.4f}; run: {out} "
+            "(model.pt, reconstructions.png)"
+        )
     return (
         f"best epoch {int(res.get('epoch', 0))}: val_mse={res.get('val_mse', 0):.4f} "
         f"val_ssim={res.get('val_ssim', 0):.3f}; run: {out} (model.pt, reconstructions.png)"
@@ -20,7 +27,7 @@ def summary(res: dict[str, Any], out: str) -> str:
 JOB = register(
     Job(
         name="autoencoder",
-        help="a convolutional autoencoder (codes for clustering)",
+        help="an autoencoder whose codes clustering uses (style statistics, or pixels)",
         settings=AutoencoderConfig,
         train="wikiart.autoencode.train:train_autoencoder",
         resolve="wikiart.autoencode.train:resolve_config",

@@ -1,6 +1,8 @@
-"""`wikiart train autoencoder`: dataset -> cache -> loaders (uint8) -> `ConvAutoencoder`
-(normalises inside) -> the one training loop -> ``model.pt``, ``history.csv``, ``loss.png``,
-``reconstructions.png``. The best epoch is chosen by validation loss on a share of train."""
+"""`wikiart train autoencoder`: dataset -> cache -> the model (``style``: `StyleAutoencoder` over
+frozen pretrained statistics, trained by `wikiart.autoencode.style_train`; ``pixel``: the
+`ConvAutoencoder` on uint8 loaders, normalising inside) -> the one training loop -> ``model.pt``,
+``history.csv``, ``loss.png``, ``reconstructions.png``. The best epoch is chosen by validation
+loss on a share of train."""
 
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from wikiart.autoencode import style_train
 from wikiart.autoencode.loss import ReconstructionLoss
-from wikiart.autoencode.settings import KIND, AutoencoderConfig
+from wikiart.autoencode.settings import KIND, STYLE_PRESET, AutoencoderConfig, default_model
 from wikiart.checkpoints import load_model
-from wikiart.config_io import build_config, save_config
+from wikiart.config_io import build_config, peek, save_config
 from wikiart.data.dataset import require_data
 from wikiart.data.loader import CachedImageDataset, cache_options, make_loader, prepare_split
 from wikiart.data.splits import pick_per_style, stratified_split
@@ -27,6 +30,7 @@ from wikiart.errors import WikiartError
 from wikiart.functional import ssim
 from wikiart.models.autoencoder import ConvAutoencoder, parse_bottleneck
 from wikiart.models.perceptual import perceptual_features
+from wikiart.models.style_autoencoder import StyleAutoencoder
 from wikiart.train.loop import LoopConfig, StepOutput, fit
 from wikiart.train.optim import make_optimizer, make_scheduler
 from wikiart.train.run import start_run
@@ -37,9 +41,14 @@ log = logging.getLogger(__name__)
 def resolve_config(
     config_file: str | os.PathLike[str] | None, overrides: dict[str, Any]
 ) -> AutoencoderConfig:
-    """Defaults <- TOML <- flags, checked."""
-    cfg = build_config(AutoencoderConfig, config_file, overrides)
+    """Defaults <- the model's preset (the style model: 224 px, its epochs and rates) <- TOML <-
+    flags, checked. Without a ``model``: style where the pretrained extra is installed."""
+    model = peek(config_file, overrides, "model") or default_model()
+    preset = STYLE_PRESET if model == "style" else {}
+    cfg = build_config(AutoencoderConfig, config_file, {**overrides, "model": model}, preset)
     parse_bottleneck(cfg.bottleneck)
+    if cfg.model == "style":
+        style_train.check_settings(cfg)
     return cfg
 
 
@@ -110,6 +119,34 @@ def train_autoencoder(
     classes.save(out / "classes.json")
     cache = cache_options(cfg.data, ds.cache_source, progress)
     full = prepare_split(ds.split("train"), classes, split="train", **cache)
+    loop = LoopConfig.for_job(cfg, device, out, progress, monitor="val_loss", mode="min")
+    if cfg.model == "style":
+        result = _fit_style(cfg, ds, classes, full, cache, loop, device)
+    else:
+        result = _fit_pixel(cfg, full, classes, loop, device)
+    _, model, _ = load_model(out / "model.pt", device, kind=KIND)
+    _write_figures(model, ds, classes, out, cfg, cache, device, result.history)
+    best = next((r for r in result.history if r["epoch"] == result.best_epoch), {})
+    summary = {k: float(v) for k, v in best.items() if k.startswith("val_") or k == "epoch"}
+    summary["seconds"] = time.perf_counter() - t_start
+    return summary
+
+
+def _fit_style(cfg, ds, classes, full, cache, loop: LoopConfig, device):
+    """The style model: the preview images come from their own (small) cache of the same
+    paintings."""
+    previews = prepare_split(
+        ds.split("train"), classes, split="train", **{**cache, "image_size": cfg.preview_size}
+    )
+    if len(previews) != len(full):
+        raise WikiartError("the preview cache and the image cache disagree on the paintings")
+    model = style_train.build_model(cfg, device)
+    extra = lambda: style_train.style_payload(model, list(classes.classes), cfg)  # noqa: E731
+    return style_train.fit_style(model, full, previews, cfg, loop, extra)
+
+
+def _fit_pixel(cfg, full, classes, loop: LoopConfig, device):
+    """The course's pixel autoencoder."""
     loader, val_loader = _loaders(cfg, full)
     model = ConvAutoencoder(cfg.data.image_size, cfg.bottleneck, cfg.widths).to(device)
     log.info(
@@ -119,14 +156,7 @@ def train_autoencoder(
     )  # fmt: skip
     features = perceptual_features(device) if cfg.loss == "mse+perceptual" else None
     loss_fn = ReconstructionLoss(cfg.loss, cfg.ssim_weight, features, cfg.perceptual_weight)
-    loop = LoopConfig.for_job(cfg, device, out, progress, monitor="val_loss", mode="min")
-    result = _fit(model, loss_fn, loader, val_loader, cfg, loop, classes)
-    _, model, _ = load_model(out / "model.pt", device, kind=KIND)
-    _write_figures(model, ds, classes, out, cfg, cache, device, result.history)
-    best = next((r for r in result.history if r["epoch"] == result.best_epoch), {})
-    summary = {k: float(v) for k, v in best.items() if k.startswith("val_") or k == "epoch"}
-    summary["seconds"] = time.perf_counter() - t_start
-    return summary
+    return _fit(model, loss_fn, loader, val_loader, cfg, loop, classes)
 
 
 def _fit(model, loss_fn, loader, val_loader, cfg, loop: LoopConfig, classes):
@@ -150,28 +180,40 @@ def _write_figures(model, ds, classes, out, cfg, cache, device, history) -> None
     from wikiart.report.autoencoder_plots import plot_reconstructions
     from wikiart.report.classifier_plots import plot_history
 
-    keys = ("train_loss", "val_loss")
-    if cfg.loss != "mse":  # the MSE part of a combined loss, on the same axes
-        keys += ("train_mse", "val_mse")
-    plot_history(history, out / "loss.png", keys=keys, metric_keys=("val_ssim",))
+    if cfg.model == "style":
+        keys, metrics = style_train.history_keys()
+    else:
+        keys, metrics = ("train_loss", "val_loss"), ("val_ssim",)
+        if cfg.loss != "mse":  # the MSE part of a combined loss, on the same axes
+            keys += ("train_mse", "val_mse")
+    plot_history(history, out / "loss.png", keys=keys, metric_keys=metrics)
     split = "test" if "test" in ds.splits else "train"
     data = prepare_split(ds.split(split), classes, split=split, **cache)
     data.transform = eval_transform(cfg.data.image_size)
     pick = pick_per_style(data.labels, cfg.reconstructions, cfg.seed)
     inputs, recons = reconstruct(model, data, pick, device)
+    if cfg.model == "style":
+        what = (
+            f"previews rendered from the {model.code_dim}-number style code (bottom): what "
+            "the code holds, not a pixel copy"
+        )
+    else:
+        what = f"their reconstructions (bottom), code {model.config['bottleneck']}"
     plot_reconstructions(
         inputs,
         recons,
         out / "reconstructions.png",
         labels=[classes.classes[data.labels[i]] for i in pick],
-        title=f"{split} images (top) and their reconstructions (bottom), "
-        f"code {model.config['bottleneck']}",
+        title=f"{split} images (top) and {what}",
     )
 
 
 @torch.inference_mode()
 def reconstruct(
-    model: ConvAutoencoder, data: CachedImageDataset, indices: list[int], device: torch.device
+    model: ConvAutoencoder | StyleAutoencoder,
+    data: CachedImageDataset,
+    indices: list[int],
+    device: torch.device,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Inputs and reconstructions of ``data[indices]`` as ``N x H x W x 3`` uint8 arrays."""
     if not indices:

@@ -72,7 +72,8 @@ class Embeddings:
 
 
 @torch.inference_mode()
-def _run(fn, loader, device: torch.device, precision: str = "fp32") -> np.ndarray:
+def run_batches(fn, loader, device: torch.device, precision: str = "fp32") -> np.ndarray:
+    """``fn`` of every batch of ``loader`` (under ``precision``), as one N x D fp32 array."""
     outs = []
     for x, _ in loader:
         with autocast(device, precision):
@@ -101,7 +102,8 @@ def _from_checkpoint(checkpoint: str | os.PathLike[str], dev: torch.device) -> _
     except (KeyError, TypeError, ValueError):
         raise WikiartError(f"{checkpoint} lacks its classes or preprocessing") from None
     if kind == "autoencoder":
-        label = f"autoencoder {model.config['bottleneck']} code, {payload.get('loss')} loss"
+        code = model.config.get("bottleneck") or f"{model.config.get('code_dim')}-d style"
+        label = f"autoencoder {code} code, {payload.get('loss')} loss"
         return _Embedder(model.encode, classes, size, fit, "fp32", label)
     label = f"classifier {payload['model_config'].get('arch')} embedding"
     return _Embedder(model.embed, classes, size, fit, inference_precision(payload, dev), label)
@@ -166,6 +168,6 @@ def embed_split(
     if len(ds) < 2:
         raise WikiartError(f"need at least 2 usable images to cluster, found {len(ds)}")
     loader = make_loader(ds, batch_size=batch_size, num_workers=loader_workers(None))
-    vectors = _run(e.fn, loader, dev, e.precision)
+    vectors = run_batches(e.fn, loader, dev, e.precision)
     paths = [r.key for r in ds.refs]
     return Embeddings(vectors, ds.labels.copy(), paths, list(e.classes.classes), e.label)

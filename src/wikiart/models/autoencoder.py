@@ -26,6 +26,7 @@ from torch import nn
 from wikiart.checkpoints import preprocess_norm
 from wikiart.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Normalizer
 from wikiart.errors import WikiartError
+from wikiart.models.style_autoencoder import build_style_autoencoder
 
 #: The code's shape, ``CxHxW``: 16 channels of 8x8 keep colour and texture, and cluster by style
 #: better than raw pixels; the course's one-channel 10x10 code (``1x10x10``) scored below them
@@ -164,6 +165,10 @@ def build_autoencoder(**config: Any) -> ConvAutoencoder:
     return ConvAutoencoder(**config)
 
 
-def from_checkpoint(payload: dict[str, Any]) -> ConvAutoencoder:
-    """An autoencoder checkpoint's model (weights not loaded yet)."""
-    return build_autoencoder(**payload["model_config"], **preprocess_norm(payload))
+def from_checkpoint(payload: dict[str, Any]) -> nn.Module:
+    """An autoencoder checkpoint's model (weights not loaded yet): the style model
+    (`wikiart.models.style_autoencoder`) or the pixel one."""
+    config = dict(payload["model_config"])
+    if config.get("model") == "style":
+        return build_style_autoencoder(**config)
+    return build_autoencoder(**config, **preprocess_norm(payload))
