@@ -136,3 +136,19 @@ def test_style_resume_is_bit_exact(learnable_root, tmp_path, monkeypatch) -> Non
     a = load_checkpoint(full / "last.pt")["state_dict"]
     b = load_checkpoint(part / "last.pt")["state_dict"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@needs_lite0
+def test_views_are_cached_for_the_next_run(learnable_root, tmp_path, capsys) -> None:
+    assert main(style_args(learnable_root, tmp_path / "a", "--epochs", "1")) == 0
+    assert "cached" not in capsys.readouterr().err
+    files = sorted((tmp_path / "cache" / "features").glob("*.pt"))
+    assert len(files) == 2  # training and validation paintings
+    # another code size: the same views, read back; another crop scale: new ones
+    assert main(style_args(learnable_root, tmp_path / "b", "--epochs", "1", "--code-dim", "4")) == 0
+    assert capsys.readouterr().err.count("cached") == 2
+    assert (
+        main(style_args(learnable_root, tmp_path / "c", "--epochs", "1", "--crop-scale", "0.5"))
+        == 0
+    )
+    assert "cached" not in capsys.readouterr().err

@@ -13,6 +13,7 @@ the code with its gradient stopped (it learns to render the code, never shapes i
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -22,11 +23,13 @@ from torchvision.transforms import v2
 
 from wikiart.autoencode.settings import KIND, AutoencoderConfig
 from wikiart.clustering.embed import run_batches
+from wikiart.data.features import feature_file, image_keys
 from wikiart.data.loader import CachedImageDataset, make_loader
 from wikiart.data.splits import stratified_split
 from wikiart.data.transforms import eval_transform, train_transform
 from wikiart.device import loader_workers
 from wikiart.errors import WikiartError
+from wikiart.files import atomic_open
 from wikiart.models.style_autoencoder import StyleAutoencoder, preview_stages
 from wikiart.train.loop import FitResult, LoopConfig, StepOutput, fit
 from wikiart.train.optim import make_optimizer, make_scheduler
@@ -57,7 +60,18 @@ def view_transform(view: int, image_size: int, crop_scale: float):
     return train_transform(image_size, scale=(crop_scale, 1.0))
 
 
-@torch.inference_mode()
+def views_file(model: StyleAutoencoder, data, views: int, cfg: AutoencoderConfig) -> Path:
+    """Where the views of exactly these paintings, drawn this way by this backbone, are cached
+    (the feature cache's folder): other runs with other code sizes or weights, and a resumed
+    run, reuse them."""
+    spec = [
+        "style-views/1", model.config["arch"], cfg.data.image_size, cfg.data.fit, cfg.crop_scale,
+        cfg.seed, views, cfg.precision, image_keys(data.refs),
+    ]  # fmt: skip
+    state = model.backbone.backbone.state_dict()
+    return feature_file(spec, state, cfg.data.cache_dir, skip_prefixes=())
+
+
 def embed_views(
     model: StyleAutoencoder,
     data: CachedImageDataset,
@@ -66,7 +80,34 @@ def embed_views(
     device: torch.device,
 ) -> torch.Tensor:
     """``N x views x D`` raw (unstandardised) backbone statistics, stored as fp16 (half the
-    memory; the statistics are O(1) numbers, well inside its precision)."""
+    memory; the statistics are O(1) numbers, well inside its precision); read from the feature
+    cache when it has them."""
+    path = views_file(model, data, views, cfg)
+    if path.exists():
+        try:
+            stored = torch.load(path, map_location="cpu", weights_only=True)
+            if stored.shape == (len(data), views, model.stats_dim):
+                log.info("style statistics of %d paintings x %d views: cached", len(data), views)
+                return stored
+        except Exception as exc:  # a cache: a damaged file is only a miss
+            log.warning("ignoring unreadable view cache %s (%s)", path, exc)
+    out = _compute_views(model, data, views, cfg, device)
+    try:
+        with atomic_open(path, "wb") as fh:
+            torch.save(out, fh)
+    except WikiartError as exc:
+        log.warning("%s; the views are computed again next time", exc)
+    return out
+
+
+@torch.inference_mode()
+def _compute_views(
+    model: StyleAutoencoder,
+    data: CachedImageDataset,
+    views: int,
+    cfg: AutoencoderConfig,
+    device: torch.device,
+) -> torch.Tensor:
     model.eval()  # the backbone's BatchNorms use (and keep) their ImageNet statistics
     out = []
     for v in range(views):
