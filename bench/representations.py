@@ -1,15 +1,18 @@
 """Do styles cluster? Each embedding source scored on the sample's test split, in one table.
 
-Rows: raw downsampled pixels (the floor); our autoencoder's code, trained here on the sample's
-train split with MSE and with MSE + a perceptual term (or read from --ae-checkpoint /
+Rows: raw downsampled pixels (the floor); the pixel autoencoder's code, trained here on the
+sample's train split with MSE and with MSE + a perceptual term (or read from --ae-checkpoint /
 --ae-perceptual-checkpoint), optionally with MSE + SSIM (--ssim); the course's 1x10x10 code size
-with our recipe; the offline ImageNet-pretrained EfficientNet-Lite0
+with our recipe; the style autoencoder (`--model style`, the default, with --style-settings as
+chosen by `bench/style_codes.py` on validation; or --style-checkpoint); the offline
+ImageNet-pretrained EfficientNet-Lite0
 (average pool and style statistics); optionally a trained classifier (--classifier RUN/model.pt).
 Columns: k-means NMI and ARI against the styles, silhouette of the k-means clusters and of the
 styles themselves, leave-one-out 5-NN style accuracy, seconds to embed + cluster, and seconds
 of autoencoder training. Every source's vectors are standardised the same way first.
 
     python bench/representations.py [--epochs 6] [--ssim] [--classifier runs/x/model.pt]
+        [--style-settings '{"code_dim": 64}'] [--no-style]
 """
 
 from __future__ import annotations
@@ -23,6 +26,25 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SAMPLE = HERE.parent.parent / "shared" / "data" / "wikiart-sample"
+
+
+def style_autoencoder(args: argparse.Namespace, data: Path, out: Path) -> tuple[str, float]:
+    """The style autoencoder's checkpoint (trained here on the train split unless given) and its
+    training seconds."""
+    from wikiart.autoencode import resolve_config, train_autoencoder
+
+    if args.style_checkpoint:
+        return args.style_checkpoint, 0.0
+    over = {
+        "model": "style",
+        **json.loads(args.style_settings),
+        "seed": args.seed,
+        "overwrite": True,
+        "data": {"data": str(data), "cache_dir": args.cache_dir},
+    }
+    t0 = time.perf_counter()
+    train_autoencoder(resolve_config(None, over), out / "ae-style")
+    return str(out / "ae-style" / "model.pt"), time.perf_counter() - t0
 
 
 def main() -> None:
@@ -39,6 +61,12 @@ def main() -> None:
         "--no-course-code", action="store_true", help="skip the course's 1x10x10 autoencoder"
     )
     ap.add_argument("--classifier", help="also a trained classifier's penultimate embedding")
+    ap.add_argument("--no-style", action="store_true", help="skip the style autoencoder")
+    ap.add_argument("--style-checkpoint", help="use this style autoencoder")
+    ap.add_argument(
+        "--style-settings", default="{}",
+        help="JSON settings of the style autoencoder over its defaults (its own epochs and size)",
+    )  # fmt: skip
     ap.add_argument("--normalize", default="standard")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "wikiart-bench-repr"))
@@ -57,6 +85,7 @@ def main() -> None:
         if given:
             return given, 0.0
         over = {
+            "model": "pixel",
             "bottleneck": bottleneck,
             "loss": loss,
             "epochs": args.epochs,
@@ -84,6 +113,9 @@ def main() -> None:
     if not args.no_course_code:
         ckpt, secs = autoencoder("ae-1x10x10", "1x10x10", "mse", None)
         sources.append(("ae-1x10x10", {"checkpoint": ckpt}, secs))
+    if not args.no_style:
+        ckpt, secs = style_autoencoder(args, data, out)
+        sources.append(("ae-style", {"checkpoint": ckpt}, secs))
     sources.append(("lite0-pool", {"source": "pretrained", "features": "pool"}, 0.0))
     sources.append(("lite0-stats", {"source": "pretrained", "features": "stats"}, 0.0))
     if args.classifier:
