@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -141,7 +143,7 @@ class ViewsAndPreviews(Dataset):
 
 def style_losses(
     m: StyleAutoencoder, views: torch.Tensor, images: torch.Tensor, cfg: AutoencoderConfig
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+) -> tuple[torch.Tensor, dict[str, float | torch.Tensor]]:
     """The loss of one batch (two random views of each painting) and its parts."""
     views = views.float()
     n, k = views.shape[:2]
@@ -155,7 +157,7 @@ def style_losses(
     target = images.float() / 255.0
     preview = F.mse_loss(m.preview(code_a.detach()).float(), target)
     loss = stats + cfg.invariance_weight * invariance + preview
-    parts = {
+    parts: dict[str, float | torch.Tensor] = {
         "stats": stats.detach(), "invariance": invariance.detach(), "preview_mse": preview.detach()
     }  # fmt: skip
     return loss, parts
@@ -187,6 +189,28 @@ def val_numbers(
     return out
 
 
+def standardised_views(
+    model: StyleAutoencoder,
+    full: CachedImageDataset,
+    parts: dict[str, np.ndarray],
+    cfg: AutoencoderConfig,
+    device: torch.device,
+) -> dict[str, torch.Tensor]:
+    """The views of the training (``cfg.views``) and validation (the whole, its mirror, one
+    crop) paintings, standardised with the training paintings' whole-view statistics (which the
+    model keeps), as fp16."""
+    views = {
+        name: embed_views(model, full.subset(idx), cfg.views if name == "train" else 3, cfg, device)
+        for name, idx in parts.items()
+    }
+    whole = views["train"][:, 0].float()
+    mean, std = whole.mean(0), whole.std(0) if len(whole) > 1 else torch.ones_like(whole[0])
+    with torch.no_grad():
+        model.set_stats_standardisation(mean.to(device), std.to(device))
+    scale = model.stats_scale.cpu()
+    return {name: ((v.float() - mean) * scale).half() for name, v in views.items()}
+
+
 def fit_style(
     model: StyleAutoencoder,
     full: CachedImageDataset,
@@ -200,18 +224,10 @@ def fit_style(
     if len(va) == 0:
         raise WikiartError("validation split is empty: raise --val-fraction")
     device = loop.device
-    views = {
-        name: embed_views(model, full.subset(idx), n_views, cfg, device)
-        for name, idx, n_views in (("train", tr, cfg.views), ("val", va, min(3, cfg.views)))
-    }
-    whole = views["train"][:, 0].float()
-    mean, std = whole.mean(0), whole.std(0) if len(whole) > 1 else torch.ones_like(whole[0])
-    with torch.no_grad():
-        model.set_stats_standardisation(mean.to(device), std.to(device))
-    scale = model.stats_scale.cpu()
-    for name in views:  # standardised once, kept as fp16
-        views[name] = ((views[name].float() - mean) * scale).half()
-    kw = {"batch_size": cfg.batch_size, "num_workers": loader_workers(cfg.loader_workers)}
+    views = standardised_views(model, full, {"train": tr, "val": va}, cfg, device)
+    kw: dict[str, Any] = {
+        "batch_size": cfg.batch_size, "num_workers": loader_workers(cfg.loader_workers)
+    }  # fmt: skip
     train = ViewsAndPreviews(views["train"], previews.subset(tr, eval_transform(cfg.preview_size)))
     val = ViewsAndPreviews(views["val"], previews.subset(va, eval_transform(cfg.preview_size)))
     loader = make_loader(
