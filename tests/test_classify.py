@@ -387,3 +387,26 @@ def test_crop_bounds_are_checked(learnable_root, tmp_path, capsys):
     assert "crop_scale <= crop_max" in capsys.readouterr().err
     assert main(train_args(learnable_root, run, "--train-scale", "1.5")) == 2
     assert "(--train-scale) must be a finite number in (0, 1]" in capsys.readouterr().err
+
+
+def test_feature_store_gives_views_of_a_split_it_holds_in_order(tmp_path):
+    from wikiart.data.features import FeatureStore
+
+    store = FeatureStore(tmp_path / "f.pt")
+    plain, mirror = torch.randn(6, 4), torch.randn(6, 4)
+    store.add([f"k{i}" for i in range(6)], plain, mirror)
+    p, m = store.get(["k2", "k3", "k4"])  # consecutive rows: no copy
+    assert p.data_ptr() == plain[2].data_ptr() and torch.equal(m, mirror[2:5])
+    p, m = store.get(["k4", "k1"])  # any other order: copied rows
+    assert p.data_ptr() != plain[4].data_ptr() and torch.equal(p, plain[[4, 1]])
+
+
+def test_probe_statistics_over_parts_match_the_joined_embeddings():
+    from wikiart.classify.probe import feature_stats
+
+    torch.manual_seed(0)
+    parts = [torch.randn(37, 5) * 3 + 1, torch.randn(5000, 5), torch.randn(2, 5) - 4]
+    mean, std = feature_stats(parts, chunk=64)
+    joined = torch.cat(parts)
+    assert torch.allclose(mean, joined.mean(0), atol=1e-5)
+    assert torch.allclose(std, joined.std(0), atol=1e-5)

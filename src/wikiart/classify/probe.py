@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import TensorDataset
+from torch.utils.data import ConcatDataset, TensorDataset
 
 from wikiart.checkpoints import load_checkpoint
 from wikiart.classify.infer import predict_logits
@@ -80,14 +80,40 @@ def embeddings(model: nn.Module, datasets, st: Stage):
     ]
 
 
-def train_head(model, st: Stage, feats, labels, run_dir: Path, eval_fn=None) -> FitResult:
-    """A linear head on fixed embeddings (standardised with their statistics)."""
+def feature_stats(parts: list[torch.Tensor], chunk: int = 4096) -> tuple[torch.Tensor, ...]:
+    """Mean and (unbiased) standard deviation over the rows of all ``parts``, in float64 and in
+    chunks: no joined copy of the embeddings and no temporary their size."""
+    n = sum(len(p) for p in parts)
+    total = sum(p[i : i + chunk].double().sum(0) for p in parts for i in range(0, len(p), chunk))
+    mean = total / max(n, 1)
+    sq = sum(
+        ((p[i : i + chunk].double() - mean) ** 2).sum(0)
+        for p in parts
+        for i in range(0, len(p), chunk)
+    )
+    std = (sq / max(n - 1, 1)).sqrt()
+    return mean.float(), std.float()
+
+
+def train_head(
+    model, st: Stage, parts: list[torch.Tensor], labels, run_dir: Path, eval_fn=None
+) -> FitResult:
+    """A linear head on fixed embeddings (standardised with their statistics). ``parts``: the
+    embedding tensors whose rows, in order, go with ``labels``, read in place (never joined:
+    at 45k paintings each is a GB)."""
     cfg, device = st.cfg, st.device
     counts = class_counts(labels.numpy(), len(st.classes))
     criterion = make_loss(cfg.imbalance, counts, label_smoothing=cfg.label_smoothing).to(device)
+    mean, std = feature_stats(parts)
     with torch.no_grad():
-        model.set_embedding_stats(feats.mean(0).to(device), feats.std(0).to(device))
-    data = TensorDataset(feats, labels)
+        model.set_embedding_stats(mean.to(device), std.to(device))
+    bounds = np.cumsum([0] + [len(p) for p in parts])
+    data = ConcatDataset(
+        [
+            TensorDataset(p, labels[a:b])
+            for p, a, b in zip(parts, bounds[:-1], bounds[1:], strict=True)
+        ]
+    )
     loader = balanced_loader(data, labels.numpy(), cfg, len(st.classes), batch_size=256)
     # Adam with a coupled L2 penalty (decoupled weight decay regularised far too weakly here)
     opt = torch.optim.Adam(model.head.parameters(), lr=cfg.lr * 3, weight_decay=cfg.head_l2)
@@ -133,14 +159,15 @@ def fit_head(model, st: Stage) -> FitResult:
         logits = m.logits_from_embedding(vf.to(device)).float().cpu()
         return val_numbers(logits, vy, st)
 
-    feats, labels = torch.cat([f0, f1]), torch.cat([y0, y0])
-    del f0, f1  # N x thousands of floats each (GBs at 45k images): not kept beside their join
-    result = train_head(model, st, feats, labels, st.out / "head", eval_fn)
+    # the embeddings are read where they are (views of the feature store's tensors): N x
+    # thousands of floats each, GBs at 45k images, never joined into another copy
+    labels = torch.cat([y0, y0])
+    result = train_head(model, st, [f0, f1], labels, st.out / "head", eval_fn)
     if cfg.mode == "frozen" and cfg.refit and len(vy):
         torch.manual_seed(cfg.seed)
         model.head.reset_parameters()
-        feats, labels = torch.cat([feats, vf]), torch.cat([labels, vy])  # the old join freed
-        refit = train_head(model, st, feats, labels, st.out / "head-refit")
+        labels = torch.cat([labels, vy])
+        refit = train_head(model, st, [f0, f1, vf], labels, st.out / "head-refit")
         log.info("head refitted on %d train + validation embeddings", len(labels))
         result = dataclasses.replace(refit, history=result.history)
     model.set_backbone_trainable(True)

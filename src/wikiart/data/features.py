@@ -99,7 +99,13 @@ class FeatureStore:
         self._dirty = False
 
     def get(self, keys: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(plain, mirror)`` rows for ``keys`` (each must have been added)."""
+        """``(plain, mirror)`` rows for ``keys`` (each must have been added): views of the store's
+        own tensors when the keys are consecutive rows (as for a split the store was filled
+        with: no copy of thousands of floats per image), else copies."""
         assert self.plain is not None and self.mirror is not None
-        idx = torch.tensor([self._row[k] for k in keys], dtype=torch.long)
+        rows = [self._row[k] for k in keys]
+        if rows and rows == list(range(rows[0], rows[0] + len(rows))):
+            end = rows[0] + len(rows)
+            return self.plain[rows[0] : end], self.mirror[rows[0] : end]
+        idx = torch.tensor(rows, dtype=torch.long)
         return self.plain[idx], self.mirror[idx]
