@@ -152,7 +152,7 @@ def style_losses(
     code_a = m.encode_statistics(views[rows, pick[0]])
     code_b = m.encode_statistics(views[rows, pick[1]])
     stats = F.mse_loss(m.decode_stats(code_a), views[:, 0])
-    spread = code_a.detach().var(dim=0).mean().clamp_min(1e-6)
+    spread = code_a.detach().var(dim=0, unbiased=False).mean().clamp_min(1e-6)
     invariance = ((code_a - code_b) ** 2).mean() / spread
     target = images.float() / 255.0
     preview = F.mse_loss(m.preview(code_a.detach()).float(), target)
@@ -177,7 +177,7 @@ def val_numbers(
         views, images = views.to(device).float(), images.to(device)
         whole = m.encode_statistics(views[:, 0])
         other = m.encode_statistics(views[:, min(2, views.shape[1] - 1)])
-        spread = whole.var(dim=0).mean().clamp_min(1e-6) if len(whole) > 1 else 1.0
+        spread = whole.var(dim=0, unbiased=False).mean().clamp_min(1e-6)
         k = len(views)
         totals["val_stats"] += float(F.mse_loss(m.decode_stats(whole), views[:, 0])) * k
         totals["val_invariance"] += float(((whole - other) ** 2).mean() / spread) * k
