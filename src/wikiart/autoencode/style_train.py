@@ -141,6 +141,14 @@ class ViewsAndPreviews(Dataset):
         return self.views[i], self.images[i][0]
 
 
+def code_spread(codes: torch.Tensor) -> torch.Tensor | float:
+    """The codes' mean variance over the batch (what the invariance distance is relative to);
+    1 for a batch of one, which has no spread."""
+    if len(codes) < 2:
+        return 1.0
+    return codes.var(dim=0).mean().clamp_min(1e-6)
+
+
 def style_losses(
     m: StyleAutoencoder, views: torch.Tensor, images: torch.Tensor, cfg: AutoencoderConfig
 ) -> tuple[torch.Tensor, dict[str, float | torch.Tensor]]:
@@ -152,7 +160,7 @@ def style_losses(
     code_a = m.encode_statistics(views[rows, pick[0]])
     code_b = m.encode_statistics(views[rows, pick[1]])
     stats = F.mse_loss(m.decode_stats(code_a), views[:, 0])
-    spread = code_a.detach().var(dim=0, unbiased=False).mean().clamp_min(1e-6)
+    spread = code_spread(code_a.detach())
     invariance = ((code_a - code_b) ** 2).mean() / spread
     target = images.float() / 255.0
     preview = F.mse_loss(m.preview(code_a.detach()).float(), target)
@@ -177,7 +185,7 @@ def val_numbers(
         views, images = views.to(device).float(), images.to(device)
         whole = m.encode_statistics(views[:, 0])
         other = m.encode_statistics(views[:, min(2, views.shape[1] - 1)])
-        spread = whole.var(dim=0, unbiased=False).mean().clamp_min(1e-6)
+        spread = code_spread(whole)
         k = len(views)
         totals["val_stats"] += float(F.mse_loss(m.decode_stats(whole), views[:, 0])) * k
         totals["val_invariance"] += float(((whole - other) ** 2).mean() / spread) * k
