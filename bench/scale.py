@@ -329,7 +329,7 @@ def machine(device: str) -> dict[str, Any]:
 def _growth(results: dict[str, Any], step: str, what: str) -> str:
     """Cost ratio from jalpv1 to both over their size ratio (1.0: linear)."""
     a, b = results.get(f"jalpv1/{step}"), results.get(f"both/{step}")
-    if not a or not b or not a[what] or not a["paintings"]:
+    if not a or not b or not a.get(what) or not b.get(what) or not a["paintings"]:
         return "-"
     return f"{(b[what] / a[what]) / (b['paintings'] / a['paintings']):.2f}"
 
@@ -339,7 +339,7 @@ def table(results: dict[str, Any], steps: list[str]) -> str:
     n = {s: next(results[f"{s}/{st}"]["paintings"] for st in steps if f"{s}/{st}" in results)
          for s in sizes}  # fmt: skip
     head = ["step"] + [f"{s} ({n[s]:,}) s / MB (anonymous)" for s in sizes]
-    head += ["time growth / linear", "memory growth / linear"]
+    head += ["time growth / linear", "memory growth / linear", "anonymous growth / linear"]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for step in steps:
         cells = [step]
@@ -350,7 +350,7 @@ def table(results: dict[str, Any], steps: list[str]) -> str:
             cells.append(
                 f"{r['seconds']:.0f} / {r['peak_mb']:,}{anon}" if ok else "failed" if r else "-"
             )
-        cells += [_growth(results, step, "seconds"), _growth(results, step, "peak_mb")]
+        cells += [_growth(results, step, key) for key in ("seconds", "peak_mb", "peak_anon_mb")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
