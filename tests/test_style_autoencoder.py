@@ -78,6 +78,7 @@ def test_view_transforms_whole_mirror_crop() -> None:
 
 
 def test_settings_default_and_checks() -> None:
+    assert resolve_config(None, {}).model == "pixel"  # until the style model is measured
     cfg = resolve_config(None, {"model": "style"})
     assert cfg.data.image_size == 224 and cfg.epochs == 40  # the style preset
     assert resolve_config(None, {"model": "pixel"}).data.image_size == 64
