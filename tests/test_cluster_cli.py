@@ -19,9 +19,9 @@ CONTRACT_KEYS = {"n", "k", "method", "nmi", "ari", "silhouette", "knn_accuracy"}
 def ae_args(root, out, *extra):
     return [
         "--no-progress", "train", "autoencoder", "--data", str(root), "--out", str(out),
-        "--model", "pixel", "--image-size", "16", "--widths", "8,16", "--bottleneck", "4x4x4", "--batch-size", "8",
-        "--epochs", "2", "--workers", "0", "--cache-dir", str(out.parent / "cache"),
-        "--val-fraction", "0.25", *extra,
+        "--model", "pixel", "--image-size", "16", "--widths", "8,16", "--bottleneck", "4x4x4",
+        "--batch-size", "8", "--epochs", "2", "--workers", "0",
+        "--cache-dir", str(out.parent / "cache"), "--val-fraction", "0.25", *extra,
     ]  # fmt: skip
 
 

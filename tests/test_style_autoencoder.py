@@ -38,7 +38,7 @@ def test_code_preview_and_frozen_backbone() -> None:
     assert m.encode(x).shape == (3, 8)
     out = m.eval()(x)
     out = out.detach()
-    assert out.shape == (3, 3, 16, 16) and 0 <= float(out.min()) and float(out.max()) <= 1
+    assert out.shape == (3, 3, 16, 16) and float(out.min()) >= 0 and float(out.max()) <= 1
     assert not any(p.requires_grad for p in m.backbone.parameters())
     m.train()
     assert not m.backbone.training  # its BatchNorms keep their ImageNet statistics
@@ -110,8 +110,10 @@ def test_train_then_cluster_the_style_code(learnable_root, tmp_path, capsys) -> 
         assert torch.equal(a, b), f"the frozen backbone changed: {name}"
     assert float(model.stats_scale.std()) > 0  # standardised with the training statistics
     out = tmp_path / "cl"
-    argv = ["--no-progress", "cluster", "--checkpoint", str(run / "model.pt"),
-            "--data", str(learnable_root), "--out", str(out), "--cache-dir", str(tmp_path / "c")]  # fmt: skip
+    argv = [
+        "--no-progress", "cluster", "--checkpoint", str(run / "model.pt"),
+        "--data", str(learnable_root), "--out", str(out), "--cache-dir", str(tmp_path / "c"),
+    ]  # fmt: skip
     assert main(argv) == 0
     assert "8-d style code" in capsys.readouterr().out
     assert (out / "clusters.json").exists()
