@@ -63,10 +63,16 @@ class AutoencoderConfig(TrainConfig):
         0.3, "style model: smallest random crop, as an area fraction", advanced=True
     )
     invariance_weight: float = setting(
-        1.0, "style model: weight of the term pulling two views' codes together", advanced=True
+        1.0,
+        "style model: weight of the term pulling two views' codes together",
+        advanced=True,
+        limit=Limit(0, 1e6),
     )
     preview_size: int = setting(
-        64, "style model: side of the preview image rendered from the code", advanced=True
+        64,
+        "style model: side of the preview image rendered from the code (8, 16, 32, 64 ...)",
+        advanced=True,
+        limit=Limit(8, 4096),
     )
 
 
