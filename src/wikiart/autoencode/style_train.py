@@ -23,7 +23,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from wikiart.autoencode.settings import KIND, AutoencoderConfig
+from wikiart.autoencode.settings import AutoencoderConfig
 from wikiart.clustering.embed import run_batches
 from wikiart.data.features import feature_file, image_keys
 from wikiart.data.loader import CachedImageDataset, make_loader
@@ -267,21 +267,6 @@ def build_model(cfg: AutoencoderConfig, device: torch.device) -> StyleAutoencode
         image_size=cfg.data.image_size, code_dim=cfg.code_dim, hidden=cfg.hidden,
         preview_size=cfg.preview_size, pretrained=True,
     ).to(device)  # fmt: skip
-
-
-def style_payload(model: StyleAutoencoder, classes: list[str], cfg: AutoencoderConfig) -> dict:
-    return {
-        "kind": KIND,
-        "model_config": dict(model.config),
-        "classes": list(classes),
-        "preprocess": {
-            "image_size": cfg.data.image_size,
-            "fit": cfg.data.fit,
-            "mean": list(model.mean),
-            "std": list(model.std),
-        },
-        "loss": f"style statistics + {cfg.invariance_weight:g} x view invariance",
-    }
 
 
 def history_keys() -> tuple[tuple[str, ...], tuple[str, ...]]:

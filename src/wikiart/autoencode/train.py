@@ -56,7 +56,12 @@ def _target(x: torch.Tensor) -> torch.Tensor:
     return x.float() / 255.0 if x.dtype == torch.uint8 else x
 
 
-def _payload_extra(model: ConvAutoencoder, classes: list[str], cfg: AutoencoderConfig) -> dict:
+def _payload_extra(model: nn.Module, classes: list[str], cfg: AutoencoderConfig) -> dict:
+    loss = (
+        f"style statistics + {cfg.invariance_weight:g} x view invariance"
+        if cfg.model == "style"
+        else cfg.loss
+    )
     return {
         "kind": KIND,
         "model_config": dict(model.config),
@@ -67,7 +72,7 @@ def _payload_extra(model: ConvAutoencoder, classes: list[str], cfg: AutoencoderC
             "mean": list(model.mean),
             "std": list(model.std),
         },
-        "loss": cfg.loss,
+        "loss": loss,
     }
 
 
@@ -141,7 +146,7 @@ def _fit_style(cfg, ds, classes, full, cache, loop: LoopConfig, device):
     if len(previews) != len(full):
         raise WikiartError("the preview cache and the image cache disagree on the paintings")
     model = style_train.build_model(cfg, device)
-    extra = lambda: style_train.style_payload(model, list(classes.classes), cfg)  # noqa: E731
+    extra = lambda: _payload_extra(model, list(classes.classes), cfg)  # noqa: E731
     return style_train.fit_style(model, full, previews, cfg, loop, extra)
 
 
