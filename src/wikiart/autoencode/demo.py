@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wikiart.autoencode.settings import default_model
 from wikiart.autoencode.train import resolve_config, train_autoencoder
 from wikiart.clustering.embed import embed_split
 from wikiart.clustering.score import TABLE_HEADER, cluster_embeddings, table_rows
@@ -22,13 +21,9 @@ def autoencoder_stage(st: DemoStage) -> None:
 
     cache = st.cache
     run = st.out / "autoencoder"
-    common = {"seed": st.seed, "overwrite": True}
-    if default_model() == "style":  # the default model, at the demo's small sizes
-        settings = {"model": "style", "epochs": 15, "preview_size": 32, "data": st.data(96)}
-    else:
-        settings = {"model": "pixel", "bottleneck": "16x8x8", "widths": [32, 64], "epochs": 5,
-                    "data": st.data(32)}  # fmt: skip
-    cfg = resolve_config(None, {**settings, **common})
+    settings = {"model": "pixel", "bottleneck": "16x8x8", "widths": [32, 64], "epochs": 5,
+                "data": st.data(32), "seed": st.seed, "overwrite": True}  # fmt: skip
+    cfg = resolve_config(None, settings)
     t0 = time.perf_counter()
     summary = train_autoencoder(cfg, run, progress=st.progress)
     train_s = time.perf_counter() - t0
@@ -79,14 +74,6 @@ def autoencoder_stage(st: DemoStage) -> None:
 
 
 def _model_line(cfg, summary: dict[str, Any]) -> str:
-    if cfg.model == "style":
-        return (
-            f"A style autoencoder: a {cfg.code_dim}-number code compressing the frozen ImageNet "
-            f"Lite0's style statistics of {cfg.views} views of each painting at "
-            f"{cfg.data.image_size} px, trained for {cfg.epochs} epochs (best validation "
-            f"statistics error {summary.get('val_stats', float('nan')):.3f}, in standard "
-            "deviations squared)."
-        )
     return (
         f"A convolutional autoencoder with a {cfg.bottleneck} code trained for {cfg.epochs} "
         f"epochs at {cfg.data.image_size} px ({cfg.loss} loss; best validation MSE "

@@ -40,12 +40,9 @@ log = logging.getLogger(__name__)
 
 
 def check_settings(cfg: AutoencoderConfig) -> None:
-    """What the ranges do not say, checked before any data is read."""
+    """What the ranges (crop_scale, invariance_weight: `wikiart.config` limits) do not say,
+    checked before any data is read."""
     preview_stages(cfg.preview_size)
-    if not 0.0 < cfg.crop_scale <= 1.0:
-        raise WikiartError(f"crop_scale must be in (0, 1], got {cfg.crop_scale}")
-    if cfg.invariance_weight < 0:
-        raise WikiartError(f"invariance_weight must be >= 0, got {cfg.invariance_weight}")
     if cfg.data.image_size < 32:
         raise WikiartError(
             f"the style model reads the backbone at --image-size {cfg.data.image_size}: at least 32"
